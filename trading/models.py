@@ -1,0 +1,101 @@
+"""Trade: every attempt to buy, rejected ones included, with what was decided and why."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from risk.models import TradingMode
+
+QTY = {"max_digits": 38, "decimal_places": 18}
+MONEY = {"max_digits": 20, "decimal_places": 8}
+
+
+class TradeSide(models.TextChoices):
+    BUY = "BUY", "Buy"
+    SELL = "SELL", "Sell"
+
+
+class TradeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    AWAITING_CONFIRMATION = "awaiting_confirmation", "Awaiting confirmation"
+    SUBMITTED = "submitted", "Submitted"
+    FILLED = "filled", "Filled"
+    PARTIALLY_FILLED = "partially_filled", "Partially filled"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+    UNKNOWN = "unknown", "Unknown (being reconciled)"
+
+
+# Stage stamps, in order. Each is nanoseconds since the Unix epoch (time.time_ns()), so stamps
+# taken in the monitor and in a worker on the same host compare directly.
+STAGES = ("detected", "persisted", "dispatched", "risk_done", "sent", "acked")
+
+
+class Trade(models.Model):
+    listing = models.ForeignKey(
+        "listings.Listing", null=True, blank=True, on_delete=models.PROTECT, related_name="trades"
+    )
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=TradeSide.choices, default=TradeSide.BUY)
+    quote_qty = models.DecimalField(**MONEY, help_text="Quote amount asked (quoteOrderQty).")
+    mode = models.CharField(max_length=16, choices=TradingMode.choices)
+    status = models.CharField(
+        max_length=32, choices=TradeStatus.choices, default=TradeStatus.PENDING
+    )
+    reason_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    client_order_id = models.CharField(max_length=32, unique=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True)
+    executed_qty = models.DecimalField(**QTY, null=True, blank=True)
+    avg_price = models.DecimalField(**QTY, null=True, blank=True)
+    quote_spent = models.DecimalField(**MONEY, null=True, blank=True)
+    config_version = models.ForeignKey(
+        "risk.HistoricalTradeConfig",
+        on_delete=models.PROTECT,
+        related_name="trades",
+        help_text="The exact configuration version this trade was decided under.",
+    )
+    detected_ns = models.BigIntegerField(null=True, blank=True)
+    persisted_ns = models.BigIntegerField(null=True, blank=True)
+    dispatched_ns = models.BigIntegerField(null=True, blank=True)
+    risk_done_ns = models.BigIntegerField(null=True, blank=True)
+    sent_ns = models.BigIntegerField(null=True, blank=True)
+    acked_ns = models.BigIntegerField(null=True, blank=True)
+    decision_to_ack_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quote_qty__gt=0), name="trade_quote_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=TradeStatus.values), name="trade_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=TradingMode.values), name="trade_mode_valid"
+            ),
+            models.CheckConstraint(condition=Q(side__in=TradeSide.values), name="trade_side_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=TradeStatus.REJECTED) | ~Q(reason_code=""),
+                name="trade_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(client_order_id=""), name="trade_client_order_id_not_blank"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="trade_status_recent"),
+            models.Index(fields=["symbol", "-created_at"], name="trade_symbol_recent"),
+            models.Index(fields=["mode", "-created_at"], name="trade_mode_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.symbol} {self.quote_qty} [{self.mode}/{self.status}]"
+
+    def stage_ms(self, start: str, end: str) -> float | None:
+        """Milliseconds between two recorded stages, or None if either is missing."""
+        a, b = getattr(self, f"{start}_ns"), getattr(self, f"{end}_ns")
+        return None if a is None or b is None else (b - a) / 1e6
