@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import AuditEvent, BotHealth, HealthStatus
+from .models import AuditEvent, BotHealth, BotRun, HealthStatus, Lease, RunState
 
 
 def audit_record(
@@ -38,3 +41,82 @@ def health_set(
         },
     )
     return health
+
+
+# --- Lease: one active monitor ---------------------------------------------------------------
+
+
+def lease_acquire(*, name: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew lease `name` for `holder`; False while someone else holds it unexpired."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            Lease.objects.get_or_create(name=name, defaults={"expires_at": now})
+    except IntegrityError:
+        pass  # another process created it at the same moment; the update below decides
+    taken = (
+        Lease.objects.filter(name=name)
+        .filter(Q(holder=holder) | Q(holder="") | Q(expires_at__lt=now))
+        .update(holder=holder, expires_at=now + ttl, acquired_at=now)
+    )
+    return taken == 1
+
+
+def lease_release(*, name: str, holder: str) -> None:
+    Lease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())
+
+
+# --- Monitor run control: operators set the desired state, the loop follows ----------------
+
+
+def monitor_request_start(*, actor: AbstractBaseUser | None, actor_label: str = "") -> BotRun:
+    """Ask the monitor to run. Idempotent: a run already asked to run is returned as is."""
+    label = actor_label or (actor.get_username() if actor else "system")
+    with transaction.atomic():
+        current = BotRun.objects.select_for_update().order_by("-requested_at", "-id").first()
+        if current is not None and current.desired_state == RunState.RUNNING:
+            return current
+        run = BotRun.objects.create(desired_state=RunState.RUNNING, started_by=label)
+        audit_record(
+            actor=actor, actor_label=label, action="monitor.start", target=f"BotRun:{run.pk}"
+        )
+    return run
+
+
+def monitor_request_stop(*, actor: AbstractBaseUser | None, actor_label: str = "") -> BotRun | None:
+    """Ask the monitor to stop. Idempotent; None when nothing was ever started."""
+    label = actor_label or (actor.get_username() if actor else "system")
+    with transaction.atomic():
+        current = BotRun.objects.select_for_update().order_by("-requested_at", "-id").first()
+        if current is None or current.desired_state == RunState.STOPPED:
+            return current
+        current.desired_state = RunState.STOPPED
+        current.stopped_by = label
+        current.save(update_fields=["desired_state", "stopped_by"])
+        audit_record(
+            actor=actor, actor_label=label, action="monitor.stop", target=f"BotRun:{current.pk}"
+        )
+    return current
+
+
+def botrun_mark(
+    *, run: BotRun, actual_state: RunState, config_version: int | None = None
+) -> BotRun:
+    """The loop reports what it is actually doing for this run."""
+    now = timezone.now()
+    fields = {"actual_state": actual_state, "heartbeat_at": now}
+    if actual_state == RunState.RUNNING:
+        fields.update(started_at=now, config_version=config_version)
+    else:
+        fields["stopped_at"] = now
+    BotRun.objects.filter(pk=run.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(run, key, value)
+    return run
+
+
+def botrun_heartbeat(*, run: BotRun, detail: dict[str, Any] | None = None) -> None:
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if detail is not None:
+        fields["detail"] = detail
+    BotRun.objects.filter(pk=run.pk).update(**fields)

@@ -209,3 +209,4 @@ LOGGING = {
         "websockets": {"level": "WARNING"},
     },
 }
+INPROCESS_TRADE_THREADS = env_int("INPROCESS_TRADE_THREADS", 4, min_value=1, max_value=64)

@@ -16,9 +16,14 @@ def test_database_rejects_a_second_row_for_the_same_symbol_and_open_time():
     assert Listing.objects.filter(symbol="NEWUSDT").count() == 1
 
 
-def test_a_relisting_at_a_later_open_time_is_a_new_row():
+def test_only_one_live_listing_per_symbol_and_a_relisting_after_delisting_is_a_new_row():
     first = ListingFactory(symbol="BACKUSDT")
-    ListingFactory(symbol="BACKUSDT", listed_at=first.listed_at + timedelta(days=30))
+    later = first.listed_at + timedelta(days=30)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ListingFactory(symbol="BACKUSDT", listed_at=later)
+    first.delisted_at = later
+    first.save()
+    ListingFactory(symbol="BACKUSDT", listed_at=later)
     assert Listing.objects.filter(symbol="BACKUSDT").count() == 2
 
 

@@ -1,0 +1,57 @@
+"""Hand a committed listing to trading without importing it.
+
+The task is sent by name. With Redis (production shape) it goes to Celery workers; without
+(embedded default) it runs in this process on a small thread pool, so the detecting loop never
+waits for a trade to finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from celery import current_app
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+SNIPE_TASK = "trading.tasks.snipe"
+_pool: ThreadPoolExecutor | None = None
+
+
+def dispatch_snipe(*, listing_id: int, detected_ns: int | None) -> None:
+    kwargs = {"listing_id": listing_id, "detected_ns": detected_ns}
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _inprocess_pool().submit(_run_inprocess_task, SNIPE_TASK, kwargs)
+    else:
+        current_app.signature(SNIPE_TASK, kwargs=kwargs).apply_async()
+
+
+def _inprocess_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(
+            max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix="snipe"
+        )
+    return _pool
+
+
+def _run_inprocess_task(name: str, kwargs: dict) -> None:
+    try:
+        current_app.signature(name, kwargs=kwargs).apply()
+    except Exception:
+        log.exception("task.inprocess_failed", extra={"task": name, **kwargs})
+    finally:
+        close_old_connections()
+
+
+ARMED_TASK = "trading.tasks.snipe_announced"
+
+
+def dispatch_armed(*, upcoming_id: int) -> None:
+    """Tell trading an announced listing opens soon, so it can fire at the open."""
+    kwargs = {"upcoming_id": upcoming_id}
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _inprocess_pool().submit(_run_inprocess_task, ARMED_TASK, kwargs)
+    else:
+        current_app.signature(ARMED_TASK, kwargs=kwargs).apply_async()

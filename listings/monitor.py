@@ -1,0 +1,377 @@
+"""The listing monitor loop (after healthchecks' `sendalerts`).
+
+One process; a database lease makes sure only one monitor detects at a time. The loop is a
+set of small steps (`step_control`, `step_rest`, `step_calendar`, `step_arm`,
+`step_heartbeat`) that tests call directly, plus one task consuming the WebSocket stream.
+Operators start and stop monitoring by setting BotRun's desired state; the loop follows
+within `tick` seconds. SIGTERM/SIGINT set a shutdown flag and the loop exits cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from monitoring import metrics
+from monitoring.models import BotRun, HealthStatus, RunState
+from monitoring.selectors import botrun_current
+from monitoring.services import (
+    botrun_heartbeat,
+    botrun_mark,
+    health_set,
+    lease_acquire,
+    lease_release,
+    monitor_request_start,
+)
+from risk.selectors import config_current_version
+
+from .dispatch import dispatch_armed
+from .feed import Announcement, ExchangeFeed, Sighting, StreamState
+from .models import ExchangeSymbol, ListingSource, UpcomingListing, UpcomingStatus
+from .services import listing_record, universe_sync, upcoming_arm, upcoming_record
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "listing-monitor"
+
+
+@dataclass
+class MonitorConfig:
+    tick: float = 0.5  # control checks: start/stop honoured within ~2 ticks
+    rest_interval: float = 2.0
+    calendar_interval: float = 30.0
+    heartbeat_interval: float = 1.0
+    lease_ttl: float = 10.0
+    arm_lead: float = 60.0  # subscribe and tell trading this long before an announced open
+
+
+def _db(fn):
+    return sync_to_async(fn, thread_sensitive=True)
+
+
+class ListingMonitor:
+    def __init__(
+        self, *, feed: ExchangeFeed, config: MonitorConfig | None = None, holder: str = ""
+    ) -> None:
+        self.feed = feed
+        self.config = config or MonitorConfig()
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self.shutdown = asyncio.Event()
+        self.known: set[str] = set()
+        self.run: BotRun | None = None
+        self.active = False
+        self.ws_connected = False
+        self.rest_ok: bool | None = None
+        self.stats = {"detected": 0, "dedup_hits": 0, "ws_reconnects": 0, "rest_errors": 0}
+        self._stream_task: asyncio.Task | None = None
+        self._upcoming: dict[int, UpcomingListing] = {}
+        self._due: dict[str, float] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def request_shutdown(self, *_: object) -> None:
+        self.shutdown.set()
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_shutdown)
+        await self.wait_for_lease()
+        try:
+            if self.shutdown.is_set():
+                return
+            await _db(self._ensure_first_run)()
+            while not self.shutdown.is_set():
+                await self.step_once()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.shutdown.wait(), timeout=self.config.tick)
+        finally:
+            await self.stop_session(reason="shutdown")
+            await _db(lease_release)(name=LEASE_NAME, holder=self.holder)
+            await self.feed.aclose()
+            log.info("monitor.exit", extra={"holder": self.holder})
+
+    async def wait_for_lease(self) -> None:
+        """Block until this process holds the monitor lease (another monitor may be active)."""
+        ttl = timedelta(seconds=self.config.lease_ttl)
+        waiting_logged = False
+        while not self.shutdown.is_set():
+            if await _db(lease_acquire)(name=LEASE_NAME, holder=self.holder, ttl=ttl):
+                log.info("monitor.lease_acquired", extra={"holder": self.holder})
+                return
+            if not waiting_logged:
+                log.info("monitor.lease_waiting", extra={"holder": self.holder})
+                waiting_logged = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.shutdown.wait(), timeout=self.config.heartbeat_interval)
+
+    async def step_once(self) -> None:
+        await self.step_control()
+        if self.active:
+            if self._is_due("rest", self.config.rest_interval):
+                await self.step_rest()
+            if self._is_due("calendar", self.config.calendar_interval):
+                await self.step_calendar()
+            await self.step_arm()
+        if self._is_due("heartbeat", self.config.heartbeat_interval):
+            await self.step_heartbeat()
+
+    def _is_due(self, name: str, interval: float) -> bool:
+        now = time.monotonic()
+        if now >= self._due.get(name, 0.0):
+            self._due[name] = now + interval
+            return True
+        return False
+
+    @staticmethod
+    def _ensure_first_run() -> None:
+        """On a fresh install, monitoring starts with the process; later the operator decides."""
+        if botrun_current() is None:
+            monitor_request_start(actor=None, actor_label="run_monitor")
+
+    # --- steps --------------------------------------------------------------------------
+
+    async def step_control(self) -> None:
+        """Follow the desired state operators set on the latest BotRun."""
+        run = await _db(botrun_current)()
+        wanted = run is not None and run.desired_state == RunState.RUNNING
+        if wanted and (not self.active or self.run is None or self.run.pk != run.pk):
+            if self.active:
+                await self.stop_session(reason="superseded")
+            await self.start_session(run)
+        elif not wanted and self.active:
+            await self.stop_session(reason="operator stop")
+
+    async def start_session(self, run: BotRun) -> None:
+        """Load the universe (so existing symbols are never new), then start the stream."""
+        if not await self.load_universe():
+            return  # no baseline yet: retried next tick, nothing detected blindly
+        version = await _db(lambda: config_current_version().history_id)()
+        self.run = await _db(botrun_mark)(
+            run=run, actual_state=RunState.RUNNING, config_version=version
+        )
+        self.active = True
+        self._due.pop("calendar", None)
+        self._stream_task = asyncio.create_task(self.consume_stream(), name="mexc-stream")
+        log.info("monitor.started", extra={"run_id": run.pk, "known_symbols": len(self.known)})
+        await self._report_health()
+
+    async def stop_session(self, *, reason: str) -> None:
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._stream_task
+            self._stream_task = None
+        if self.active and self.run is not None:
+            await _db(botrun_mark)(run=self.run, actual_state=RunState.STOPPED)
+            log.info("monitor.stopped", extra={"run_id": self.run.pk, "reason": reason})
+        self.active = False
+        self.ws_connected = False
+        metrics.ws_connected.set(0)
+        with contextlib.suppress(Exception):
+            await self._report_health()
+
+    async def load_universe(self) -> bool:
+        try:
+            symbols = await self.feed.trading_symbols()
+        except Exception as exc:
+            self._rest_failed(exc)
+            stored = await _db(
+                lambda: set(
+                    ExchangeSymbol.objects.filter(delisted_at__isnull=True).values_list(
+                        "symbol", flat=True
+                    )
+                )
+            )()
+            if not stored:
+                return False
+            self.known = stored
+            log.warning("monitor.universe_from_db", extra={"known_symbols": len(stored)})
+            return True
+        self.rest_ok = True
+        diff = await _db(universe_sync)(symbols=symbols)
+        self.known = set(symbols)
+        for symbol in sorted(diff.new):  # opened while we were not watching
+            self.known.discard(symbol)
+            await self.detect(symbol, ListingSource.REST, time.time_ns(), raw={"via": "startup"})
+        return True
+
+    async def step_rest(self) -> None:
+        """Diff a REST snapshot of the universe: finds what the stream missed, and delistings."""
+        try:
+            symbols = await self.feed.trading_symbols()
+        except Exception as exc:
+            self._rest_failed(exc)
+            await self._report_health()
+            return
+        received_ns = time.time_ns()
+        if self.rest_ok is not True:
+            log.info("rest.recovered")
+        self.rest_ok = True
+        diff = await _db(universe_sync)(symbols=symbols)
+        for symbol in sorted(diff.new):
+            await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
+        self.known -= diff.gone
+        await self._report_health()
+
+    async def step_calendar(self) -> None:
+        """Store upcoming listings from the calendar so they can be armed before they open."""
+        try:
+            announced = await self.feed.announcements()
+        except Exception as exc:
+            log.warning("calendar.error", extra={"error": repr(exc)})
+            return
+        now = self.feed.server_now()
+        for item in announced:
+            if item.open_at < now - timedelta(minutes=5):
+                continue
+            upcoming = await _db(self._record_announcement)(item)
+            if upcoming.status == UpcomingStatus.ANNOUNCED:
+                self._upcoming[upcoming.pk] = upcoming
+
+    @staticmethod
+    def _record_announcement(item: Announcement) -> UpcomingListing:
+        upcoming, created = upcoming_record(
+            symbol=item.symbol,
+            open_at=item.open_at,
+            base_asset=item.base_asset,
+            quote_asset=item.quote_asset,
+            full_name=item.full_name,
+            raw=item.raw,
+        )
+        if created:
+            log.info(
+                "calendar.announced",
+                extra={"symbol": upcoming.symbol, "open_at": upcoming.open_at.isoformat()},
+            )
+        return upcoming
+
+    async def step_arm(self) -> None:
+        """Arm announcements close to their open: watch their streams, tell trading."""
+        if not self._upcoming:
+            return
+        horizon = self.feed.server_now() + timedelta(seconds=self.config.arm_lead)
+        for pk, upcoming in list(self._upcoming.items()):
+            if upcoming.open_at > horizon:
+                continue
+            del self._upcoming[pk]
+            if not await _db(upcoming_arm)(upcoming=upcoming):
+                continue
+            try:
+                await self.feed.watch_symbol(upcoming.symbol)
+            except Exception as exc:
+                log.warning(
+                    "ws.watch_failed", extra={"symbol": upcoming.symbol, "error": repr(exc)}
+                )
+            dispatch_armed(upcoming_id=upcoming.pk)
+
+    async def step_heartbeat(self) -> None:
+        ttl = timedelta(seconds=self.config.lease_ttl)
+        if not await _db(lease_acquire)(name=LEASE_NAME, holder=self.holder, ttl=ttl):
+            log.error("monitor.lease_lost", extra={"holder": self.holder})
+            await self.stop_session(reason="lease lost")
+            await self.wait_for_lease()
+            return
+        if self.run is not None:
+            await _db(botrun_heartbeat)(run=self.run, detail=dict(self.stats))
+        await self._report_health()
+
+    # --- the stream ---------------------------------------------------------------------
+
+    async def consume_stream(self) -> None:
+        async for item in self.feed.stream():
+            if isinstance(item, Sighting):
+                await self.on_sighting(item)
+            elif isinstance(item, StreamState):
+                await self.on_stream_state(item)
+
+    async def on_sighting(self, sighting: Sighting) -> None:
+        known = self.known
+        for symbol in sighting.symbols:
+            if symbol not in known:
+                await self.detect(
+                    symbol,
+                    ListingSource.WEBSOCKET,
+                    sighting.received_ns,
+                    raw={"via": sighting.channel},
+                )
+
+    async def on_stream_state(self, state: StreamState) -> None:
+        if state.connected == self.ws_connected:
+            return
+        self.ws_connected = state.connected
+        metrics.ws_connected.set(1 if state.connected else 0)
+        if state.connected:
+            log.info("ws.connected")
+        else:
+            self.stats["ws_reconnects"] += 1
+            metrics.ws_reconnects.inc()
+            log.warning(
+                "ws.disconnected", extra={"reason": state.reason, "retry_in": state.retry_in}
+            )
+        await self._report_health()
+
+    # --- detection ----------------------------------------------------------------------
+
+    async def detect(
+        self,
+        symbol: str,
+        source: ListingSource,
+        received_ns: int,
+        *,
+        listed_at: datetime | None = None,
+        raw: dict | None = None,
+    ) -> None:
+        self.known.add(symbol)
+        try:
+            result = await _db(listing_record)(
+                symbol=symbol,
+                source=source,
+                detected_at=timezone.now(),
+                detected_ns=received_ns,
+                listed_at=listed_at,
+                raw=raw or {},
+            )
+        except Exception:
+            self.known.discard(symbol)  # not recorded: the next sighting tries again
+            log.exception("listing.record_failed", extra={"symbol": symbol, "source": source})
+            return
+        self.stats["detected" if result.created else "dedup_hits"] += 1
+
+    # --- health -------------------------------------------------------------------------
+
+    def _rest_failed(self, exc: Exception) -> None:
+        self.rest_ok = False
+        self.stats["rest_errors"] += 1
+        log.warning("rest.error", extra={"error": repr(exc)})
+
+    async def _report_health(self) -> None:
+        await _db(self._write_health)()
+
+    def _write_health(self) -> None:
+        if self.active:
+            if self.ws_connected:
+                status, mode = HealthStatus.OK, "websocket"
+            elif self.rest_ok:
+                status, mode = HealthStatus.DEGRADED, "rest_fallback"
+            else:
+                status, mode = HealthStatus.DOWN, "blind"
+        else:
+            status, mode = HealthStatus.OK, "idle"
+        health_set(component="monitor", status=status, detail={"mode": mode, **self.stats})
+        health_set(
+            component="mexc_websocket",
+            status=HealthStatus.OK if self.ws_connected else HealthStatus.DOWN,
+        )
+        rest = {True: HealthStatus.OK, False: HealthStatus.DOWN, None: HealthStatus.DEGRADED}
+        health_set(component="mexc_rest", status=rest[self.rest_ok])

@@ -1,0 +1,238 @@
+"""Writes for listings: record a sighting once, keep the symbol universe, arm announcements."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from monitoring import events, metrics
+
+from .api.serializers import ListingSerializer
+from .dispatch import dispatch_snipe
+from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
+
+log = logging.getLogger(__name__)
+
+QUOTE_ASSETS = ("USDT", "USDC", "USDE", "FDUSD", "BTC", "ETH", "EUR", "MX")
+# A sighting with a known open time this far from the live listing's is a re-listing.
+RELIST_MIN_GAP = timedelta(hours=24)
+# An announcement matches a sighting of its symbol this close to its open time.
+ANNOUNCEMENT_MATCH = timedelta(hours=1)
+# A REST snapshot that drops more than this share of known symbols is treated as malformed.
+MAX_DROP_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    listing: Listing
+    created: bool
+
+
+def split_symbol(symbol: str, quote_hint: str | None = None) -> tuple[str, str]:
+    """ABCUSDT -> (ABC, USDT). MEXC symbols have no separator, so match known quote assets."""
+    for quote in (quote_hint, *QUOTE_ASSETS):
+        if quote and symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    return symbol, ""
+
+
+def listing_record(
+    *,
+    symbol: str,
+    source: ListingSource | str,
+    detected_at: datetime | None = None,
+    detected_ns: int | None = None,
+    listed_at: datetime | None = None,
+    base_asset: str = "",
+    quote_asset: str = "",
+    raw: dict[str, Any] | None = None,
+) -> RecordResult:
+    """Record a sighting of a listing; the second and later sightings return the same row.
+
+    `listed_at` is the exchange's open time when the source knows it; otherwise the open time
+    of a matching calendar announcement, else the detection time. On creation the listing is
+    pushed to dashboards and handed to trading after the transaction commits.
+    """
+    symbol = symbol.strip().upper()
+    if not symbol.isalnum():
+        raise ValueError(f"{symbol!r} is not a MEXC symbol (letters and digits, e.g. ABCUSDT).")
+    source = ListingSource(source)
+    detected_at = detected_at or timezone.now()
+    if not base_asset or not quote_asset:
+        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+
+    with transaction.atomic():
+        announcement = _matching_announcement(symbol, listed_at or detected_at)
+        if listed_at is None and announcement is not None:
+            listed_at = announcement.open_at
+        live = Listing.objects.select_for_update().filter(symbol=symbol, delisted_at__isnull=True)
+        existing = live.first()
+        if existing is not None:
+            if listed_at is None or abs(existing.listed_at - listed_at) < RELIST_MIN_GAP:
+                return _dedup_hit(existing, source)
+            existing.delisted_at = detected_at  # it left and came back while we weren't looking
+            existing.save(update_fields=["delisted_at"])
+        try:
+            with transaction.atomic():
+                listing = Listing.objects.create(
+                    symbol=symbol,
+                    base_asset=base_asset,
+                    quote_asset=quote_asset,
+                    listed_at=listed_at or detected_at,
+                    detected_at=detected_at,
+                    source=source,
+                    raw=raw or {},
+                )
+        except IntegrityError:
+            same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
+            if same is None:
+                same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
+            return _dedup_hit(same, source)
+        _mark_symbol_seen(symbol, detected_at)
+        if announcement is not None:
+            announcement.status = UpcomingStatus.OPENED
+            announcement.listing = listing
+            announcement.save(update_fields=["status", "listing"])
+        payload = ListingSerializer(listing).data
+        events.publish_on_commit(events.LISTING_CREATED, payload)
+        transaction.on_commit(
+            lambda: dispatch_snipe(listing_id=listing.pk, detected_ns=detected_ns)
+        )
+    metrics.listings_detected.labels(source=source.value).inc()
+    log.info(
+        "listing.detected",
+        extra={
+            "symbol": symbol,
+            "source": source.value,
+            "listing_id": listing.pk,
+            "listed_at": listing.listed_at.isoformat(),
+        },
+    )
+    return RecordResult(listing=listing, created=True)
+
+
+def _dedup_hit(listing: Listing, source: ListingSource) -> RecordResult:
+    metrics.listing_dedup_hits.inc()
+    log.info(
+        "listing.dedup_hit",
+        extra={"symbol": listing.symbol, "source": source.value, "listing_id": listing.pk},
+    )
+    return RecordResult(listing=listing, created=False)
+
+
+def _matching_announcement(symbol: str, around: datetime) -> UpcomingListing | None:
+    return (
+        UpcomingListing.objects.filter(
+            symbol=symbol,
+            open_at__gte=around - ANNOUNCEMENT_MATCH,
+            open_at__lte=around + ANNOUNCEMENT_MATCH,
+        )
+        .exclude(status=UpcomingStatus.CANCELED)
+        .order_by("open_at")
+        .first()
+    )
+
+
+def _mark_symbol_seen(symbol: str, when: datetime) -> None:
+    ExchangeSymbol.objects.update_or_create(
+        symbol=symbol,
+        defaults={"last_seen_at": when, "delisted_at": None},
+        create_defaults={"first_seen_at": when, "last_seen_at": when},
+    )
+
+
+@dataclass(frozen=True)
+class UniverseDiff:
+    new: frozenset[str]
+    gone: frozenset[str]
+    baseline: bool  # first snapshot ever: everything is existing, nothing is new
+    rejected: bool = False  # looked malformed; nothing was changed
+
+
+def universe_sync(*, symbols: set[str], seen_at: datetime | None = None) -> UniverseDiff:
+    """Compare a full REST snapshot of trading symbols with the stored universe and store it.
+
+    Returns the symbols that appeared (new listings, including ones that opened while the
+    monitor was down) and the ones that disappeared (delisted). A snapshot that would drop a
+    large share of the universe at once is refused as malformed rather than believed.
+    """
+    seen_at = seen_at or timezone.now()
+    symbols = {s.upper() for s in symbols if s}
+    with transaction.atomic():
+        active = set(
+            ExchangeSymbol.objects.filter(delisted_at__isnull=True).values_list("symbol", flat=True)
+        )
+        baseline = not ExchangeSymbol.objects.exists()
+        new, gone = symbols - active, active - symbols
+        if not symbols or (active and len(gone) > MAX_DROP_SHARE * len(active)):
+            log.warning(
+                "universe.snapshot_rejected",
+                extra={
+                    "snapshot_size": len(symbols),
+                    "known": len(active),
+                    "would_drop": len(gone),
+                },
+            )
+            return UniverseDiff(frozenset(), frozenset(), baseline, rejected=True)
+        if new:
+            revived = ExchangeSymbol.objects.filter(symbol__in=new)
+            revived_names = set(revived.values_list("symbol", flat=True))
+            revived.update(delisted_at=None, last_seen_at=seen_at)
+            ExchangeSymbol.objects.bulk_create(
+                [
+                    ExchangeSymbol(symbol=s, first_seen_at=seen_at, last_seen_at=seen_at)
+                    for s in new - revived_names
+                ],
+                ignore_conflicts=True,
+            )
+        if gone:
+            ExchangeSymbol.objects.filter(symbol__in=gone).update(delisted_at=seen_at)
+            Listing.objects.filter(symbol__in=gone, delisted_at__isnull=True).update(
+                delisted_at=seen_at
+            )
+            log.info("universe.delisted", extra={"symbols": sorted(gone)})
+    return UniverseDiff(frozenset() if baseline else frozenset(new), frozenset(gone), baseline)
+
+
+def upcoming_record(
+    *,
+    symbol: str,
+    open_at: datetime,
+    base_asset: str = "",
+    quote_asset: str = "",
+    full_name: str = "",
+    raw: dict[str, Any] | None = None,
+) -> tuple[UpcomingListing, bool]:
+    """Store a calendar announcement once (unique symbol + open time)."""
+    symbol = symbol.upper()
+    if not base_asset or not quote_asset:
+        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+    return UpcomingListing.objects.get_or_create(
+        symbol=symbol,
+        open_at=open_at,
+        defaults={
+            "base_asset": base_asset,
+            "quote_asset": quote_asset,
+            "full_name": full_name,
+            "raw": raw or {},
+        },
+    )
+
+
+def upcoming_arm(*, upcoming: UpcomingListing) -> bool:
+    """Mark an announcement armed (once). True if this call armed it."""
+    armed = UpcomingListing.objects.filter(pk=upcoming.pk, status=UpcomingStatus.ANNOUNCED).update(
+        status=UpcomingStatus.ARMED, armed_at=timezone.now()
+    )
+    if armed:
+        upcoming.status = UpcomingStatus.ARMED
+        log.info(
+            "listing.armed",
+            extra={"symbol": upcoming.symbol, "open_at": upcoming.open_at.isoformat()},
+        )
+    return bool(armed)

@@ -1,0 +1,19 @@
+import pytest
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Listing ids handed to trading (the Celery hand-off is recorded, not run)."""
+    calls: list[dict] = []
+    monkeypatch.setattr("listings.services.dispatch_snipe", lambda **kwargs: calls.append(kwargs))
+    return calls
+
+
+@pytest.fixture
+async def close_thread_connections():
+    """Close the DB connection sync_to_async's thread opened, so the test DB can be dropped."""
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

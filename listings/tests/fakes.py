@@ -1,0 +1,39 @@
+"""A scripted ExchangeFeed for stepping the monitor without a network."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from listings.feed import Announcement, Sighting, StreamState
+
+
+class ScriptedFeed:
+    def __init__(self, symbols: set[str] | None = None) -> None:
+        self.symbols = set(symbols or {"BTCUSDT", "ETHUSDT", "MXUSDT"})
+        self.rest_down = False
+        self.calendar: list[Announcement] = []
+        self.watched: list[str] = []
+        self.queue: asyncio.Queue[Sighting | StreamState] = asyncio.Queue()
+        self.closed = False
+
+    async def trading_symbols(self) -> set[str]:
+        if self.rest_down:
+            raise ConnectionError("simulated REST outage")
+        return set(self.symbols)
+
+    async def announcements(self) -> list[Announcement]:
+        return list(self.calendar)
+
+    async def stream(self):
+        while True:
+            yield await self.queue.get()
+
+    async def watch_symbol(self, symbol: str) -> None:
+        self.watched.append(symbol)
+
+    def server_now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def aclose(self) -> None:
+        self.closed = True

@@ -1,0 +1,174 @@
+"""The monitor's steps, called directly (no sleeps), on a scripted feed."""
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from listings.feed import Announcement, Sighting, StreamState
+from listings.models import Listing, ListingSource, UpcomingListing, UpcomingStatus
+from listings.monitor import ListingMonitor, MonitorConfig
+from listings.tests.fakes import ScriptedFeed
+from monitoring.models import BotHealth, BotRun, RunState
+from monitoring.services import monitor_request_start, monitor_request_stop
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
+
+
+@pytest.fixture
+def armed(monkeypatch):
+    calls = []
+    monkeypatch.setattr("listings.monitor.dispatch_armed", lambda **kw: calls.append(kw))
+    return calls
+
+
+def _db(fn, *args, **kwargs):
+    return sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+
+
+async def _listings():
+    return await _db(lambda: list(Listing.objects.order_by("id").values_list("symbol", "source")))
+
+
+async def _health(component):
+    return (await _db(BotHealth.objects.get, component=component)).status
+
+
+async def _started_monitor(feed, **config):
+    monitor = ListingMonitor(feed=feed, config=MonitorConfig(**config), holder="test-1")
+    await _db(monitor_request_start, actor=None, actor_label="test")
+    await monitor.step_control()
+    assert monitor.active
+    return monitor
+
+
+async def test_existing_symbols_are_never_new_and_a_new_one_is_recorded_once(dispatched):
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    await monitor.on_sighting(Sighting(["BTCUSDT", "ETHUSDT"], time.time_ns()))
+    assert await _listings() == []
+    await monitor.on_sighting(Sighting(["BTCUSDT", "NEWUSDT"], time.time_ns()))
+    await monitor.on_sighting(Sighting(["NEWUSDT"], time.time_ns()))
+    assert await _listings() == [("NEWUSDT", ListingSource.WEBSOCKET)]
+    feed.symbols.add("NEWUSDT")
+    await monitor.step_rest()  # REST sees it too: still one row
+    assert await _listings() == [("NEWUSDT", ListingSource.WEBSOCKET)]
+    assert [c["listing_id"] for c in dispatched] == [(await _db(Listing.objects.get)).pk]
+    await monitor.stop_session(reason="test")
+
+
+async def test_rest_fallback_finds_listings_while_the_stream_is_down(dispatched):
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    await monitor.on_stream_state(StreamState(connected=False, reason="drop", retry_in=1))
+    feed.symbols.add("RESTUSDT")
+    await monitor.step_rest()
+    assert await _listings() == [("RESTUSDT", ListingSource.REST)]
+    assert await _health("monitor") == "degraded"
+    assert await _health("mexc_websocket") == "down"
+    await monitor.on_stream_state(StreamState(connected=True))
+    assert await _health("monitor") == "ok"
+    await monitor.stop_session(reason="test")
+
+
+async def test_stop_and_start_are_followed_on_the_next_control_step(dispatched):
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    run = await _db(BotRun.objects.get)
+    assert run.actual_state == RunState.RUNNING and run.config_version is not None
+    await _db(monitor_request_stop, actor=None, actor_label="ops")
+    await monitor.step_control()
+    assert not monitor.active and monitor._stream_task is None
+    assert (await _db(BotRun.objects.get)).actual_state == RunState.STOPPED
+    feed.symbols.add("LATEUSDT")
+    await monitor.step_once()  # stopped: no detection, no trade
+    assert await _listings() == []
+    await _db(monitor_request_start, actor=None, actor_label="ops")
+    await monitor.step_control()
+    assert monitor.active
+    await monitor.stop_session(reason="test")
+
+
+async def test_a_listing_that_opened_while_the_monitor_was_down_is_found_on_start(dispatched):
+    feed = ScriptedFeed()
+    first = await _started_monitor(feed)
+    await first.stop_session(reason="restart")
+    feed.symbols.add("MISSEDUSDT")
+    second = ListingMonitor(feed=feed, holder="test-2")
+    await second.step_control()
+    assert await _listings() == [("MISSEDUSDT", ListingSource.REST)]
+    await second.stop_session(reason="test")
+    third = ListingMonitor(feed=feed, holder="test-3")
+    await third.step_control()
+    assert await _listings() == [("MISSEDUSDT", ListingSource.REST)]
+    await third.stop_session(reason="test")
+
+
+async def test_without_rest_on_first_start_nothing_is_detected_blindly(dispatched):
+    feed = ScriptedFeed()
+    feed.rest_down = True
+    monitor = ListingMonitor(feed=feed, holder="t")
+    await _db(monitor_request_start, actor=None)
+    await monitor.step_control()
+    assert not monitor.active  # no baseline: every ticker would look new
+    feed.rest_down = False
+    await monitor.step_control()
+    assert monitor.active
+    await monitor.stop_session(reason="test")
+
+
+async def test_a_second_monitor_waits_on_the_lease(dispatched):
+    feed = ScriptedFeed()
+    first = ListingMonitor(feed=feed, holder="first", config=MonitorConfig(lease_ttl=30))
+    await first.wait_for_lease()
+    second = ListingMonitor(
+        feed=feed, holder="second", config=MonitorConfig(heartbeat_interval=0.01)
+    )
+    waiting = asyncio.create_task(second.wait_for_lease())
+    await asyncio.sleep(0.05)  # several lease attempts by the second monitor
+    assert not waiting.done()
+    from monitoring.services import lease_release
+
+    await _db(lease_release, name="listing-monitor", holder="first")
+    await asyncio.wait_for(waiting, timeout=2)
+
+
+async def test_announced_listing_is_armed_before_its_open(dispatched, armed):
+    feed = ScriptedFeed()
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    feed.calendar = [
+        Announcement(symbol="SOONUSDT", open_at=opens, full_name="Soon"),
+        Announcement(symbol="LATERUSDT", open_at=opens + timedelta(hours=2)),
+    ]
+    monitor = await _started_monitor(feed, arm_lead=60)
+    await monitor.step_calendar()
+    await monitor.step_arm()
+    assert feed.watched == ["SOONUSDT"]
+    soon = await _db(UpcomingListing.objects.get, symbol="SOONUSDT")
+    assert soon.status == UpcomingStatus.ARMED
+    assert armed == [{"upcoming_id": soon.pk}]
+    # its first trade on the per-symbol stream: one listing, at the announced open time
+    await monitor.on_sighting(Sighting(["SOONUSDT"], time.time_ns(), channel="deals"))
+    listing = await _db(Listing.objects.get)
+    assert listing.listed_at == opens
+    await monitor.step_calendar()
+    await monitor.step_arm()
+    assert feed.watched == ["SOONUSDT"]  # armed once
+    await monitor.stop_session(reason="test")
+
+
+async def test_a_burst_of_fifty_in_one_second_loses_nothing(dispatched):
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    burst = [f"B{i:02d}USDT" for i in range(50)]
+    await monitor.on_sighting(Sighting(burst, time.time_ns()))
+    feed.symbols.update(burst)
+    await monitor.step_rest()
+    assert sorted(s for s, _ in await _listings()) == burst
+    assert len(dispatched) == 50
+    await monitor.stop_session(reason="test")
