@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
+SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
 .PHONY: run test lint format migrate proto clean
 
@@ -26,6 +26,9 @@ var/secret_key:
 	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	chmod 600 $@
 
+# Serving uses the generated key; tests and lint use sniperbot.test_settings / DEBUG.
+migrate run: export SECRET_KEY_FILE := $(SECRET_KEY_FILE)
+
 migrate: $(VENV)/.installed-runtime var/secret_key
 	$(BIN)/python manage.py migrate --noinput
 
@@ -43,7 +46,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=sniperbot.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
