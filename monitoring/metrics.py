@@ -12,3 +12,7 @@ listing_dedup_hits = Counter(
 )
 ws_reconnects = Counter("ws_reconnects_total", "MEXC WebSocket reconnects")
 ws_connected = Gauge("ws_connected", "1 while the MEXC WebSocket is connected")
+risk_rejections = Counter("risk_rejections_total", "Trades refused by a risk check", ["reason"])
+trades_total = Counter(
+    "trades_total", "Trade attempts by mode and final status", ["mode", "status"]
+)

@@ -48,9 +48,13 @@ class TradeConfigAdmin(SimpleHistoryAdmin):
                     "high_value_threshold_usdt",
                     "max_trades_per_hour",
                     "recv_window_ms",
+                    "max_in_flight",
+                    "signal_max_age_ms",
+                    "confirmation_ttl_s",
                 )
             },
         ),
+        ("At the open", {"fields": ("open_retry_window_ms", "open_retry_interval_ms")}),
         ("Symbols", {"fields": ("quote_asset", "symbol_allowlist", "symbol_denylist")}),
         ("Why", {"fields": ("change_reason",)}),
     )

@@ -73,6 +73,28 @@ class TradeConfig(models.Model):
         default=list, blank=True, help_text='Never these symbols, e.g. ["SCAMUSDT"].'
     )
     kill_switch = models.BooleanField(default=False, help_text="On: every trade is refused.")
+    max_in_flight = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Snipes allowed in flight (sent, not yet settled) at once.",
+    )
+    signal_max_age_ms = models.PositiveIntegerField(
+        default=5000,
+        validators=[MinValueValidator(1)],
+        help_text="A detection older than this is stale and is not traded.",
+    )
+    confirmation_ttl_s = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(1)],
+        help_text="A high-value trade not confirmed within this many seconds expires.",
+    )
+    open_retry_window_ms = models.PositiveIntegerField(
+        default=3000,
+        help_text="After the open, 'not yet tradable by API' (10007) is retried this long.",
+    )
+    open_retry_interval_ms = models.PositiveIntegerField(
+        default=50, validators=[MinValueValidator(1)], help_text="Interval of those retries."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(
@@ -105,6 +127,12 @@ class TradeConfig(models.Model):
                 name="cfg_recv_window_range",
             ),
             models.CheckConstraint(condition=Q(mode__in=TradingMode.values), name="cfg_mode_valid"),
+            models.CheckConstraint(
+                condition=_positive("max_in_flight"), name="cfg_in_flight_positive"
+            ),
+            models.CheckConstraint(
+                condition=_positive("signal_max_age_ms"), name="cfg_signal_age_positive"
+            ),
         ]
 
     def __str__(self) -> str:

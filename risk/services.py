@@ -8,8 +8,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from monitoring.metrics import risk_rejections
 from monitoring.services import audit_record
 
+from .checks import Decision, Exposure, Intent, Limits, evaluate
 from .models import TradeConfig
 from .selectors import config_current_version
 
@@ -26,6 +28,11 @@ EDITABLE_FIELDS = (
     "symbol_allowlist",
     "symbol_denylist",
     "kill_switch",
+    "max_in_flight",
+    "signal_max_age_ms",
+    "confirmation_ttl_s",
+    "open_retry_window_ms",
+    "open_retry_interval_ms",
 )
 
 
@@ -70,3 +77,31 @@ def config_update(
 
 def _plain(value: Any) -> Any:
     return str(value) if not isinstance(value, bool | int | list | type(None)) else value
+
+
+def risk_limits(config: TradeConfig) -> Limits:
+    """The limits of a configuration as plain data for the pure checks."""
+    return Limits(
+        auto_trade=config.auto_trade,
+        mode=config.mode,
+        kill_switch=config.kill_switch,
+        max_trade_usdt=config.max_trade_usdt,
+        max_position_usdt=config.max_position_usdt,
+        high_value_threshold_usdt=config.high_value_threshold_usdt,
+        max_trades_per_hour=config.max_trades_per_hour,
+        max_in_flight=config.max_in_flight,
+        signal_max_age_ms=config.signal_max_age_ms,
+        quote_asset=config.quote_asset,
+        allowlist=tuple(config.symbol_allowlist or ()),
+        denylist=tuple(config.symbol_denylist or ()),
+    )
+
+
+def risk_evaluate(
+    *, limits: Limits, intent: Intent, exposure: Exposure, keys_present: bool
+) -> Decision:
+    """Run the checks and count the outcome; the caller stores it on the Trade."""
+    decision = evaluate(limits=limits, intent=intent, exposure=exposure, keys_present=keys_present)
+    if decision.reason is not None:
+        risk_rejections.labels(reason=decision.reason.value).inc()
+    return decision

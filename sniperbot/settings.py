@@ -210,3 +210,9 @@ LOGGING = {
     },
 }
 INPROCESS_TRADE_THREADS = env_int("INPROCESS_TRADE_THREADS", 4, min_value=1, max_value=64)
+
+# --- Listing monitor --------------------------------------------------------------------------
+MONITOR_REST_INTERVAL_MS = env_int("MONITOR_REST_INTERVAL_MS", 2000, min_value=100)
+MONITOR_CALENDAR_INTERVAL_S = env_int("MONITOR_CALENDAR_INTERVAL_S", 30, min_value=1)
+MONITOR_ARM_LEAD_S = env_int("MONITOR_ARM_LEAD_S", 60, min_value=1)
+MEXC_MINI_TICKERS_TZ = env_str("MEXC_MINI_TICKERS_TZ", "UTC+8")

@@ -64,6 +64,15 @@ class Trade(models.Model):
     sent_ns = models.BigIntegerField(null=True, blank=True)
     acked_ns = models.BigIntegerField(null=True, blank=True)
     decision_to_ack_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Order placements sent to the exchange for this trade."
+    )
+    manual = models.BooleanField(default=False)
+    requested_by = models.CharField(max_length=150, blank=True)
+    confirmed_by = models.CharField(max_length=150, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="An unconfirmed high-value trade expires at this time."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
