@@ -24,6 +24,9 @@ ENVIRONMENT = env_str("SNIPERBOT_ENV", "development")
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY")
+_LOCAL_KEY = VAR_DIR / "secret_key"  # written by `make run`; lets local manage.py calls work
+if not SECRET_KEY and not env_str("SECRET_KEY_FILE", None) and _LOCAL_KEY.is_file():
+    SECRET_KEY = _LOCAL_KEY.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(

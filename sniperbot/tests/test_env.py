@@ -74,7 +74,9 @@ def test_settings_refuse_to_start_without_secret_key_when_debug_off(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SECRET_KEY_FILE"}}
-    env.update(DEBUG="0", DJANGO_SETTINGS_MODULE="sniperbot.settings")
+    env.update(
+        DEBUG="0", DJANGO_SETTINGS_MODULE="sniperbot.settings", SNIPERBOT_VAR_DIR=str(tmp_path)
+    )
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=env,
