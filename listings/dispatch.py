@@ -8,6 +8,7 @@ waits for a trade to finish.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import current_app
@@ -19,8 +20,15 @@ SNIPE_TASK = "trading.tasks.snipe"
 _pool: ThreadPoolExecutor | None = None
 
 
-def dispatch_snipe(*, listing_id: int, detected_ns: int | None) -> None:
-    kwargs = {"listing_id": listing_id, "detected_ns": detected_ns}
+def dispatch_snipe(
+    *, listing_id: int, detected_ns: int | None, persisted_ns: int | None = None
+) -> None:
+    kwargs = {
+        "listing_id": listing_id,
+        "detected_ns": detected_ns,
+        "persisted_ns": persisted_ns,
+        "dispatched_ns": time.time_ns(),
+    }
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _inprocess_pool().submit(_run_inprocess_task, SNIPE_TASK, kwargs)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,9 +101,13 @@ def listing_record(
             announcement.save(update_fields=["status", "listing"])
         payload = ListingSerializer(listing).data
         events.publish_on_commit(events.LISTING_CREATED, payload)
-        transaction.on_commit(
-            lambda: dispatch_snipe(listing_id=listing.pk, detected_ns=detected_ns)
-        )
+
+        def hand_to_trading() -> None:
+            dispatch_snipe(
+                listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=time.time_ns()
+            )
+
+        transaction.on_commit(hand_to_trading)
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
         "listing.detected",

@@ -9,12 +9,13 @@ Two shapes from one file:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from .env import env_bool, env_decimal, env_int, env_list, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SNIPERBOT_VAR_DIR", str(BASE_DIR / "var")))
@@ -219,3 +220,11 @@ MONITOR_REST_INTERVAL_MS = env_int("MONITOR_REST_INTERVAL_MS", 2000, min_value=1
 MONITOR_CALENDAR_INTERVAL_S = env_int("MONITOR_CALENDAR_INTERVAL_S", 30, min_value=1)
 MONITOR_ARM_LEAD_S = env_int("MONITOR_ARM_LEAD_S", 60, min_value=1)
 MEXC_MINI_TICKERS_TZ = env_str("MEXC_MINI_TICKERS_TZ", "UTC+8")
+
+# --- Trading ----------------------------------------------------------------------------------
+ORDER_RATE_PER_S = env_int("ORDER_RATE_PER_S", 5, min_value=1, max_value=1000)
+ORDER_RATE_BURST = env_int("ORDER_RATE_BURST", 5, min_value=1, max_value=1000)
+BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 5, min_value=1)
+BREAKER_COOLDOWN_S = env_int("BREAKER_COOLDOWN_S", 30, min_value=1)
+DRY_RUN_SLIPPAGE_BPS = env_int("DRY_RUN_SLIPPAGE_BPS", 10, min_value=0, max_value=10_000)
+DRY_RUN_TAKER_FEE = env_decimal("DRY_RUN_TAKER_FEE", Decimal("0.001"), min_value=Decimal(0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -127,3 +128,184 @@ def trade_decide(
         },
     )
     return trade, True
+
+
+# --- orchestration: what tasks, commands and the API call -------------------------------------
+
+
+def trade_execute(*, trade_id: int, open_at_ms: int | None = None) -> Trade:
+    """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim."""
+    from .execution import execute_dry_run, execute_live
+    from .runtime import get_gateway, get_guards
+
+    trade = Trade.objects.get(pk=trade_id)
+    if trade.status != TradeStatus.PENDING:
+        return trade
+    gateway = get_gateway()
+    if trade.mode == "dry_run":
+        execute_dry_run(trade, gateway)
+    else:
+        config = TradeConfig.objects.get(name="default")
+        execute_live(
+            trade,
+            gateway,
+            get_guards(),
+            recv_window_ms=config.recv_window_ms,
+            open_at_ms=open_at_ms,
+            open_retry_window_ms=config.open_retry_window_ms,
+            open_retry_interval_ms=config.open_retry_interval_ms,
+        )
+    trade.refresh_from_db()
+    return trade
+
+
+def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:
+    """One listing -> one intent -> one trade (the id is derived from the listing)."""
+    from listings.models import Listing
+
+    from .ids import snipe_order_id
+
+    listing = Listing.objects.get(pk=listing_id)
+    if listing.delisted_at is not None:
+        return None
+    trade, created = trade_decide(
+        symbol=listing.symbol,
+        quote_asset=listing.quote_asset,
+        quote_qty=None,
+        client_order_id=snipe_order_id(listing.symbol, listing.listed_at),
+        listing_id=listing.pk,
+        stamps=stamps,
+    )
+    if not created:
+        if trade.listing_id is None:  # decided at the open before the listing row existed
+            Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
+        return trade
+    if trade.status != TradeStatus.PENDING:
+        return trade
+    return trade_execute(trade_id=trade.pk, open_at_ms=int(listing.listed_at.timestamp() * 1000))
+
+
+def trade_manual(
+    *,
+    symbol: str,
+    quote_qty: Decimal,
+    live: bool,
+    actor=None,
+    actor_label: str = "",
+) -> Trade:
+    """A trade an operator asks for, through the same risk checks as a snipe."""
+    from listings.services import split_symbol
+    from monitoring.services import audit_record
+
+    from .ids import manual_order_id
+
+    symbol = symbol.strip().upper()
+    if not symbol.isalnum():
+        raise ValueError(f"{symbol!r} is not a MEXC symbol (letters and digits, e.g. ABCUSDT).")
+    if quote_qty <= 0:
+        raise ValueError("The quote amount must be positive.")
+    label = actor_label or (actor.get_username() if actor else "cli")
+    _, quote_asset = split_symbol(symbol)
+    trade, _ = trade_decide(
+        symbol=symbol,
+        quote_asset=quote_asset,
+        quote_qty=quote_qty,
+        client_order_id=manual_order_id(),
+        manual=True,
+        want_live=live,
+        requested_by=label,
+    )
+    audit_record(
+        actor=actor,
+        actor_label=label,
+        action="trade.manual",
+        target=f"Trade:{trade.pk}",
+        detail={"symbol": symbol, "quote": str(quote_qty), "live": live, "status": trade.status},
+    )
+    if trade.status == TradeStatus.PENDING:
+        trade = trade_execute(trade_id=trade.pk)
+    return trade
+
+
+def trade_confirm(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
+    """An operator confirms a high-value trade: it is re-checked, then sent."""
+    from monitoring.services import audit_record
+
+    label = actor_label or (actor.get_username() if actor else "cli")
+    trade = Trade.objects.get(pk=trade_id)
+    if trade.status != TradeStatus.AWAITING_CONFIRMATION:
+        raise ValueError(f"Trade {trade_id} is {trade.status}, not awaiting confirmation.")
+    if trade.expires_at and trade.expires_at < timezone.now():
+        Trade.objects.filter(pk=trade.pk, status=TradeStatus.AWAITING_CONFIRMATION).update(
+            status=TradeStatus.CANCELED, reason_code="confirmation_expired"
+        )
+        raise ValueError(f"Trade {trade_id} expired before it was confirmed.")
+    claimed = Trade.objects.filter(pk=trade.pk, status=TradeStatus.AWAITING_CONFIRMATION).update(
+        status=TradeStatus.PENDING, confirmed_by=label, updated_at=timezone.now()
+    )
+    if not claimed:
+        raise ValueError(f"Trade {trade_id} was confirmed or canceled by someone else.")
+    audit_record(actor=actor, actor_label=label, action="trade.confirm", target=f"Trade:{trade.pk}")
+    return trade_execute(trade_id=trade.pk)
+
+
+def trade_cancel(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
+    from monitoring.services import audit_record
+
+    label = actor_label or (actor.get_username() if actor else "cli")
+    canceled = Trade.objects.filter(
+        pk=trade_id, status__in=(TradeStatus.AWAITING_CONFIRMATION, TradeStatus.PENDING)
+    ).update(
+        status=TradeStatus.CANCELED,
+        reason_code="canceled_by_operator",
+        error_message=f"Canceled by {label}.",
+        updated_at=timezone.now(),
+    )
+    trade = Trade.objects.get(pk=trade_id)
+    if not canceled:
+        raise ValueError(f"Trade {trade_id} is {trade.status}; only unsent trades can be canceled.")
+    audit_record(actor=actor, actor_label=label, action="trade.cancel", target=f"Trade:{trade.pk}")
+    events.publish(events.TRADE_UPDATED, TradeSerializer(trade).data)
+    return trade
+
+
+ARMED_MAX_WAIT_S = 15 * 60
+
+
+def trade_snipe_announced(
+    *, upcoming_id: int, sleep: Callable[[float], None] = time.sleep
+) -> Trade | None:
+    """Fire an announced listing at its open, by the exchange's clock, not a moment before.
+
+    Its client order id is the one the detection path derives for the same listing, so if the
+    stream sees the listing first (or later), both paths land on one Trade and one order.
+    """
+    from listings.models import UpcomingListing, UpcomingStatus
+
+    from .ids import snipe_order_id
+    from .runtime import get_gateway
+
+    upcoming = UpcomingListing.objects.get(pk=upcoming_id)
+    gateway = get_gateway()
+    open_at_ms = int(upcoming.open_at.timestamp() * 1000)
+    wait_ms = open_at_ms - gateway.server_time_ms()
+    if wait_ms > ARMED_MAX_WAIT_S * 1000:
+        log.warning("snipe.armed_too_early", extra={"upcoming_id": upcoming_id, "wait_ms": wait_ms})
+        return None
+    while wait_ms > 0:
+        sleep(min(wait_ms / 1000, 1.0) if wait_ms > 5 else wait_ms / 1000)
+        wait_ms = open_at_ms - gateway.server_time_ms()
+    upcoming.refresh_from_db()
+    if upcoming.status == UpcomingStatus.CANCELED:
+        return None
+    trade, created = trade_decide(
+        symbol=upcoming.symbol,
+        quote_asset=upcoming.quote_asset,
+        quote_qty=None,
+        client_order_id=snipe_order_id(upcoming.symbol, upcoming.open_at),
+        listing_id=upcoming.listing_id,
+        stamps=Stamps(detected_ns=time.time_ns()),
+    )
+    if not created or trade.status != TradeStatus.PENDING:
+        return trade
+    return trade_execute(trade_id=trade.pk, open_at_ms=open_at_ms)

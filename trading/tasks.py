@@ -1,23 +1,63 @@
 """Celery tasks of trading. Tasks take ids, are idempotent and call one service."""
 
+from __future__ import annotations
+
 import logging
+import time
 
 from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
+
+from .services import Stamps, trade_snipe, trade_snipe_announced
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="trading.tasks.snipe", ignore_result=True)
-def snipe(listing_id: int, detected_ns: int | None = None) -> None:
-    """Turn a new listing into a risk-checked order.
+@shared_task(name="trading.tasks.snipe", ignore_result=True, time_limit=30, soft_time_limit=25)
+def snipe(
+    listing_id: int,
+    detected_ns: int | None = None,
+    persisted_ns: int | None = None,
+    dispatched_ns: int | None = None,
+) -> None:
+    """Turn a new listing into a risk-checked order. A second delivery does nothing."""
+    trade_snipe(
+        listing_id=listing_id,
+        stamps=Stamps(
+            detected_ns=detected_ns,
+            persisted_ns=persisted_ns,
+            dispatched_ns=dispatched_ns or time.time_ns(),
+        ),
+    )
 
-    The execution pipeline (risk checks, order placement, reconciliation) is the trading
-    issue's work; until it lands this task only acknowledges the hand-off.
-    """
-    log.info("snipe.received", extra={"listing_id": listing_id, "detected_ns": detected_ns})
 
-
-@shared_task(name="trading.tasks.snipe_announced", ignore_result=True)
+@shared_task(
+    name="trading.tasks.snipe_announced", ignore_result=True, time_limit=600, soft_time_limit=590
+)
 def snipe_announced(upcoming_id: int) -> None:
-    """An announced listing opens soon: prepare to fire at the open (trading issue's work)."""
-    log.info("snipe.armed_received", extra={"upcoming_id": upcoming_id})
+    """An announced listing opens soon: fire at the open by the exchange's clock."""
+    trade_snipe_announced(upcoming_id=upcoming_id)
+
+
+@shared_task(name="trading.tasks.reconcile", ignore_result=True, time_limit=120)
+def reconcile() -> None:
+    from .reconcile import trades_reconcile
+    from .runtime import get_gateway, get_guards
+
+    trades_reconcile(gateway=get_gateway(), guards=get_guards())
+
+
+@worker_process_init.connect
+def _warm_gateway(**_: object) -> None:
+    """Open the exchange connection and sync the clock before the first task arrives."""
+    try:
+        from .runtime import get_gateway
+
+        get_gateway().warm()
+    except Exception:
+        log.exception("worker.warm_failed")
+
+
+@worker_ready.connect
+def _reconcile_on_start(**_: object) -> None:
+    reconcile.delay()

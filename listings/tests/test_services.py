@@ -31,7 +31,8 @@ def test_a_new_listing_is_committed_then_pushed_and_handed_to_trading(
     listing = result.listing
     assert result.created
     assert (listing.symbol, listing.base_asset, listing.quote_asset) == ("NEWUSDT", "NEW", "USDT")
-    assert dispatched == [{"listing_id": listing.pk, "detected_ns": 123}]
+    assert [(c["listing_id"], c["detected_ns"]) for c in dispatched] == [(listing.pk, 123)]
+    assert dispatched[0]["persisted_ns"] >= 123
     assert pushed == [(events.LISTING_CREATED, pushed[0][1])]
     assert pushed[0][1]["symbol"] == "NEWUSDT" and pushed[0][1]["source"] == "mexc_websocket"
 

@@ -1,0 +1,337 @@
+"""Execute a decided Trade: dry-run fill model or a live MARKET BUY, never a duplicate.
+
+Rules (design.md section 1):
+- work is claimed with a conditional update (pending -> submitted), so a second delivery of
+  the same task, or a second worker, does nothing;
+- the client order id is fixed before the first send; every retry reuses it;
+- an order whose outcome is unknown (timeout, 5xx) is settled by asking the exchange for that
+  client order id; it is sent again only when the exchange says no such order exists, and at
+  most MAX_ATTEMPTS times in all;
+- 10007 ("not tradable by API yet") right after the open is retried at a short interval
+  inside the configured window; 429 waits for Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from mexc import errors as mexc_errors
+from monitoring import events, metrics
+from risk.guards import CircuitBreaker, RateLimiter
+
+from .api.serializers import TradeSerializer
+from .models import Trade, TradeStatus
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 2
+FINAL_POLL_S = 5.0
+ORDER_FINAL = {"FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED", "EXPIRED"}
+STATUS_FROM_EXCHANGE = {
+    "NEW": TradeStatus.SUBMITTED,
+    "PARTIALLY_FILLED": TradeStatus.PARTIALLY_FILLED,
+    "FILLED": TradeStatus.FILLED,
+    "CANCELED": TradeStatus.CANCELED,
+    "PARTIALLY_CANCELED": TradeStatus.PARTIALLY_FILLED,
+    "REJECTED": TradeStatus.FAILED,
+    "EXPIRED": TradeStatus.CANCELED,
+}
+
+
+@dataclass(frozen=True)
+class OrderState:
+    status: str  # MEXC order status, e.g. FILLED
+    exchange_order_id: str
+    executed_qty: Decimal
+    quote_spent: Decimal
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.quote_spent / self.executed_qty if self.executed_qty else None
+
+
+class OrderGateway(Protocol):
+    """The exchange as trading sees it (sync; implemented on the async MEXC client)."""
+
+    def place_market_buy(
+        self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
+    ) -> str:
+        """Send the order; return the exchange order id. Raises mexc.errors types."""
+
+    def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
+        """Raises mexc.errors.UnknownOrder when the exchange has no such order."""
+
+    def best_ask(self, symbol: str) -> Decimal | None: ...
+
+    def server_time_ms(self) -> int: ...
+
+
+@dataclass
+class Guards:
+    limiter: RateLimiter
+    breaker: CircuitBreaker
+    max_wait_s: float = 10.0
+
+
+def _update(trade: Trade, *, expect: tuple[str, ...] | None = None, **fields: Any) -> bool:
+    """Write fields (conditionally on the current status) and push the new state."""
+    query = Trade.objects.filter(pk=trade.pk)
+    if expect is not None:
+        query = query.filter(status__in=expect)
+    if query.update(**fields, updated_at=timezone.now()) != 1:
+        return False
+    trade.refresh_from_db()
+    events.publish(events.TRADE_UPDATED, TradeSerializer(trade).data)
+    if trade.status in (TradeStatus.FILLED, TradeStatus.FAILED, TradeStatus.REJECTED):
+        metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
+    return True
+
+
+def _fail(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
+    _update(trade, status=status, reason_code=reason, error_message=message[:2000])
+    log.warning("trade.failed", extra={"trade_id": trade.pk, "reason": reason, "status": status})
+
+
+# --- dry run --------------------------------------------------------------------------------
+
+
+def execute_dry_run(trade: Trade, gateway: OrderGateway) -> None:
+    """Simulate the fill at the current best ask plus slippage: clearly labelled, never free."""
+    if not _update(
+        trade, expect=(TradeStatus.PENDING,), status=TradeStatus.SUBMITTED, sent_ns=time.time_ns()
+    ):
+        return
+    try:
+        ask = gateway.best_ask(trade.symbol)
+    except mexc_errors.MexcError as exc:
+        ask = None
+        log.warning("dry_run.no_price", extra={"trade_id": trade.pk, "error": repr(exc)})
+    if not ask or ask <= 0:
+        _fail(trade, "no_price", f"No price for {trade.symbol} to simulate the fill.")
+        return
+    slippage = Decimal(settings.DRY_RUN_SLIPPAGE_BPS) / Decimal(10_000)
+    price = ask * (1 + slippage)
+    fee = Decimal(settings.DRY_RUN_TAKER_FEE)
+    qty = (trade.quote_qty * (1 - fee) / price).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
+    acked = time.time_ns()
+    _update(
+        trade,
+        status=TradeStatus.FILLED,
+        exchange_order_id=f"dry-{trade.client_order_id}",
+        executed_qty=qty,
+        avg_price=price,
+        quote_spent=trade.quote_qty,
+        acked_ns=acked,
+        decision_to_ack_ms=(acked - trade.risk_done_ns) / 1e6 if trade.risk_done_ns else None,
+    )
+
+
+# --- live -----------------------------------------------------------------------------------
+
+
+def execute_live(
+    trade: Trade,
+    gateway: OrderGateway,
+    guards: Guards,
+    *,
+    recv_window_ms: int,
+    open_at_ms: int | None,
+    open_retry_window_ms: int,
+    open_retry_interval_ms: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    if not guards.breaker.allow():
+        _fail(
+            trade,
+            "circuit_open",
+            "Circuit breaker open: the exchange is failing.",
+            status=TradeStatus.REJECTED,
+        )
+        return
+    wait = guards.limiter.reserve(guards.max_wait_s)
+    if wait is None:
+        _fail(
+            trade,
+            "rate_limited",
+            "Order rate limit: no slot within the wait budget.",
+            status=TradeStatus.REJECTED,
+        )
+        return
+    if wait:
+        sleep(wait)
+    # Claim: from here this worker alone owns the trade; the row says it may be at the exchange.
+    claimed = _update(
+        trade,
+        expect=(TradeStatus.PENDING,),
+        status=TradeStatus.SUBMITTED,
+        attempts=F("attempts") + 1,
+        sent_ns=time.time_ns(),
+    )
+    if not claimed:
+        return
+    _send_until_settled(
+        trade,
+        gateway,
+        guards,
+        recv_window_ms=recv_window_ms,
+        open_at_ms=open_at_ms,
+        open_retry_window_ms=open_retry_window_ms,
+        open_retry_interval_ms=open_retry_interval_ms,
+        sleep=sleep,
+    )
+
+
+def _send_until_settled(
+    trade: Trade,
+    gateway: OrderGateway,
+    guards: Guards,
+    *,
+    recv_window_ms: int,
+    open_at_ms: int | None,
+    open_retry_window_ms: int,
+    open_retry_interval_ms: int,
+    sleep: Callable[[float], None],
+) -> None:
+    while True:
+        try:
+            order_id = gateway.place_market_buy(
+                symbol=trade.symbol,
+                quote_qty=trade.quote_qty,
+                client_order_id=trade.client_order_id,
+                recv_window_ms=recv_window_ms,
+            )
+        except mexc_errors.SymbolNotTradable as exc:
+            deadline = (open_at_ms or 0) + open_retry_window_ms
+            if open_at_ms is not None and gateway.server_time_ms() < deadline:
+                sleep(open_retry_interval_ms / 1000)
+                continue  # 10007: nothing was placed, the same id is safe to send again
+            _fail(trade, "symbol_not_tradable", str(exc))
+            return
+        except mexc_errors.RateLimited as exc:
+            guards.breaker.record_failure()
+            retry_after = exc.retry_after or 1.0
+            if retry_after > guards.max_wait_s:
+                _fail(trade, "exchange_rate_limited", str(exc))
+                return
+            sleep(retry_after)
+            continue
+        except mexc_errors.OrderOutcomeUnknown as exc:
+            guards.breaker.record_failure()
+            _update(trade, status=TradeStatus.UNKNOWN, error_message=str(exc)[:2000])
+            log.warning("trade.outcome_unknown", extra={"trade_id": trade.pk, "error": str(exc)})
+            if settle_unknown(trade, gateway) == "resend":
+                continue
+            return
+        except mexc_errors.ExchangeUnavailable as exc:
+            # Certainly not sent (connection refused): one more try is safe, then give up.
+            if guards.breaker.record_failure().value == "open" or trade.attempts >= MAX_ATTEMPTS:
+                _fail(trade, "exchange_unavailable", str(exc))
+                return
+            Trade.objects.filter(pk=trade.pk).update(attempts=F("attempts") + 1)
+            trade.refresh_from_db()
+            continue
+        except mexc_errors.MexcError as exc:
+            guards.breaker.record_success()  # the exchange answered; the order was refused
+            _fail(trade, _reason_for(exc), str(exc))
+            return
+        guards.breaker.record_success()
+        acked = time.time_ns()
+        _update(
+            trade,
+            exchange_order_id=order_id,
+            acked_ns=acked,
+            decision_to_ack_ms=(acked - trade.risk_done_ns) / 1e6 if trade.risk_done_ns else None,
+        )
+        log.info(
+            "trade.acked",
+            extra={
+                "trade_id": trade.pk,
+                "order_id": order_id,
+                "decision_to_ack_ms": trade.decision_to_ack_ms,
+            },
+        )
+        poll_until_final(trade, gateway, sleep=sleep)
+        return
+
+
+def _reason_for(exc: Exception) -> str:
+    name = type(exc).__name__
+    code = getattr(exc, "code", None)
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    return f"{snake}" if code is None else f"{snake}_{code}".replace("-", "m")
+
+
+def poll_until_final(
+    trade: Trade,
+    gateway: OrderGateway,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    budget_s: float = FINAL_POLL_S,
+) -> None:
+    """Ask for the order until it is final or the budget runs out (the reconciler finishes)."""
+    deadline = time.monotonic() + budget_s
+    delay = 0.02
+    while True:
+        try:
+            state = gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id)
+        except mexc_errors.MexcError as exc:
+            log.warning("trade.poll_error", extra={"trade_id": trade.pk, "error": repr(exc)})
+            state = None
+        if state is not None:
+            apply_order_state(trade, state)
+            if state.status in ORDER_FINAL:
+                return
+        if time.monotonic() >= deadline:
+            return
+        sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def apply_order_state(trade: Trade, state: OrderState) -> None:
+    _update(
+        trade,
+        status=STATUS_FROM_EXCHANGE.get(state.status, TradeStatus.SUBMITTED),
+        exchange_order_id=state.exchange_order_id or trade.exchange_order_id,
+        executed_qty=state.executed_qty,
+        quote_spent=state.quote_spent,
+        avg_price=state.avg_price,
+    )
+
+
+def settle_unknown(trade: Trade, gateway: OrderGateway) -> str:
+    """Settle a trade whose order may or may not exist. Returns 'settled', 'resend' or 'open'.
+
+    The exchange is asked by client order id. Found: its state is recorded. Certainly absent:
+    the caller may send again with the same id if attempts remain; otherwise it failed.
+    Asking fails: it stays unknown for the reconciler.
+    """
+    try:
+        state = gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id)
+    except mexc_errors.UnknownOrder:
+        if trade.attempts < MAX_ATTEMPTS:
+            claimed = _update(
+                trade,
+                expect=(TradeStatus.UNKNOWN, TradeStatus.SUBMITTED),
+                status=TradeStatus.SUBMITTED,
+                attempts=F("attempts") + 1,
+                sent_ns=time.time_ns(),
+            )
+            return "resend" if claimed else "open"
+        _fail(trade, "order_not_placed", "The exchange has no such order after all attempts.")
+        return "settled"
+    except mexc_errors.MexcError as exc:
+        log.warning("trade.settle_error", extra={"trade_id": trade.pk, "error": repr(exc)})
+        return "open"
+    if not trade.exchange_order_id and state.exchange_order_id:
+        acked = time.time_ns()
+        Trade.objects.filter(pk=trade.pk).update(acked_ns=acked)
+    apply_order_state(trade, state)
+    return "settled"

@@ -1,0 +1,94 @@
+"""Settle what a crash, timeout or restart left open: on worker start and periodically.
+
+Each trade is asked about by its client order id; nothing is sent blindly. A pending trade
+was never claimed, so it was never sent: past its freshness deadline it is expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import timedelta
+
+from django.utils import timezone
+
+from risk.models import TradingMode
+from risk.selectors import config_get_active
+
+from .execution import (
+    Guards,
+    OrderGateway,
+    _fail,
+    _send_until_settled,
+    apply_order_state,
+    settle_unknown,
+)
+from .models import Trade, TradeStatus
+
+log = logging.getLogger(__name__)
+
+
+def trades_reconcile(
+    *, gateway: OrderGateway, guards: Guards, settle_after_s: float = 2.0
+) -> Counter:
+    """One pass over open trades. Returns counts by outcome, for logs and tests."""
+    counts: Counter = Counter()
+    config = config_get_active()
+    now = timezone.now()
+    quiet_since = now - timedelta(seconds=settle_after_s)
+
+    for trade in Trade.objects.filter(status=TradeStatus.AWAITING_CONFIRMATION, expires_at__lt=now):
+        _fail(
+            trade,
+            "confirmation_expired",
+            "No operator confirmed in time.",
+            status=TradeStatus.CANCELED,
+        )
+        counts["expired_confirmation"] += 1
+
+    stale_before = now - timedelta(milliseconds=config.signal_max_age_ms)
+    for trade in Trade.objects.filter(
+        status=TradeStatus.PENDING, updated_at__lt=max(stale_before, quiet_since)
+    ):
+        _fail(
+            trade,
+            "expired_before_send",
+            "Never sent: its signal went stale before a worker picked it up.",
+            status=TradeStatus.REJECTED,
+        )
+        counts["expired_pending"] += 1
+
+    for trade in Trade.objects.filter(
+        mode=TradingMode.LIVE,
+        status__in=(TradeStatus.SUBMITTED, TradeStatus.UNKNOWN, TradeStatus.PARTIALLY_FILLED),
+        updated_at__lt=quiet_since,
+    ):
+        if trade.status == TradeStatus.PARTIALLY_FILLED and trade.exchange_order_id:
+            try:
+                apply_order_state(
+                    trade,
+                    gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id),
+                )
+                counts["refreshed"] += 1
+            except Exception as exc:
+                log.warning(
+                    "reconcile.query_failed", extra={"trade_id": trade.pk, "error": repr(exc)}
+                )
+            continue
+        outcome = settle_unknown(trade, gateway)
+        if outcome == "resend":
+            _send_until_settled(
+                trade,
+                gateway,
+                guards,
+                recv_window_ms=config.recv_window_ms,
+                open_at_ms=None,
+                open_retry_window_ms=0,
+                open_retry_interval_ms=config.open_retry_interval_ms,
+                sleep=time.sleep,
+            )
+        counts[outcome] += 1
+    if counts:
+        log.info("reconcile.pass", extra=dict(counts))
+    return counts

@@ -1,0 +1,107 @@
+"""Per-process trading runtime: the exchange gateway and the guards, built once and reused.
+
+Workers build them at start (warm connection, synced clock) so the first order pays no
+handshake. Guards live in Redis when REDIS_URL is set, so every worker shares them.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+
+from django.conf import settings
+
+from monitoring.models import HealthStatus
+from monitoring.services import health_set
+from risk.guards import (
+    BreakerConfig,
+    BreakerState,
+    LocalCircuitBreaker,
+    LocalRateLimiter,
+    RedisCircuitBreaker,
+    RedisRateLimiter,
+)
+
+from .execution import Guards, OrderGateway
+
+_lock = threading.Lock()
+
+
+@cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+class ReportingBreaker:
+    """A breaker that shows its state changes in BotHealth('circuit_breaker')."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def allow(self) -> bool:
+        return self.inner.allow()
+
+    def record_success(self) -> None:
+        was = self.inner.state()
+        self.inner.record_success()
+        if was is not BreakerState.CLOSED:
+            health_set(
+                component="circuit_breaker", status=HealthStatus.OK, detail={"state": "closed"}
+            )
+
+    def record_failure(self) -> BreakerState:
+        state = self.inner.record_failure()
+        if state is BreakerState.OPEN:
+            health_set(
+                component="circuit_breaker", status=HealthStatus.DOWN, detail={"state": "open"}
+            )
+        return state
+
+    def state(self) -> BreakerState:
+        return self.inner.state()
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+@cache
+def get_guards() -> Guards:
+    config = BreakerConfig(
+        failure_threshold=settings.BREAKER_FAILURE_THRESHOLD, cooldown_s=settings.BREAKER_COOLDOWN_S
+    )
+    if settings.REDIS_URL:
+        limiter = RedisRateLimiter(
+            redis=_redis(),
+            key="sniperbot:orders",
+            per_second=settings.ORDER_RATE_PER_S,
+            burst=settings.ORDER_RATE_BURST,
+        )
+        breaker = RedisCircuitBreaker(redis=_redis(), name="mexc-orders", config=config)
+    else:
+        limiter = LocalRateLimiter(
+            per_second=settings.ORDER_RATE_PER_S, burst=settings.ORDER_RATE_BURST
+        )
+        breaker = LocalCircuitBreaker(config)
+    return Guards(limiter=limiter, breaker=ReportingBreaker(breaker))
+
+
+_gateway: OrderGateway | None = None
+
+
+def get_gateway() -> OrderGateway:
+    global _gateway
+    with _lock:
+        if _gateway is None:
+            from .gateway import MexcGateway
+
+            _gateway = MexcGateway.from_settings()
+        return _gateway
+
+
+def set_gateway(gateway: OrderGateway | None) -> None:
+    """Tests and benchmarks point trading at a specific exchange (e.g. a simulator)."""
+    global _gateway
+    with _lock:
+        _gateway = gateway
