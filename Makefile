@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
 .PHONY: run test lint format migrate proto clean
@@ -28,6 +29,13 @@ var/secret_key:
 
 # Serving uses the generated key; tests and lint use sniperbot.test_settings / DEBUG.
 migrate run: export SECRET_KEY_FILE := $(SECRET_KEY_FILE)
+# `make run` trades against the local simulator unless MEXC_* URLs are given.
+run: export MEXC_REST_URL ?= http://127.0.0.1:$(SIM_PORT)
+run: export MEXC_WS_URL ?= ws://127.0.0.1:$(SIM_PORT)/ws
+run: export MEXC_CALENDAR_URL ?= http://127.0.0.1:$(SIM_PORT)/api/operation/new_coin_calendar
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
+run: export SIM_PORT := $(SIM_PORT)
 
 migrate: $(VENV)/.installed-runtime var/secret_key
 	$(BIN)/python manage.py migrate --noinput
@@ -35,10 +43,13 @@ migrate: $(VENV)/.installed-runtime var/secret_key
 run: migrate
 	@$(BIN)/python manage.py bootstrap_admin
 	@echo ""
-	@echo "  Dashboard/admin: http://$(HOST):$(PORT)/admin/   (login: admin)"
-	@echo "  Health:          http://$(HOST):$(PORT)/health"
+	@echo "  Admin:      http://$(HOST):$(PORT)/admin/   (login: admin)"
+	@echo "  Health:     http://$(HOST):$(PORT)/health"
+	@echo "  Simulator:  http://127.0.0.1:$(SIM_PORT)/_sim/state  (MEXC API at $$MEXC_REST_URL)"
+	@echo "  Inject:     $(BIN)/python manage.py inject_listing TESTUSDT"
+	@echo "  Stop/start: $(BIN)/python manage.py monitor stop|start|status"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) sniperbot.asgi:application
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.local start
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest

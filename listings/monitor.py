@@ -71,7 +71,13 @@ class ListingMonitor:
         self.active = False
         self.ws_connected = False
         self.rest_ok: bool | None = None
-        self.stats = {"detected": 0, "dedup_hits": 0, "ws_reconnects": 0, "rest_errors": 0}
+        self.stats = {
+            "detected": 0,
+            "dedup_hits": 0,
+            "ws_reconnects": 0,
+            "rest_polls": 0,
+            "rest_errors": 0,
+        }
         self._stream_task: asyncio.Task | None = None
         self._upcoming: dict[int, UpcomingListing] = {}
         self._due: dict[str, float] = {}
@@ -222,6 +228,7 @@ class ListingMonitor:
         for symbol in sorted(diff.new):
             await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
         self.known -= diff.gone
+        self.stats["rest_polls"] += 1
         await self._report_health()
 
     async def step_calendar(self) -> None:

@@ -1,0 +1,41 @@
+"""Run the listing monitor (WebSocket first, REST fallback, calendar arming) until SIGTERM."""
+
+import asyncio
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from listings.mexc_feed import MexcFeed
+from listings.monitor import ListingMonitor, MonitorConfig
+
+
+class Command(BaseCommand):
+    help = "Watch MEXC for new listings and hand them to trading. Stops cleanly on SIGTERM/SIGINT."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--rest-interval-ms", type=int, default=settings.MONITOR_REST_INTERVAL_MS
+        )
+        parser.add_argument(
+            "--calendar-interval-s", type=int, default=settings.MONITOR_CALENDAR_INTERVAL_S
+        )
+        parser.add_argument("--arm-lead-s", type=int, default=settings.MONITOR_ARM_LEAD_S)
+
+    def handle(
+        self, *args, rest_interval_ms: int, calendar_interval_s: int, arm_lead_s: int, **options
+    ) -> None:
+        config = MonitorConfig(
+            rest_interval=rest_interval_ms / 1000,
+            calendar_interval=calendar_interval_s,
+            arm_lead=arm_lead_s,
+        )
+        self.stdout.write(
+            f"Monitoring {settings.MEXC_WS_URL} (REST {settings.MEXC_REST_URL}); "
+            "start/stop with `manage.py monitor start|stop`."
+        )
+        asyncio.run(self._run(config))
+
+    @staticmethod
+    async def _run(config: MonitorConfig) -> None:
+        feed = MexcFeed.from_settings()
+        await ListingMonitor(feed=feed, config=config).run_forever()

@@ -1,0 +1,85 @@
+"""Simulator configuration (one dataclass; the CLI maps its flags onto these fields)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+#: Established markets seeded at start (symbol -> initial price) so the universe isn't empty.
+DEFAULT_SEED_SYMBOLS: dict[str, str] = {
+    "BTCUSDT": "65000.00",
+    "ETHUSDT": "3200.00",
+    "MXUSDT": "3.1000",
+    "SOLUSDT": "150.00",
+    "DOGEUSDT": "0.15000",
+    "PEPEUSDT": "0.0000123",
+}
+
+
+def _default_balances() -> dict[str, Decimal]:
+    return {"USDT": Decimal("10000")}
+
+
+@dataclass
+class SimulatorConfig:
+    """Everything that shapes one simulator instance.
+
+    ``SimulatorConfig()`` is quiet (no default scenario) because it is the library/test entry
+    point; ``python -m mexc.simulator`` turns the default scenario on unless told otherwise.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8900  # 0 = ephemeral (tests)
+    api_key: str = "sim-api-key"
+    secret_key: str = "sim-secret-key"
+    balances: dict[str, Decimal] = field(default_factory=_default_balances)
+    clock_offset_ms: int = 0  # server clock = local clock + offset
+    # Market data
+    mini_tickers_interval_ms: int = 3000
+    market_tick_ms: int = 1000  # random-walk step + synthetic trades
+    seed_symbols: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SEED_SYMBOLS))
+    random_seed: int | None = None
+    taker_commission: Decimal = Decimal("0.0005")
+    # "quote": a BUY pays notional + fee in the quote asset, all within quoteOrderQty.
+    # "received": the fee is taken from the asset received (base for BUY), as MEXC does.
+    fee_mode: str = "quote"
+    maker_commission: Decimal = Decimal("0")
+    min_quote_amount: Decimal = Decimal("5")  # quoteAmountPrecision(Market): the 30002 floor
+    max_quote_amount_market: Decimal = Decimal("100000")  # 30003 above this
+    exchange_info_pre_open: bool = False  # list scheduled symbols in exchangeInfo, status "2"
+    reject_duplicate_client_order_id: bool = True
+    calendar_keep_ms: int = 86_400_000  # keep opened listings on the calendar this long
+    # Rate limits (mexc-api.md §4): one shared bucket per IP and one per UID.
+    rate_limit: int = 500  # weight per window; 0 disables
+    rate_limit_window_s: float = 10.0
+    rate_limit_ban_after: int = 5  # 429s within one window before the IP gets a 418 ban
+    rate_limit_ban_s: float = 2.0  # real MEXC: 2 min .. 3 days; short for tests and demos
+    # WebSocket (mexc-api.md §5.1)
+    ws_idle_timeout_s: float = 30.0  # no subscription for this long -> disconnect
+    ws_max_age_s: float = 86_400.0
+    ws_max_subscriptions: int = 30
+    ws_max_messages_per_s: int = 100  # client->server; above -> disconnect
+    # Scenario
+    default_scenario: bool = False
+    scenario_file: str | None = None
+    scenario: dict | list | None = None  # inline scenario (same shape as the file)
+
+    def __post_init__(self) -> None:
+        self.balances = {k.upper(): Decimal(str(v)) for k, v in self.balances.items()}
+        self.taker_commission = Decimal(str(self.taker_commission))
+        self.maker_commission = Decimal(str(self.maker_commission))
+        self.min_quote_amount = Decimal(str(self.min_quote_amount))
+        self.max_quote_amount_market = Decimal(str(self.max_quote_amount_market))
+        if self.fee_mode not in ("quote", "received"):
+            raise ValueError("fee_mode must be 'quote' or 'received'")
+
+
+class Clock:
+    """The exchange's clock: local wall clock plus a (mutable) offset, in ms."""
+
+    def __init__(self, offset_ms: int = 0) -> None:
+        self.offset_ms = offset_ms
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.offset_ms

@@ -1,0 +1,199 @@
+"""Plain records of the exchange: symbols (listings), balances, orders, order requests.
+
+Each knows how to render itself the way MEXC does on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from .market import Market, Trade, fmt
+
+OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
+
+
+class ExchangeListener(Protocol):
+    def on_trades(self, sym: Symbol, trades: list[Trade]) -> None: ...
+    def on_book(self, sym: Symbol) -> None: ...
+
+
+@dataclass
+class Symbol:
+    symbol: str
+    base: str
+    quote: str
+    price: Decimal  # listing / seed price
+    open_at_ms: int
+    api_enabled_at_ms: int | None  # None: never API-tradable
+    created_at_ms: int
+    vcoin_id: str
+    full_name: str
+    market: Market
+    empty_book_ms: int = 0
+    seeded: bool = False
+    opened: bool = False
+    book_ready: bool = False
+    timer: asyncio.TimerHandle | None = None
+
+    def is_open(self, now_ms: int) -> bool:
+        return now_ms >= self.open_at_ms
+
+    def api_enabled(self, now_ms: int) -> bool:
+        return (
+            self.is_open(now_ms)
+            and self.api_enabled_at_ms is not None
+            and now_ms >= self.api_enabled_at_ms
+        )
+
+    def as_dict(self, now_ms: int) -> dict:
+        return {
+            "symbol": self.symbol,
+            "base_asset": self.base,
+            "quote_asset": self.quote,
+            "price": fmt(self.price),
+            "open_at_ms": self.open_at_ms,
+            "api_enabled_at_ms": self.api_enabled_at_ms,
+            "created_at_ms": self.created_at_ms,
+            "open": self.is_open(now_ms),
+            "api_enabled": self.api_enabled(now_ms),
+            "seeded": self.seeded,
+            "vcoin_id": self.vcoin_id,
+            "last_price": fmt(self.market.last_price) if self.market.last_price else None,
+        }
+
+    def calendar_item(self) -> dict:
+        return {
+            "vcoinId": self.vcoin_id,
+            "vcoinName": self.base,
+            "vcoinNameFull": self.full_name,
+            "firstOpenTime": self.open_at_ms,
+            "zone": "NEW",
+            "introductionEn": f"{self.full_name} ({self.base}) is listed on the simulator.",
+            "introductionCn": "",
+        }
+
+
+@dataclass
+class Balance:
+    free: Decimal = Decimal(0)
+    locked: Decimal = Decimal(0)
+
+
+@dataclass
+class Order:
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    price: Decimal | None
+    orig_qty: Decimal | None
+    orig_quote_qty: Decimal | None
+    time_ms: int
+    update_ms: int
+    status: str = "NEW"
+    executed_qty: Decimal = Decimal(0)
+    cum_quote: Decimal = Decimal(0)
+    locked: Decimal = Decimal(0)  # still locked for this order (quote for BUY, base for SELL)
+    fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def ack(self) -> dict:
+        """POST /api/v3/order response (mexc-api.md §2.7): no status."""
+        body = {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "price": fmt(self.price) if self.price is not None else "0",
+            "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
+            "type": self.type,
+            "side": self.side,
+            "transactTime": self.time_ms,
+        }
+        if self.client_order_id is not None:
+            body["clientOrderId"] = self.client_order_id
+        return body
+
+    def query(self) -> dict:
+        """GET /api/v3/order response (mexc-api.md §2.9)."""
+        return {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "price": fmt(self.price) if self.price is not None else "0",
+            "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
+            "executedQty": fmt(self.executed_qty),
+            "cummulativeQuoteQty": fmt(self.cum_quote),
+            "status": self.status,
+            "timeInForce": None,
+            "type": self.type,
+            "side": self.side,
+            "stopPrice": None,
+            "icebergQty": None,
+            "time": self.time_ms,
+            "updateTime": self.update_ms,
+            "isWorking": True,
+            "stpMode": "",
+            "origQuoteOrderQty": fmt(self.orig_quote_qty) if self.orig_quote_qty else "0",
+        }
+
+    def cancel_body(self) -> dict:
+        """DELETE /api/v3/order response (mexc-api.md §2.10)."""
+        return {
+            "symbol": self.symbol,
+            "origClientOrderId": self.client_order_id,
+            "orderId": self.order_id,
+            "clientOrderId": self.client_order_id,
+            "price": fmt(self.price) if self.price is not None else "0",
+            "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
+            "executedQty": fmt(self.executed_qty),
+            "cummulativeQuoteQty": fmt(self.cum_quote),
+            "status": self.status,
+            "timeInForce": None,
+            "type": self.type,
+            "side": self.side,
+        }
+
+
+@dataclass
+class OrderRequest:
+    """One POST /api/v3/order as received (accepted or not), for ``GET /_sim/orders``."""
+
+    received_at_ms: int
+    symbol: str | None
+    side: str | None
+    type: str | None
+    quantity: str | None
+    quote_order_qty: str | None
+    price: str | None
+    client_order_id: str | None
+    order: Order | None = None
+    error_code: int | None = None
+    error_msg: str | None = None
+    http_status: int | None = None
+    fault: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "clientOrderId": self.client_order_id,
+            "orderId": self.order.order_id if self.order else None,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "quoteOrderQty": self.quote_order_qty,
+            "quantity": self.quantity,
+            "price": self.price,
+            "status": self.order.status if self.order else "REJECTED",
+            "error_code": self.error_code,
+            "error_msg": self.error_msg,
+            "http_status": self.http_status,
+            "fault": self.fault,
+            "received_at_ms": self.received_at_ms,
+        }

@@ -1,0 +1,86 @@
+"""OrderGateway on the async MEXC REST client.
+
+One event loop thread per process hosts one kept-alive client, so every order from this
+process reuses a warm connection and a synced clock. Celery tasks (sync) call into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from mexc.rest import MexcRestClient
+
+from .execution import OrderState
+
+CALL_TIMEOUT_S = 30.0
+
+
+class MexcGateway:
+    def __init__(self, client_factory) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="mexc-gateway", daemon=True
+        )
+        self._thread.start()
+        self.client: MexcRestClient = self._run(self._create(client_factory))
+
+    @staticmethod
+    async def _create(client_factory) -> MexcRestClient:
+        return client_factory()
+
+    @classmethod
+    def from_settings(cls) -> MexcGateway:
+        return cls(
+            lambda: MexcRestClient(
+                base_url=settings.MEXC_REST_URL,
+                api_key=settings.MEXC_API_KEY,
+                secret_key=settings.MEXC_SECRET_KEY,
+                timeout=settings.MEXC_HTTP_TIMEOUT_MS / 1000,
+            )
+        )
+
+    def _run(self, coro) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT_S)
+
+    def warm(self) -> None:
+        self._run(self.client.warm())
+
+    def place_market_buy(
+        self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
+    ) -> str:
+        ack = self._run(
+            self.client.place_order(
+                symbol=symbol,
+                side="BUY",
+                type="MARKET",
+                quote_order_qty=quote_qty,
+                client_order_id=client_order_id,
+                recv_window=recv_window_ms,
+            )
+        )
+        return ack.order_id
+
+    def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
+        order = self._run(self.client.query_order(symbol=symbol, client_order_id=client_order_id))
+        return OrderState(
+            status=order.status,
+            exchange_order_id=order.order_id,
+            executed_qty=order.executed_qty,
+            quote_spent=order.cummulative_quote_qty,
+        )
+
+    def best_ask(self, symbol: str) -> Decimal | None:
+        ticker = self._run(self.client.book_ticker(symbol))
+        return ticker.ask_price
+
+    def server_time_ms(self) -> int:
+        return self.client.server_time_ms()
+
+    def close(self) -> None:
+        self._run(self.client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -1,0 +1,222 @@
+"""Trading against the simulator over loopback: the spec's scenarios, and never a duplicate."""
+
+from decimal import Decimal
+
+import pytest
+
+from listings.models import UpcomingListing
+from listings.tests.factories import ListingFactory
+from monitoring.models import BotHealth
+from risk.selectors import config_current_version
+from risk.services import config_update
+from trading.models import Trade, TradeStatus
+from trading.reconcile import trades_reconcile
+from trading.runtime import get_gateway, get_guards
+from trading.services import (
+    trade_cancel,
+    trade_confirm,
+    trade_manual,
+    trade_snipe,
+    trade_snipe_announced,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_push")]
+
+
+def listing_on(exchange, symbol="SNIPEUSDT", **kwargs):
+    exchange.list_symbol(symbol=symbol, open_in_ms=0, price="0.5", **kwargs)
+    return ListingFactory(symbol=symbol)
+
+
+def test_auto_trade_on_sends_a_market_buy_for_the_quote_amount(exchange, live):
+    listing = listing_on(exchange)
+    trade = trade_snipe(listing_id=listing.pk)
+    assert trade.status == TradeStatus.FILLED and trade.mode == "live"
+    (order,) = exchange.orders()
+    assert order["type"] == "MARKET" and order["side"] == "BUY"
+    assert Decimal(order["quoteOrderQty"]) == Decimal("20")
+    assert order["clientOrderId"] == trade.client_order_id
+    assert trade.exchange_order_id.startswith("C02__")
+    assert trade.executed_qty > 0 and Decimal("19") < trade.quote_spent <= Decimal("20")
+    assert trade.avg_price == trade.quote_spent / trade.executed_qty
+    assert trade.decision_to_ack_ms is not None and trade.decision_to_ack_ms > 0
+    assert trade.risk_done_ns <= trade.sent_ns <= trade.acked_ns
+
+
+def test_above_the_limit_is_rejected_before_the_exchange(exchange, live):
+    config_update(actor=None, changes={"snipe_quote_usdt": Decimal("150")}, reason="big")
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "max_trade_exceeded")
+    assert exchange.orders() == []
+
+
+def test_auto_trade_off_is_a_priced_dry_run_and_the_exchange_gets_nothing(exchange):
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert (trade.status, trade.mode) == (TradeStatus.FILLED, "dry_run")
+    assert exchange.orders() == []
+    ask = get_gateway().best_ask("SNIPEUSDT")
+    assert trade.avg_price >= ask * Decimal("0.99") and trade.avg_price > 0
+    assert trade.executed_qty == pytest.approx(Decimal("20") * Decimal("0.999") / trade.avg_price)
+
+
+def test_a_second_delivery_of_the_same_snipe_does_nothing(exchange, live):
+    listing = listing_on(exchange)
+    first = trade_snipe(listing_id=listing.pk)
+    again = trade_snipe(listing_id=listing.pk)
+    assert first.pk == again.pk and Trade.objects.count() == 1
+    assert len(exchange.orders()) == 1
+
+
+def test_timeout_after_placing_is_settled_by_query_with_one_order(exchange, live):
+    exchange.fault(kind="timeout", count=1, ms=1500, path="/api/v3/order", effect="after")
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert trade.status == TradeStatus.FILLED
+    assert trade.attempts == 1
+    assert len(exchange.accepted_orders()) == 1
+
+
+def test_5xx_before_placing_is_resent_once_with_the_same_id(exchange, live):
+    exchange.fault(kind="http_5xx", count=1, path="/api/v3/order", effect="before")
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert trade.status == TradeStatus.FILLED and trade.attempts == 2
+    accepted = exchange.accepted_orders()
+    assert len(accepted) == 1 and accepted[0]["clientOrderId"] == trade.client_order_id
+
+
+def test_a_5xx_storm_leaves_it_unknown_then_the_reconciler_settles_it_once(exchange, live):
+    # The storm also fails the settle query, so nothing is known: nothing is resent blindly.
+    exchange.fault(kind="http_5xx", count=2, path="/api/v3/order", effect="before")
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert trade.status == TradeStatus.UNKNOWN and trade.attempts == 1
+    assert exchange.accepted_orders() == []
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    assert trade.status == TradeStatus.FILLED and trade.attempts == 2
+    assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
+
+
+def test_no_third_attempt_when_the_exchange_still_has_no_order(exchange, live):
+    listing = listing_on(exchange)
+    trade = Trade.objects.create(
+        listing=listing,
+        symbol=listing.symbol,
+        quote_qty=Decimal("20"),
+        mode="live",
+        status=TradeStatus.UNKNOWN,
+        client_order_id="sbexhausted00000000000000000001",
+        config_version=config_current_version(),
+        attempts=2,
+    )
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "order_not_placed")
+    assert trade.attempts == 2 and exchange.orders() == []
+
+
+def test_429_honours_retry_after_then_sends_once(exchange, live):
+    exchange.fault(kind="http_429", count=1, ms=1000, path="/api/v3/order")
+    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    assert trade.status == TradeStatus.FILLED
+    orders = exchange.orders()
+    assert len([o for o in orders if o["error_code"] is None]) == 1
+
+
+def test_the_breaker_opens_after_consecutive_failures_and_rejects(exchange, live):
+    config_update(actor=None, changes={"max_in_flight": 10}, reason="room for the storm")
+    exchange.fault(kind="http_5xx", count=50, path="/api/v3/order", effect="before")
+    failed = [
+        trade_snipe(listing_id=listing_on(exchange, symbol=f"FAIL{i}USDT").pk) for i in range(3)
+    ]  # threshold 3 in the test settings
+    assert {t.status for t in failed} == {TradeStatus.UNKNOWN}
+    trade = trade_snipe(listing_id=listing_on(exchange, symbol="LASTUSDT").pk)
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "circuit_open")
+    assert BotHealth.objects.get(component="circuit_breaker").status == "down"
+    assert exchange.accepted_orders() == []
+
+
+def test_10007_right_after_the_open_is_retried_inside_the_window(exchange, live):
+    exchange.list_symbol(symbol="LATEAPIUSDT", open_in_ms=0, price="1", api_enable_delay_ms=300)
+    listing = ListingFactory(symbol="LATEAPIUSDT")
+    trade = trade_snipe(listing_id=listing.pk)
+    assert trade.status == TradeStatus.FILLED
+    rejected = [o for o in exchange.orders() if o["error_code"] == 10007]
+    assert rejected and len(exchange.accepted_orders()) == 1
+
+
+def test_a_worker_killed_between_send_and_record_is_settled_by_the_reconciler(exchange, live):
+    listing = listing_on(exchange)
+    trade = trade_snipe(listing_id=listing.pk)
+    # What a crash leaves: the order is at the exchange, the row only says "submitted".
+    Trade.objects.filter(pk=trade.pk).update(
+        status=TradeStatus.SUBMITTED, exchange_order_id="", executed_qty=None
+    )
+    counts = trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    assert counts["settled"] == 1 and trade.status == TradeStatus.FILLED
+    assert trade.exchange_order_id and len(exchange.orders()) == 1
+
+
+def test_the_reconciler_resends_only_when_the_exchange_has_no_such_order(exchange, live):
+    listing = listing_on(exchange)
+    trade = Trade.objects.create(
+        listing=listing,
+        symbol=listing.symbol,
+        quote_qty=Decimal("20"),
+        mode="live",
+        status=TradeStatus.UNKNOWN,
+        client_order_id="sbreconcile000000000000000000001",
+        config_version=config_current_version(),
+        attempts=1,
+    )
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    assert trade.status == TradeStatus.FILLED and trade.attempts == 2
+    assert [o["clientOrderId"] for o in exchange.orders()] == [trade.client_order_id]
+
+
+def test_high_value_waits_for_confirmation_then_sends(exchange, live):
+    exchange.list_symbol(symbol="BIGUSDT", open_in_ms=0, price="1")
+    trade = trade_manual(symbol="BIGUSDT", quote_qty=Decimal("80"), live=True)
+    assert trade.status == TradeStatus.AWAITING_CONFIRMATION and exchange.orders() == []
+    confirmed = trade_confirm(trade_id=trade.pk, actor_label="olga")
+    assert confirmed.status == TradeStatus.FILLED and confirmed.confirmed_by == "olga"
+    assert len(exchange.orders()) == 1
+    with pytest.raises(ValueError, match="not awaiting confirmation"):
+        trade_confirm(trade_id=trade.pk)
+
+
+def test_a_canceled_high_value_trade_never_reaches_the_exchange(exchange, live):
+    exchange.list_symbol(symbol="BIGUSDT", open_in_ms=0, price="1")
+    trade = trade_manual(symbol="BIGUSDT", quote_qty=Decimal("80"), live=True)
+    assert trade_cancel(trade_id=trade.pk, actor_label="olga").status == TradeStatus.CANCELED
+    with pytest.raises(ValueError):
+        trade_confirm(trade_id=trade.pk)
+    assert exchange.orders() == []
+
+
+def test_manual_dry_run_test_trade_with_auto_trade_on(exchange, live):
+    exchange.list_symbol(symbol="MANUSDT", open_in_ms=0, price="2")
+    trade = trade_manual(symbol="MANUSDT", quote_qty=Decimal("10"), live=False)
+    assert (trade.status, trade.mode) == (TradeStatus.FILLED, "dry_run")
+    assert exchange.orders() == []
+
+
+def test_an_announced_listing_fires_at_the_open_not_before(exchange, live):
+    listed = exchange.list_symbol(symbol="ARMEDUSDT", open_in_ms=400, price="0.3")
+    from datetime import UTC, datetime
+
+    upcoming = UpcomingListing.objects.create(
+        symbol="ARMEDUSDT",
+        base_asset="ARMED",
+        quote_asset="USDT",
+        open_at=datetime.fromtimestamp(listed["open_at_ms"] / 1000, UTC),
+    )
+    trade = trade_snipe_announced(upcoming_id=upcoming.pk)
+    assert trade.status == TradeStatus.FILLED
+    orders = exchange.orders()
+    assert all(o["received_at_ms"] >= listed["open_at_ms"] for o in orders)
+    assert len(exchange.accepted_orders()) == 1
+    # its later sighting by the monitor lands on the same trade
+    listing = ListingFactory(symbol="ARMEDUSDT", listed_at=upcoming.open_at)
+    assert trade_snipe(listing_id=listing.pk).pk == trade.pk
+    assert len(exchange.accepted_orders()) == 1
