@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import current_app
 from django.conf import settings
@@ -22,7 +22,8 @@ _pool: ThreadPoolExecutor | None = None
 
 def dispatch_snipe(
     *, listing_id: int, detected_ns: int | None, persisted_ns: int | None = None
-) -> None:
+) -> Future | None:
+    """Hand a committed listing to trading; in-process, returns the running task's future."""
     kwargs = {
         "listing_id": listing_id,
         "detected_ns": detected_ns,
@@ -30,14 +31,17 @@ def dispatch_snipe(
         "dispatched_ns": time.time_ns(),
     }
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        _inprocess_pool().submit(_run_inprocess_task, SNIPE_TASK, kwargs)
-    else:
-        current_app.signature(SNIPE_TASK, kwargs=kwargs).apply_async()
+        return _inprocess_pool().submit(_run_inprocess_task, SNIPE_TASK, kwargs)
+    current_app.signature(SNIPE_TASK, kwargs=kwargs).apply_async()
+    return None
 
 
 def _inprocess_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
+        # Celery discovers task modules lazily; a process that only sends (the monitor) must
+        # load them before running a task by name in-process.
+        current_app.loader.import_default_modules()
         _pool = ThreadPoolExecutor(
             max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix="snipe"
         )
@@ -56,10 +60,10 @@ def _run_inprocess_task(name: str, kwargs: dict) -> None:
 ARMED_TASK = "trading.tasks.snipe_announced"
 
 
-def dispatch_armed(*, upcoming_id: int) -> None:
+def dispatch_armed(*, upcoming_id: int) -> Future | None:
     """Tell trading an announced listing opens soon, so it can fire at the open."""
     kwargs = {"upcoming_id": upcoming_id}
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        _inprocess_pool().submit(_run_inprocess_task, ARMED_TASK, kwargs)
-    else:
-        current_app.signature(ARMED_TASK, kwargs=kwargs).apply_async()
+        return _inprocess_pool().submit(_run_inprocess_task, ARMED_TASK, kwargs)
+    current_app.signature(ARMED_TASK, kwargs=kwargs).apply_async()
+    return None
