@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import current_app
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 log = logging.getLogger(__name__)
 SNIPE_TASK = "trading.tasks.snipe"
@@ -54,7 +54,8 @@ def _run_inprocess_task(name: str, kwargs: dict) -> None:
     except Exception:
         log.exception("task.inprocess_failed", extra={"task": name, **kwargs})
     finally:
-        close_old_connections()
+        # Embedded shape only (SQLite): reconnecting is cheap, and no thread keeps a connection.
+        connections.close_all()
 
 
 ARMED_TASK = "trading.tasks.snipe_announced"
@@ -66,4 +67,15 @@ def dispatch_armed(*, upcoming_id: int) -> Future | None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return _inprocess_pool().submit(_run_inprocess_task, ARMED_TASK, kwargs)
     current_app.signature(ARMED_TASK, kwargs=kwargs).apply_async()
+    return None
+
+
+RECONCILE_TASK = "trading.tasks.reconcile"
+
+
+def dispatch_reconcile() -> Future | None:
+    """Ask trading to settle open trades (the monitor does this periodically)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return _inprocess_pool().submit(_run_inprocess_task, RECONCILE_TASK, {})
+    current_app.signature(RECONCILE_TASK).apply_async()
     return None

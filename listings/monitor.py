@@ -35,7 +35,7 @@ from monitoring.services import (
 )
 from risk.selectors import config_current_version
 
-from .dispatch import dispatch_armed
+from .dispatch import dispatch_armed, dispatch_reconcile
 from .feed import Announcement, ExchangeFeed, Sighting, StreamState
 from .models import ExchangeSymbol, ListingSource, UpcomingListing, UpcomingStatus
 from .services import listing_record, universe_sync, upcoming_arm, upcoming_record
@@ -52,6 +52,7 @@ class MonitorConfig:
     heartbeat_interval: float = 1.0
     lease_ttl: float = 10.0
     arm_lead: float = 60.0  # subscribe and tell trading this long before an announced open
+    reconcile_interval: float = 30.0  # ask trading to settle open trades this often
 
 
 def _db(fn):
@@ -131,6 +132,15 @@ class ListingMonitor:
             await self.step_arm()
         if self._is_due("heartbeat", self.config.heartbeat_interval):
             await self.step_heartbeat()
+        if self._is_due("reconcile", self.config.reconcile_interval):
+            self.step_reconcile()
+
+    def step_reconcile(self) -> None:
+        """Trading settles what crashes and timeouts left open (on a worker, or in-process)."""
+        try:
+            dispatch_reconcile()
+        except Exception as exc:
+            log.warning("reconcile.dispatch_failed", extra={"error": repr(exc)})
 
     def _is_due(self, name: str, interval: float) -> bool:
         now = time.monotonic()

@@ -39,6 +39,8 @@ class RateLimiter(Protocol):
     def reserve(self, max_wait_s: float) -> float | None:
         """Reserve the next slot: seconds to wait before using it, or None if beyond max_wait."""
 
+    def reset(self) -> None: ...
+
 
 class LocalRateLimiter:
     def __init__(self, *, per_second: float, burst: int, clock=time.monotonic) -> None:
@@ -58,6 +60,10 @@ class LocalRateLimiter:
             self._tat = tat + self.interval
             return wait
 
+    def reset(self) -> None:
+        with self._lock:
+            self._tat = 0.0
+
 
 class RedisRateLimiter:
     def __init__(self, *, redis, key: str, per_second: float, burst: int) -> None:
@@ -74,6 +80,9 @@ class RedisRateLimiter:
             )
         )
         return None if wait_us < 0 else wait_us / 1e6
+
+    def reset(self) -> None:
+        self.redis.delete(self.key)
 
 
 # --- Circuit breaker ----------------------------------------------------------------------

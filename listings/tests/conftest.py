@@ -17,3 +17,11 @@ async def close_thread_connections():
     from django.db import connections
 
     await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+@pytest.fixture(autouse=True)
+def reconciles(monkeypatch):
+    """Reconcile requests the monitor sends to trading (recorded, not run, in these tests)."""
+    calls: list[int] = []
+    monkeypatch.setattr("listings.monitor.dispatch_reconcile", lambda: calls.append(1))
+    return calls

@@ -172,3 +172,11 @@ async def test_a_burst_of_fifty_in_one_second_loses_nothing(dispatched):
     assert sorted(s for s, _ in await _listings()) == burst
     assert len(dispatched) == 50
     await monitor.stop_session(reason="test")
+
+
+async def test_the_monitor_asks_trading_to_reconcile_periodically(dispatched, reconciles):
+    monitor = await _started_monitor(ScriptedFeed(), reconcile_interval=3600)
+    await monitor.step_once()
+    await monitor.step_once()
+    assert reconciles == [1]  # due once per interval, not per tick
+    await monitor.stop_session(reason="test")

@@ -78,10 +78,15 @@ def exchange():
             )
         )
         runtime.set_gateway(gateway)
-        runtime.get_guards.cache_clear()
         keys = {"MEXC_API_KEY": sim.sim.api_key, "MEXC_SECRET_KEY": sim.sim.secret_key}
         with override_settings(**keys, BREAKER_FAILURE_THRESHOLD=3, BREAKER_COOLDOWN_S=30):
+            runtime.get_guards.cache_clear()
+            guards = runtime.get_guards()  # in CI their state lives in Redis: start clean
+            guards.breaker.reset()
+            guards.limiter.reset()
             yield sim
+            guards.breaker.reset()
+            guards.limiter.reset()
         runtime.set_gateway(None)
         runtime.get_guards.cache_clear()
         gateway.close()
