@@ -74,6 +74,16 @@ class OrderGateway(Protocol):
     def server_time_ms(self) -> int: ...
 
 
+@dataclass(frozen=True)
+class SendPolicy:
+    """How to send one order: recvWindow, and the 10007 retry window after the open."""
+
+    recv_window_ms: int
+    open_at_ms: int | None = None
+    open_retry_window_ms: int = 0
+    open_retry_interval_ms: int = 50
+
+
 @dataclass
 class Guards:
     limiter: RateLimiter
@@ -141,11 +151,8 @@ def execute_live(
     trade: Trade,
     gateway: OrderGateway,
     guards: Guards,
+    policy: SendPolicy,
     *,
-    recv_window_ms: int,
-    open_at_ms: int | None,
-    open_retry_window_ms: int,
-    open_retry_interval_ms: int,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     if not guards.breaker.allow():
@@ -177,28 +184,16 @@ def execute_live(
     )
     if not claimed:
         return
-    _send_until_settled(
-        trade,
-        gateway,
-        guards,
-        recv_window_ms=recv_window_ms,
-        open_at_ms=open_at_ms,
-        open_retry_window_ms=open_retry_window_ms,
-        open_retry_interval_ms=open_retry_interval_ms,
-        sleep=sleep,
-    )
+    send_until_settled(trade, gateway, guards, policy, sleep=sleep)
 
 
-def _send_until_settled(
+def send_until_settled(
     trade: Trade,
     gateway: OrderGateway,
     guards: Guards,
+    policy: SendPolicy,
     *,
-    recv_window_ms: int,
-    open_at_ms: int | None,
-    open_retry_window_ms: int,
-    open_retry_interval_ms: int,
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     while True:
         try:
@@ -206,12 +201,12 @@ def _send_until_settled(
                 symbol=trade.symbol,
                 quote_qty=trade.quote_qty,
                 client_order_id=trade.client_order_id,
-                recv_window_ms=recv_window_ms,
+                recv_window_ms=policy.recv_window_ms,
             )
         except mexc_errors.SymbolNotTradable as exc:
-            deadline = (open_at_ms or 0) + open_retry_window_ms
-            if open_at_ms is not None and gateway.server_time_ms() < deadline:
-                sleep(open_retry_interval_ms / 1000)
+            deadline = (policy.open_at_ms or 0) + policy.open_retry_window_ms
+            if policy.open_at_ms is not None and gateway.server_time_ms() < deadline:
+                sleep(policy.open_retry_interval_ms / 1000)
                 continue  # 10007: nothing was placed, the same id is safe to send again
             _fail(trade, "symbol_not_tradable", str(exc))
             return

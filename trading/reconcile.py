@@ -7,7 +7,6 @@ was never claimed, so it was never sent: past its freshness deadline it is expir
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -19,9 +18,10 @@ from risk.selectors import config_get_active
 from .execution import (
     Guards,
     OrderGateway,
+    SendPolicy,
     _fail,
-    _send_until_settled,
     apply_order_state,
+    send_until_settled,
     settle_unknown,
 )
 from .models import Trade, TradeStatus
@@ -78,15 +78,8 @@ def trades_reconcile(
             continue
         outcome = settle_unknown(trade, gateway)
         if outcome == "resend":
-            _send_until_settled(
-                trade,
-                gateway,
-                guards,
-                recv_window_ms=config.recv_window_ms,
-                open_at_ms=None,
-                open_retry_window_ms=0,
-                open_retry_interval_ms=config.open_retry_interval_ms,
-                sleep=time.sleep,
+            send_until_settled(
+                trade, gateway, guards, SendPolicy(recv_window_ms=config.recv_window_ms)
             )
         counts[outcome] += 1
     if counts:

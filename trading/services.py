@@ -135,7 +135,7 @@ def trade_decide(
 
 def trade_execute(*, trade_id: int, open_at_ms: int | None = None) -> Trade:
     """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim."""
-    from .execution import execute_dry_run, execute_live
+    from .execution import SendPolicy, execute_dry_run, execute_live
     from .runtime import get_gateway, get_guards
 
     trade = Trade.objects.get(pk=trade_id)
@@ -146,15 +146,13 @@ def trade_execute(*, trade_id: int, open_at_ms: int | None = None) -> Trade:
         execute_dry_run(trade, gateway)
     else:
         config = TradeConfig.objects.get(name="default")
-        execute_live(
-            trade,
-            gateway,
-            get_guards(),
+        policy = SendPolicy(
             recv_window_ms=config.recv_window_ms,
             open_at_ms=open_at_ms,
             open_retry_window_ms=config.open_retry_window_ms,
             open_retry_interval_ms=config.open_retry_interval_ms,
         )
+        execute_live(trade, gateway, get_guards(), policy)
     trade.refresh_from_db()
     return trade
 
@@ -163,26 +161,39 @@ def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:
     """One listing -> one intent -> one trade (the id is derived from the listing)."""
     from listings.models import Listing
 
-    from .ids import snipe_order_id
 
     listing = Listing.objects.get(pk=listing_id)
     if listing.delisted_at is not None:
         return None
-    trade, created = trade_decide(
+    trade, created = _snipe(
         symbol=listing.symbol,
         quote_asset=listing.quote_asset,
-        quote_qty=None,
-        client_order_id=snipe_order_id(listing.symbol, listing.listed_at),
+        open_at=listing.listed_at,
         listing_id=listing.pk,
         stamps=stamps,
     )
-    if not created:
-        if trade.listing_id is None:  # decided at the open before the listing row existed
-            Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
-        return trade
-    if trade.status != TradeStatus.PENDING:
-        return trade
-    return trade_execute(trade_id=trade.pk, open_at_ms=int(listing.listed_at.timestamp() * 1000))
+    if not created and trade.listing_id is None:  # decided at the open, before this row existed
+        Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
+    return trade
+
+
+def _snipe(
+    *, symbol: str, quote_asset: str, open_at, listing_id: int | None, stamps: Stamps
+) -> tuple[Trade, bool]:
+    """Decide the one intent of a listing (id derived from symbol + open), then send it."""
+    from .ids import snipe_order_id
+
+    trade, created = trade_decide(
+        symbol=symbol,
+        quote_asset=quote_asset,
+        quote_qty=None,
+        client_order_id=snipe_order_id(symbol, open_at),
+        listing_id=listing_id,
+        stamps=stamps,
+    )
+    if created and trade.status == TradeStatus.PENDING:
+        trade = trade_execute(trade_id=trade.pk, open_at_ms=int(open_at.timestamp() * 1000))
+    return trade, created
 
 
 def trade_manual(
@@ -282,7 +293,6 @@ def trade_snipe_announced(
     """
     from listings.models import UpcomingListing, UpcomingStatus
 
-    from .ids import snipe_order_id
     from .runtime import get_gateway
 
     upcoming = UpcomingListing.objects.get(pk=upcoming_id)
@@ -298,14 +308,11 @@ def trade_snipe_announced(
     upcoming.refresh_from_db()
     if upcoming.status == UpcomingStatus.CANCELED:
         return None
-    trade, created = trade_decide(
+    trade, _ = _snipe(
         symbol=upcoming.symbol,
         quote_asset=upcoming.quote_asset,
-        quote_qty=None,
-        client_order_id=snipe_order_id(upcoming.symbol, upcoming.open_at),
+        open_at=upcoming.open_at,
         listing_id=upcoming.listing_id,
         stamps=Stamps(detected_ns=time.time_ns()),
     )
-    if not created or trade.status != TradeStatus.PENDING:
-        return trade
-    return trade_execute(trade_id=trade.pk, open_at_ms=open_at_ms)
+    return trade

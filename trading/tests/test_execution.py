@@ -7,7 +7,6 @@ import pytest
 from listings.models import UpcomingListing
 from listings.tests.factories import ListingFactory
 from monitoring.models import BotHealth
-from risk.selectors import config_current_version
 from risk.services import config_update
 from trading.models import Trade, TradeStatus
 from trading.reconcile import trades_reconcile
@@ -19,6 +18,7 @@ from trading.services import (
     trade_snipe,
     trade_snipe_announced,
 )
+from trading.tests.factories import TradeFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_push")]
 
@@ -26,6 +26,17 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_push")]
 def listing_on(exchange, symbol="SNIPEUSDT", **kwargs):
     exchange.list_symbol(symbol=symbol, open_in_ms=0, price="0.5", **kwargs)
     return ListingFactory(symbol=symbol)
+
+
+def reconcile_unknown(exchange, *, attempts: int) -> Trade:
+    """A live trade left 'unknown' with no order at the exchange, after one reconciler pass."""
+    listing = listing_on(exchange)
+    trade = TradeFactory(
+        listing=listing, mode="live", status=TradeStatus.UNKNOWN, attempts=attempts
+    )
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    return trade
 
 
 def test_auto_trade_on_sends_a_market_buy_for_the_quote_amount(exchange, live):
@@ -96,19 +107,7 @@ def test_a_5xx_storm_leaves_it_unknown_then_the_reconciler_settles_it_once(excha
 
 
 def test_no_third_attempt_when_the_exchange_still_has_no_order(exchange, live):
-    listing = listing_on(exchange)
-    trade = Trade.objects.create(
-        listing=listing,
-        symbol=listing.symbol,
-        quote_qty=Decimal("20"),
-        mode="live",
-        status=TradeStatus.UNKNOWN,
-        client_order_id="sbexhausted00000000000000000001",
-        config_version=config_current_version(),
-        attempts=2,
-    )
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
-    trade.refresh_from_db()
+    trade = reconcile_unknown(exchange, attempts=2)
     assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "order_not_placed")
     assert trade.attempts == 2 and exchange.orders() == []
 
@@ -157,19 +156,7 @@ def test_a_worker_killed_between_send_and_record_is_settled_by_the_reconciler(ex
 
 
 def test_the_reconciler_resends_only_when_the_exchange_has_no_such_order(exchange, live):
-    listing = listing_on(exchange)
-    trade = Trade.objects.create(
-        listing=listing,
-        symbol=listing.symbol,
-        quote_qty=Decimal("20"),
-        mode="live",
-        status=TradeStatus.UNKNOWN,
-        client_order_id="sbreconcile000000000000000000001",
-        config_version=config_current_version(),
-        attempts=1,
-    )
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
-    trade.refresh_from_db()
+    trade = reconcile_unknown(exchange, attempts=1)
     assert trade.status == TradeStatus.FILLED and trade.attempts == 2
     assert [o["clientOrderId"] for o in exchange.orders()] == [trade.client_order_id]
 
