@@ -47,17 +47,26 @@ def reconcile() -> None:
     trades_reconcile(gateway=get_gateway(), guards=get_guards())
 
 
-@worker_process_init.connect
-def _warm_gateway(**_: object) -> None:
+def _warm_gateway() -> None:
     """Open the exchange connection and sync the clock before the first task arrives."""
     try:
         from .runtime import get_gateway
 
         get_gateway().warm()
     except Exception:
-        log.exception("worker.warm_failed")
+        log.exception("worker.warm_failed")  # a cold start is slower, not fatal
+
+
+@worker_process_init.connect
+def _warm_pool_child(**_: object) -> None:
+    """Prefork child: never reuse a gateway inherited through fork (its loop thread is gone)."""
+    from .runtime import set_gateway
+
+    set_gateway(None)
+    _warm_gateway()
 
 
 @worker_ready.connect
-def _reconcile_on_start(**_: object) -> None:
+def _on_worker_ready(**_: object) -> None:
+    _warm_gateway()  # solo and thread pools run tasks in this very process
     reconcile.delay()
