@@ -1,83 +1,133 @@
-"""MEXC's website new-coin calendar (undocumented; mexc-api.md section 6): upcoming opens."""
+"""MEXC's website new-coin calendar (undocumented, mexc-api.md section 6): upcoming opens.
+
+``GET <url>?timestamp=<ms>`` -> ``{"data": {"newCoins": [{"vcoinId", "vcoinName",
+"vcoinNameFull", "firstOpenTime", "zone"}, ...]}}``. The endpoint is not part of the Open
+API and may change or be WAF-blocked, so parsing is tolerant: unreadable items are skipped
+and counted (``skipped``), never fatal; a missing or bad ``firstOpenTime`` gives
+``open_time=None``.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from .errors import ExchangeUnavailable
+from .errors import ExchangeUnavailable, MexcApiError, error_from_response
+
+__all__ = ["CalendarResult", "UpcomingListing", "fetch_new_coins", "parse_new_coins"]
 
 log = logging.getLogger(__name__)
+
+_MAX_MS = 32_503_680_000_000  # year 3000: anything later is junk
 
 
 @dataclass(frozen=True, slots=True)
 class UpcomingListing:
     base_asset: str
-    symbol: str
     full_name: str
-    open_time: datetime | None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    open_time: datetime | None  # aware UTC; None when the calendar gives no usable time
+    symbol: str  # base + quote, e.g. "BRICUSDT"
+    coin_id: str | None = None
+    zone: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-@dataclass
-class CalendarResult:
-    listings: list[UpcomingListing]
-    skipped: int  # items that could not be read
+class CalendarResult(list[UpcomingListing]):
+    """The listings (a plain list to iterate), plus ``skipped``: items that were unreadable."""
+
+    def __init__(self, listings: list[UpcomingListing] = (), skipped: int = 0) -> None:  # type: ignore[assignment]
+        super().__init__(listings)
+        self.skipped = skipped
+
+    @property
+    def listings(self) -> list[UpcomingListing]:
+        return list(self)
 
 
 def parse_new_coins(body: Any, quote_asset: str = "USDT") -> CalendarResult:
-    """Tolerant parse: bad items are skipped and counted, never fatal."""
+    """Tolerant parse of the calendar answer; never raises on odd content."""
     data = body.get("data") if isinstance(body, dict) else None
     items = data.get("newCoins") if isinstance(data, dict) else None
     if not isinstance(items, list):
         return CalendarResult([], 0)
+    quote = quote_asset.upper()
     listings, skipped = [], 0
     for item in items:
         name = item.get("vcoinName") if isinstance(item, dict) else None
-        if not isinstance(name, str) or not name.strip().isalnum():
+        base = name.strip().upper() if isinstance(name, str) else ""
+        if not base.isalnum() or not base.isascii():
             skipped += 1
             continue
-        base = name.strip().upper()
-        open_time = None
-        first_open = item.get("firstOpenTime")
-        if isinstance(first_open, int | float | str) and str(first_open).isdigit():
-            open_time = datetime.fromtimestamp(int(first_open) / 1000, UTC)
+        coin_id = item.get("vcoinId")
+        zone = item.get("zone")
         listings.append(
             UpcomingListing(
                 base_asset=base,
-                symbol=f"{base}{quote_asset}",
                 full_name=str(item.get("vcoinNameFull") or ""),
-                open_time=open_time,
+                open_time=_open_time(item.get("firstOpenTime")),
+                symbol=f"{base}{quote}",
+                coin_id=str(coin_id) if coin_id not in (None, "") else None,
+                zone=str(zone) if zone not in (None, "") else None,
                 raw=item,
             )
         )
     return CalendarResult(listings, skipped)
 
 
-async def fetch_new_coins(
-    url: str,
-    *,
-    quote_asset: str = "USDT",
-    client: httpx.AsyncClient | None = None,
-    timeout: float = 5.0,
-) -> list[UpcomingListing]:
-    params = {"timestamp": str(time.time_ns() // 1_000_000)}
+def _open_time(value: Any) -> datetime | None:
+    """``firstOpenTime`` (epoch ms, number or digit string) as an aware UTC datetime."""
+    if isinstance(value, bool):
+        return None
     try:
-        if client is None:
-            async with httpx.AsyncClient(timeout=timeout) as own:
-                response = await own.get(url, params=params)
+        ms = int(value) if isinstance(value, int | str) else int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not 0 < ms < _MAX_MS:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def fetch_new_coins(
+    client_or_url: str | httpx.AsyncClient,
+    *,
+    url: str | None = None,
+    quote_asset: str = "USDT",
+    timeout: float = 5.0,
+    clock_ms: Callable[[], int] | None = None,
+) -> CalendarResult:
+    """Fetch and parse the calendar.
+
+    ``client_or_url``: the calendar URL (a short-lived client is used), or an
+    ``httpx.AsyncClient`` to reuse its pool, with the URL in ``url`` (or its base URL).
+    Raises ExchangeUnavailable (transport, 5xx), RateLimited/IpBanned, or MexcApiError.
+    """
+    now_ms = clock_ms() if clock_ms else time.time_ns() // 1_000_000
+    params = {"timestamp": str(now_ms)}
+    try:
+        if isinstance(client_or_url, str):
+            async with httpx.AsyncClient(timeout=timeout) as http:
+                response = await http.get(url or client_or_url, params=params)
         else:
-            response = await client.get(url, params=params)
-        response.raise_for_status()
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+            response = await client_or_url.get(url or "", params=params, timeout=timeout)
+    except httpx.TransportError as exc:
         raise ExchangeUnavailable(f"calendar: {type(exc).__name__}") from None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        raise error_from_response(response.status_code, body or {}, response.headers)
+    if not isinstance(body, dict):
+        raise MexcApiError("calendar: the answer is not a JSON object", http_status=200)
     result = parse_new_coins(body, quote_asset)
     if result.skipped:
         log.warning("calendar.skipped_items", extra={"skipped": result.skipped})
-    return result.listings
+    log.debug("calendar.fetched", extra={"listings": len(result), "skipped": result.skipped})
+    return result

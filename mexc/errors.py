@@ -1,12 +1,17 @@
-"""Typed MEXC errors, mapped from HTTP status + MEXC code by one table."""
+"""Typed MEXC errors and the one table-driven mapping from (HTTP status, body) to them.
+
+Sources: mexc-api.md sections 1.3, 3 and 4. Messages never carry keys or signatures: they
+hold the exchange's own ``msg`` or the name of a transport error, nothing from the request.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
 class MexcError(Exception):
-    """Any failure talking to MEXC. Never carries keys or signatures."""
+    """Any failure talking to MEXC."""
 
     def __init__(
         self,
@@ -15,16 +20,20 @@ class MexcError(Exception):
         code: int | None = None,
         http_status: int | None = None,
         retry_after: float | None = None,
+        client_order_id: str | None = None,
     ) -> None:
         self.msg = msg
         self.code = code
         self.http_status = http_status
-        self.retry_after = retry_after
-        detail = f"{type(self).__name__}"
+        self.retry_after = retry_after  # seconds, from Retry-After (429/418)
+        self.client_order_id = client_order_id  # set on errors from order placement
+        detail = type(self).__name__
         if code is not None:
             detail += f" code={code}"
         if http_status is not None:
             detail += f" http={http_status}"
+        if retry_after is not None:
+            detail += f" retry_after={retry_after:g}s"
         super().__init__(f"{detail}: {msg}" if msg else detail)
 
 
@@ -33,11 +42,11 @@ class MexcApiError(MexcError):
 
 
 class RateLimited(MexcError):
-    """HTTP 429: slow down; `retry_after` says for how long (seconds)."""
+    """HTTP 429: slow down for ``retry_after`` seconds. Nothing was processed."""
 
 
 class IpBanned(MexcError):
-    """HTTP 418: the IP is banned for `retry_after` seconds after repeated 429s."""
+    """HTTP 418: the IP is banned (2 min .. 3 days) after repeated 429s."""
 
 
 class SymbolNotTradable(MexcError):
@@ -45,23 +54,23 @@ class SymbolNotTradable(MexcError):
 
 
 class InsufficientBalance(MexcError):
-    """30004: not enough quote balance."""
+    """30004 (spot) / 10101 (wallet): not enough balance."""
 
 
 class BelowMinimumAmount(MexcError):
-    """30002: the quote amount is below the symbol's minimum."""
+    """30002: the amount is below the symbol's minimum."""
 
 
 class TimestampOutsideWindow(MexcError):
-    """700003: the request's timestamp fell outside recvWindow (clock drift)."""
+    """700003: the timestamp fell outside recvWindow, or was > 1 s ahead (clock drift)."""
 
 
 class InvalidSignature(MexcError):
-    """700002: the signature did not verify."""
+    """700002 / 602: the signature did not verify."""
 
 
 class InvalidApiKey(MexcError):
-    """The API key is missing, malformed or unknown."""
+    """The API key is missing (body code 400), malformed (700001) or unknown (10072)."""
 
 
 class UnknownOrder(MexcError):
@@ -73,26 +82,27 @@ class MarketOrderDisabled(MexcError):
 
 
 class NoLiquidity(MexcError):
-    """30010/30025: no price or no opposite orders (e.g. an empty book at the open)."""
+    """30010/30025: no trade price or no opposite orders (an empty book at the open)."""
 
 
 class ExchangeUnavailable(MexcError):
-    """5xx, timeout or connection failure on a request that places nothing."""
+    """5xx or transport failure where nothing can have been placed: safe to retry."""
 
 
 class OrderOutcomeUnknown(MexcError):
-    """Timeout, read error or 5xx while placing an order: it may exist. Never treat as failed."""
+    """Timeout, broken connection or 5xx while placing an order: it MAY exist.
 
-    def __init__(self, msg: str = "", *, client_order_id: str | None = None, **kw: Any) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(msg, **kw)
+    Never treat it as failed: look the order up by ``client_order_id`` (origClientOrderId).
+    """
 
 
+#: MEXC body code -> type. Anything absent is MexcApiError.
 CODE_TYPES: dict[int, type[MexcError]] = {
-    10007: SymbolNotTradable,
-    30014: SymbolNotTradable,
-    30021: SymbolNotTradable,
-    730001: SymbolNotTradable,
+    10007: SymbolNotTradable,  # "symbol not support api" / bad symbol
+    30014: SymbolNotTradable,  # invalid symbol
+    30021: SymbolNotTradable,  # invalid symbol
+    730001: SymbolNotTradable,  # pair not found
+    -1121: SymbolNotTradable,  # "Invalid symbol." on market-data endpoints
     30004: InsufficientBalance,
     10101: InsufficientBalance,
     30002: BelowMinimumAmount,
@@ -101,7 +111,6 @@ CODE_TYPES: dict[int, type[MexcError]] = {
     602: InvalidSignature,
     10072: InvalidApiKey,
     700001: InvalidApiKey,
-    400: InvalidApiKey,  # body code 400 "api key required"
     -2013: UnknownOrder,
     -2011: UnknownOrder,
     30018: MarketOrderDisabled,
@@ -109,45 +118,66 @@ CODE_TYPES: dict[int, type[MexcError]] = {
     30051: MarketOrderDisabled,
     30010: NoLiquidity,
     30025: NoLiquidity,
-    429: RateLimited,
+    429: RateLimited,  # may also appear as a body code
 }
+
+#: Codes MEXC reuses for unrelated errors: code -> ((phrase in msg, type), ...); else generic.
+#: Body code 400 is "api key required" in the docs, but live answers also use it for
+#: "quantity scale is invalid" / "price scale is invalid".
+AMBIGUOUS_CODES: dict[int, tuple[tuple[str, type[MexcError]], ...]] = {
+    400: (("api key", InvalidApiKey),),
+}
+
+#: HTTP status -> type; these win over the body code.
+STATUS_TYPES: dict[int, type[MexcError]] = {429: RateLimited, 418: IpBanned}
 
 
 def error_from_response(
     http_status: int,
     body: Any,
-    headers: Any = None,
+    headers: Mapping[str, str] | None = None,
     *,
     placing_order: bool = False,
     client_order_id: str | None = None,
 ) -> MexcError:
-    """The exception for a non-2xx answer (or a 2xx with an error code in its body)."""
-    code = body.get("code") if isinstance(body, dict) else None
-    msg = str(body.get("msg", "")) if isinstance(body, dict) else str(body)[:200]
+    """The exception for an error answer.
+
+    Order: 429/418 by status; any 5xx is ExchangeUnavailable, or OrderOutcomeUnknown when
+    placing an order (MEXC: "the outcome is UNKNOWN and may have succeeded"); else the body
+    code through CODE_TYPES (AMBIGUOUS_CODES by message); else MexcApiError.
+    """
+    code, msg = _code_and_msg(body)
+    kind = STATUS_TYPES.get(http_status)
+    if kind is None and http_status >= 500:
+        kind = OrderOutcomeUnknown if placing_order else ExchangeUnavailable
+    if kind is None and code in AMBIGUOUS_CODES:
+        lowered = msg.lower()
+        kind = next((t for phrase, t in AMBIGUOUS_CODES[code] if phrase in lowered), None)
+    if kind is None:
+        kind = CODE_TYPES.get(code, MexcApiError) if code is not None else MexcApiError
+    return kind(
+        msg,
+        code=code,
+        http_status=http_status,
+        retry_after=_retry_after(headers),
+        client_order_id=client_order_id,
+    )
+
+
+def _code_and_msg(body: Any) -> tuple[int | None, str]:
+    if not isinstance(body, dict):
+        return None, str(body or "")[:200]
     try:
-        code = int(code) if code is not None else None
+        code = int(body["code"]) if body.get("code") is not None else None
     except (TypeError, ValueError):
         code = None
-    retry_after = _retry_after(headers)
-    if http_status == 429:
-        return RateLimited(msg, code=code, http_status=429, retry_after=retry_after)
-    if http_status == 418:
-        return IpBanned(msg, code=code, http_status=418, retry_after=retry_after)
-    if http_status >= 500:
-        if placing_order:
-            return OrderOutcomeUnknown(
-                msg, code=code, http_status=http_status, client_order_id=client_order_id
-            )
-        return ExchangeUnavailable(msg, code=code, http_status=http_status)
-    kind = CODE_TYPES.get(code, MexcApiError) if code is not None else MexcApiError
-    return kind(msg, code=code, http_status=http_status, retry_after=retry_after)
+    return code, str(body.get("msg") or "")[:500]
 
 
-def _retry_after(headers: Any) -> float | None:
-    if not headers:
-        return None
-    value = headers.get("Retry-After")
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Retry-After in seconds (MEXC sends seconds; an HTTP date is ignored)."""
+    value = headers.get("Retry-After") if headers else None
     try:
-        return float(value) if value is not None else None
+        return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None

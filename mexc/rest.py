@@ -1,36 +1,57 @@
-"""Async MEXC Spot V3 REST client on one kept-alive httpx connection pool.
+"""Async MEXC Spot V3 REST client on one long-lived httpx connection pool.
 
-Signed requests are stamped with the local clock corrected by the measured server offset, so
-they land inside recvWindow; the offset is re-measured periodically and after a 700003.
-Order placement that times out or gets a 5xx raises OrderOutcomeUnknown: the order may exist.
+Signed requests are stamped with the local clock plus the measured server offset, so they
+land inside recvWindow (and never more than 1 s ahead, which MEXC also rejects: no positive
+skew is ever added). The offset is measured against ``/api/v3/time`` (midpoint of the round
+trip, best of a few samples), refreshed in the background once it is older than
+``time_sync_interval_s`` (a due refresh never delays an order), and re-measured at once after
+a 700003, after which that request is sent once more (it was refused, so resending is safe).
+
+Failure semantics for order placement: a connect error certainly sent nothing
+(``ExchangeUnavailable``); a timeout, a broken read/write or a 5xx may have placed the order
+(``OrderOutcomeUnknown``, carrying the client order id). Keys and signatures never reach a
+log line, a repr or an exception message; httpx's own request log is redacted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import httpx
 
 from .errors import (
     ExchangeUnavailable,
     InvalidApiKey,
+    MexcApiError,
     MexcError,
     OrderOutcomeUnknown,
     TimestampOutsideWindow,
     error_from_response,
 )
 from .signing import encode_params, signed_query
-from .types import BookTicker, ExchangeInfo, Order, OrderAck, SymbolInfo, dec, order_from
+from .types import Account, BookQuote, ExchangeInfo, Order, OrderAck, SymbolInfo, dec
+
+__all__ = ["MAX_RECV_WINDOW_MS", "MexcRestClient"]
 
 log = logging.getLogger(__name__)
-MAX_RECV_WINDOW_MS = 60_000
+
+MAX_RECV_WINDOW_MS = 60_000  # MEXC answers 700005 above this
+ORDER_SIDES = ("BUY", "SELL")
+ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
+# Errors raised before a single byte of the request left: nothing can have been placed.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class MexcRestClient:
+    """``async with MexcRestClient(base_url=..., api_key=..., secret_key=...) as c: ...``"""
+
     def __init__(
         self,
         *,
@@ -38,34 +59,42 @@ class MexcRestClient:
         api_key: str | None = None,
         secret_key: str | None = None,
         timeout: float = 2.0,
+        connect_timeout: float | None = None,
         recv_window_ms: int = 1000,
         time_sync_interval_s: float = 300.0,
-        clock_ms: Callable[[], int] | None = None,
+        time_sync_samples: int = 3,
+        clock_ns: Callable[[], int] = time.time_ns,
         max_connections: int = 20,
+        keepalive_expiry_s: float = 60.0,
     ) -> None:
-        if recv_window_ms > MAX_RECV_WINDOW_MS or recv_window_ms < 1:
-            raise ValueError(
-                f"recv_window_ms must be 1..{MAX_RECV_WINDOW_MS}, got {recv_window_ms}"
-            )
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self._secret = secret_key
-        self.recv_window_ms = recv_window_ms
+        self._api_key = api_key or None
+        self._secret = secret_key or None
+        self.recv_window_ms = _check_recv_window(recv_window_ms)
         self.time_sync_interval_s = time_sync_interval_s
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self.offset_ms = 0
-        self._synced_at: float | None = None
+        self.time_sync_samples = max(1, time_sync_samples)
+        self._clock_ns = clock_ns
+        self.offset_ms = 0  # server clock minus local clock
+        self.last_rtt_ms: float | None = None
+        self._synced_at_ns: int | None = None
+        self._sync_generation = 0
+        self._sync_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=keepalive_expiry_s,
             ),
             headers={"Content-Type": "application/json"},
         )
 
-    def __repr__(self) -> str:  # never show keys
-        return f"MexcRestClient({self.base_url!r}, keys={'yes' if self._api_key else 'no'})"
+    def __repr__(self) -> str:  # never the keys
+        keyed = "keyed" if self._api_key and self._secret else "public"
+        return f"MexcRestClient({self.base_url!r}, {keyed}, offset_ms={self.offset_ms})"
 
     async def __aenter__(self) -> MexcRestClient:
         return self
@@ -74,149 +103,229 @@ class MexcRestClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        tasks = [t for t in (self._sync_task, self._warm_task) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._http.aclose()
 
-    # --- time ---------------------------------------------------------------------------
+    async def warm(self, keep_warm_s: float | None = None) -> None:
+        """Open a pooled connection and sync the clock, so a first order pays neither.
+
+        With ``keep_warm_s``, keep it so: a background ping every ``keep_warm_s`` seconds
+        (choose it below ``keepalive_expiry_s`` and the server's idle timeout) that also
+        refreshes a due time sync.
+        """
+        await self.sync_time()
+        if keep_warm_s and (self._warm_task is None or self._warm_task.done()):
+            self._warm_task = asyncio.create_task(self._keep_warm(keep_warm_s))
+
+    async def _keep_warm(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.ping()
+                await self._fresh_clock()
+            except MexcError as exc:
+                log.warning("mexc.keep_warm_failed", extra={"error": type(exc).__name__})
+
+    # --- time -----------------------------------------------------------------------------
 
     def server_time_ms(self) -> int:
-        """The exchange's clock as we estimate it now."""
-        return self._clock_ms() + self.offset_ms
+        """The exchange's clock as we estimate it now (the timestamp signed requests get)."""
+        return self._clock_ns() // 1_000_000 + self.offset_ms
 
-    async def sync_time(self, samples: int = 3) -> int:
-        """Measure the server offset: the sample with the shortest round trip wins."""
-        best: tuple[int, int] | None = None
-        for _ in range(samples):
-            sent = self._clock_ms()
-            body = await self._send("GET", "/api/v3/time")
-            received = self._clock_ms()
-            rtt = received - sent
-            offset = int(body["serverTime"]) - (sent + rtt // 2)
-            if best is None or rtt < best[0]:
-                best = (rtt, offset)
-        assert best is not None
-        self.offset_ms = best[1]
-        self._synced_at = time.monotonic()
-        log.info("mexc.time_synced", extra={"offset_ms": self.offset_ms, "rtt_ms": best[0]})
+    @property
+    def synced(self) -> bool:
+        return self._synced_at_ns is not None
+
+    async def sync_time(self, samples: int | None = None) -> int:
+        """Measure the offset: ``/api/v3/time`` against the midpoint of each round trip; the
+        sample with the shortest round trip wins. Returns the offset in ms."""
+        return await self._sync(samples)
+
+    async def _sync(self, samples: int | None = None, *, unless_after: int | None = None) -> int:
+        """One sync at a time; with ``unless_after`` (a sync generation), skip it when another
+        sync finished since, so a burst of callers shares one measurement."""
+        async with self._sync_lock:
+            if unless_after is not None and self._sync_generation != unless_after:
+                return self.offset_ms
+            best: tuple[int, int] | None = None  # (rtt_ns, offset_ms)
+            for _ in range(samples or self.time_sync_samples):
+                sent = self._clock_ns()
+                body = await self._request("GET", "/api/v3/time")
+                received = self._clock_ns()
+                try:
+                    server_ms = int(body["serverTime"])
+                except (KeyError, TypeError, ValueError):
+                    raise MexcApiError("time: no serverTime in the answer") from None
+                rtt = received - sent
+                offset = server_ms - (sent + rtt // 2) // 1_000_000
+                if best is None or rtt < best[0]:
+                    best = (rtt, offset)
+            assert best is not None
+            self.offset_ms = best[1]
+            self.last_rtt_ms = best[0] / 1e6
+            self._synced_at_ns = self._clock_ns()
+            self._sync_generation += 1
+        log.info(
+            "mexc.time_sync",
+            extra={"offset_ms": self.offset_ms, "rtt_ms": round(self.last_rtt_ms, 3)},
+        )
         return self.offset_ms
 
-    async def _ensure_synced(self) -> None:
-        if (
-            self._synced_at is None
-            or time.monotonic() - self._synced_at > self.time_sync_interval_s
+    async def _fresh_clock(self) -> None:
+        """Sync now if never synced; if merely due, refresh in the background."""
+        if self._synced_at_ns is None:
+            await self._sync(unless_after=self._sync_generation)
+            return
+        age_s = (self._clock_ns() - self._synced_at_ns) / 1e9
+        if age_s >= self.time_sync_interval_s and (
+            self._sync_task is None or self._sync_task.done()
         ):
+            self._sync_task = asyncio.create_task(self._background_sync())
+
+    async def _background_sync(self) -> None:
+        try:
             await self.sync_time()
+        except MexcError as exc:  # keep the old offset; the next request tries again
+            log.warning("mexc.time_sync_failed", extra={"error": type(exc).__name__})
 
-    async def warm(self) -> None:
-        """Open the connection and sync the clock so the first order pays no handshake."""
-        await self.sync_time()
-
-    # --- public -------------------------------------------------------------------------
+    # --- public market data ---------------------------------------------------------------
 
     async def ping(self) -> None:
-        await self._send("GET", "/api/v3/ping")
+        await self._request("GET", "/api/v3/ping")
 
     async def server_time(self) -> int:
-        return int((await self._send("GET", "/api/v3/time"))["serverTime"])
+        body = await self._request("GET", "/api/v3/time")
+        return int(body["serverTime"])
 
     async def exchange_info(self, symbols: list[str] | None = None) -> ExchangeInfo:
-        params = [("symbols", ",".join(symbols))] if symbols else []
-        body = await self._send("GET", "/api/v3/exchangeInfo", params)
-        parsed = []
+        params: list[tuple[str, object]] = []
+        if symbols and len(symbols) == 1:
+            params = [("symbol", symbols[0].upper())]
+        elif symbols:
+            params = [("symbols", ",".join(s.upper() for s in symbols))]
+        body = await self._request("GET", "/api/v3/exchangeInfo", encode_params(params))
+        parsed, skipped = [], 0
         for item in body.get("symbols") or []:
-            if not isinstance(item, dict) or not item.get("symbol"):
-                continue  # partial data: skip what we cannot read
-            parsed.append(
-                SymbolInfo(
-                    symbol=str(item["symbol"]).upper(),
-                    status=str(item.get("status", "")),
-                    base_asset=str(item.get("baseAsset", "")),
-                    quote_asset=str(item.get("quoteAsset", "")),
-                    spot_allowed=bool(item.get("isSpotTradingAllowed", True)),
-                    raw=item,
-                )
-            )
-        return ExchangeInfo(server_time=int(body.get("serverTime") or 0), symbols=parsed)
+            try:
+                parsed.append(SymbolInfo.from_json(item))
+            except (KeyError, TypeError, AttributeError, ValueError):
+                skipped += 1  # partial data: skip what we cannot read
+        if skipped:
+            log.warning("mexc.exchange_info_skipped", extra={"skipped": skipped})
+        server_time = body.get("serverTime")
+        return ExchangeInfo(int(server_time or 0), parsed, skipped)
 
     async def default_symbols(self) -> list[str]:
-        body = await self._send("GET", "/api/v3/defaultSymbols")
-        return [str(s).upper() for s in body.get("data") or [] if isinstance(s, str)]
+        """Symbols tradable through the API (anything else gets 10007)."""
+        body = await self._request("GET", "/api/v3/defaultSymbols")
+        return [s.upper() for s in body.get("data") or [] if isinstance(s, str)]
 
-    async def ticker_price(self, symbol: str) -> Decimal:
-        body = await self._send("GET", "/api/v3/ticker/price", [("symbol", symbol)])
-        return dec(body.get("price"))
+    @overload
+    async def ticker_price(self, symbol: str) -> Decimal: ...
+    @overload
+    async def ticker_price(self, symbol: None = None) -> dict[str, Decimal]: ...
 
-    async def book_ticker(self, symbol: str) -> BookTicker:
-        b = await self._send("GET", "/api/v3/ticker/bookTicker", [("symbol", symbol)])
-        return BookTicker(
-            symbol=str(b.get("symbol", symbol)),
-            bid_price=dec(b.get("bidPrice")),
-            bid_qty=dec(b.get("bidQty")),
-            ask_price=dec(b.get("askPrice")),
-            ask_qty=dec(b.get("askQty")),
-        )
+    async def ticker_price(self, symbol: str | None = None) -> Decimal | dict[str, Decimal]:
+        """Last price of one symbol, or {symbol: price} of all."""
+        if symbol:
+            query = encode_params([("symbol", symbol.upper())])
+            return dec((await self._request("GET", "/api/v3/ticker/price", query)).get("price"))
+        body = await self._request("GET", "/api/v3/ticker/price", shape=list)
+        return {
+            str(t["symbol"]): dec(t.get("price"))
+            for t in body
+            if isinstance(t, dict) and t.get("symbol")
+        }
 
-    # --- signed -------------------------------------------------------------------------
+    @overload
+    async def book_ticker(self, symbol: str) -> BookQuote: ...
+    @overload
+    async def book_ticker(self, symbol: None = None) -> dict[str, BookQuote]: ...
+
+    async def book_ticker(self, symbol: str | None = None) -> BookQuote | dict[str, BookQuote]:
+        """Best bid/ask of one symbol, or {symbol: quote} of all."""
+        if symbol:
+            query = encode_params([("symbol", symbol.upper())])
+            body = await self._request("GET", "/api/v3/ticker/bookTicker", query)
+            return BookQuote.from_json({"symbol": symbol.upper(), **body})
+        body = await self._request("GET", "/api/v3/ticker/bookTicker", shape=list)
+        quotes = (BookQuote.from_json(t) for t in body if isinstance(t, dict))
+        return {q.symbol: q for q in quotes if q.symbol}
+
+    # --- signed ---------------------------------------------------------------------------
 
     async def place_order(
         self,
-        *,
         symbol: str,
         side: str,
         type: str,
+        *,
         quote_order_qty: Decimal | None = None,
         quantity: Decimal | None = None,
         price: Decimal | None = None,
         client_order_id: str | None = None,
         recv_window: int | None = None,
-        test: bool = False,
     ) -> OrderAck:
-        params: list[tuple[str, object]] = [
-            ("symbol", symbol),
-            ("side", side),
-            ("type", type),
-            ("quantity", quantity),
-            ("quoteOrderQty", quote_order_qty),
-            ("price", price),
-            ("newClientOrderId", client_order_id),
-        ]
-        path = "/api/v3/order/test" if test else "/api/v3/order"
-        body = await self._signed(
-            "POST",
-            path,
-            params,
-            recv_window,
-            placing_order=not test,
-            client_order_id=client_order_id,
-        )
-        return OrderAck(
-            symbol=str(body.get("symbol", symbol)),
-            order_id=str(body.get("orderId", "")),
-            client_order_id=body.get("clientOrderId") or client_order_id,
-            transact_time=body.get("transactTime"),
-            raw=body,
-        )
+        """POST /api/v3/order. MARKET BUY: ``quote_order_qty``; LIMIT: ``quantity`` + ``price``.
 
-    async def test_order(self, **kwargs: Any) -> None:
-        await self.place_order(test=True, **kwargs)
+        Raises OrderOutcomeUnknown when the order may exist (look it up by client order id).
+        """
+        params = _order_params(symbol, side, type, quote_order_qty, quantity, price)
+        params.append(("newClientOrderId", client_order_id))
+        body = await self._signed(
+            "POST", "/api/v3/order", params, recv_window, placing=True, coid=client_order_id
+        )
+        return OrderAck.from_json(body, symbol=symbol.upper(), client_order_id=client_order_id)
+
+    async def test_order(
+        self,
+        symbol: str,
+        side: str,
+        type: str,
+        *,
+        quote_order_qty: Decimal | None = None,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        client_order_id: str | None = None,
+        recv_window: int | None = None,
+    ) -> None:
+        """POST /api/v3/order/test: validated, never sent to the matching engine."""
+        params = _order_params(symbol, side, type, quote_order_qty, quantity, price)
+        params.append(("newClientOrderId", client_order_id))
+        await self._signed("POST", "/api/v3/order/test", params, recv_window)
 
     async def query_order(
-        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+        self,
+        symbol: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        recv_window: int | None = None,
     ) -> Order:
-        params = [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
-        return order_from(await self._signed("GET", "/api/v3/order", params))
+        """GET /api/v3/order by ``orderId`` or ``origClientOrderId``; UnknownOrder if absent."""
+        params = _id_params(symbol, order_id, client_order_id)
+        return Order.from_json(await self._signed("GET", "/api/v3/order", params, recv_window))
 
     async def cancel_order(
-        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+        self,
+        symbol: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        recv_window: int | None = None,
     ) -> Order:
-        params = [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
-        return order_from(await self._signed("DELETE", "/api/v3/order", params))
+        params = _id_params(symbol, order_id, client_order_id)
+        return Order.from_json(await self._signed("DELETE", "/api/v3/order", params, recv_window))
 
     async def open_orders(self, symbol: str) -> list[Order]:
-        body = await self._signed("GET", "/api/v3/openOrders", [("symbol", symbol)])
-        return [order_from(o) for o in body if isinstance(o, dict)]
+        body = await self._signed(
+            "GET", "/api/v3/openOrders", [("symbol", symbol.upper())], shape=list
+        )
+        return [Order.from_json(o) for o in body if isinstance(o, dict)]
 
-    async def account(self) -> dict[str, Any]:
-        return await self._signed("GET", "/api/v3/account", [])
+    async def account(self) -> Account:
+        return Account.from_json(await self._signed("GET", "/api/v3/account", []))
 
     async def _signed(
         self,
@@ -225,76 +334,167 @@ class MexcRestClient:
         params: list[tuple[str, object]],
         recv_window: int | None = None,
         *,
-        placing_order: bool = False,
-        client_order_id: str | None = None,
+        placing: bool = False,
+        coid: str | None = None,
+        shape: type = dict,
     ) -> Any:
         if not self._api_key or not self._secret:
-            raise InvalidApiKey("MEXC API key and secret are required for this request.")
-        await self._ensure_synced()
-        window = recv_window or self.recv_window_ms
+            raise InvalidApiKey("API key and secret are required for signed endpoints.")
+        window = _check_recv_window(recv_window) if recv_window else self.recv_window_ms
+        await self._fresh_clock()
         for attempt in (1, 2):
+            generation = self._sync_generation
             stamped = [*params, ("recvWindow", window), ("timestamp", self.server_time_ms())]
             query = signed_query(self._secret, stamped)
             try:
-                return await self._send(
-                    method,
-                    path,
-                    query=query,
-                    signed=True,
-                    placing_order=placing_order,
-                    client_order_id=client_order_id,
+                return await self._request(
+                    method, path, query, signed=True, placing=placing, coid=coid, shape=shape
                 )
             except TimestampOutsideWindow:
                 if attempt == 2:
                     raise
-                log.warning("mexc.clock_resync", extra={"path": path})
-                await self.sync_time()  # rejected outright, so resending is safe
+                log.warning("mexc.clock_resync", extra={"path": path, "offset_ms": self.offset_ms})
+                await self._sync(unless_after=generation)  # once, however many were refused
         raise AssertionError("unreachable")
 
-    async def _send(
+    # --- transport ------------------------------------------------------------------------
+
+    async def _request(
         self,
         method: str,
         path: str,
-        params: list[tuple[str, object]] | None = None,
+        query: str = "",
         *,
-        query: str | None = None,
         signed: bool = False,
-        placing_order: bool = False,
-        client_order_id: str | None = None,
+        placing: bool = False,
+        coid: str | None = None,
+        shape: type = dict,
     ) -> Any:
-        if query is None:
-            query = encode_params(params or [])
+        """One request; the answer must be JSON of ``shape`` (dict or list)."""
         url = f"{path}?{query}" if query else path
         headers = {"X-MEXC-APIKEY": self._api_key} if signed and self._api_key else None
+        started = time.perf_counter_ns()
         try:
             response = await self._http.request(method, url, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:  # timeout or broken read after sending
-            if placing_order:
-                raise OrderOutcomeUnknown(
-                    f"{method} {path}: {type(exc).__name__}", client_order_id=client_order_id
-                ) from None
-            raise ExchangeUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+        except _NOT_SENT as exc:
+            log.warning("mexc.unreachable", extra={"path": path, "error": type(exc).__name__})
+            raise ExchangeUnavailable(
+                f"{method} {path}: {type(exc).__name__}", client_order_id=coid
+            ) from None
+        except httpx.TransportError as exc:  # timeout or broken connection after sending
+            log.warning("mexc.transport_error", extra={"path": path, "error": type(exc).__name__})
+            kind = OrderOutcomeUnknown if placing else ExchangeUnavailable
+            raise kind(f"{method} {path}: {type(exc).__name__}", client_order_id=coid) from None
+        status = response.status_code
+        log.debug(
+            "mexc.request",
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "elapsed_ms": round((time.perf_counter_ns() - started) / 1e6, 3),
+            },
+        )
         try:
-            body = response.json()
+            body = json.loads(response.content) if response.content else {}
         except ValueError:
             body = {"msg": response.text[:200]}
-        if response.status_code >= 400 or (
-            isinstance(body, dict)
-            and isinstance(body.get("code"), int)
-            and body["code"] not in (0, 200)
-            and "msg" in body
-            and len(body) <= 3
-        ):
-            raise error_from_response(
-                response.status_code,
-                body,
-                response.headers,
-                placing_order=placing_order,
-                client_order_id=client_order_id,
+        if status >= 400 or _is_error_body(body):
+            error = error_from_response(
+                status, body, response.headers, placing_order=placing, client_order_id=coid
+            )
+            log.info(
+                "mexc.error",
+                extra={
+                    "path": path,
+                    "status": status,
+                    "code": error.code,
+                    "kind": type(error).__name__,
+                },
+            )
+            raise error
+        if not isinstance(body, shape):
+            raise MexcApiError(
+                f"{method} {path}: expected a JSON {shape.__name__}", http_status=status
             )
         return body
 
 
-__all__ = ["MexcError", "MexcRestClient"]
+def _check_recv_window(value: int) -> int:
+    if not 0 < int(value) <= MAX_RECV_WINDOW_MS:
+        raise ValueError(
+            f"recv_window_ms must be 1..{MAX_RECV_WINDOW_MS} ms (MEXC's maximum), got {value}"
+        )
+    return int(value)
+
+
+def _is_error_body(body: Any) -> bool:
+    """A 2xx answer that is really an error envelope ({"code": 700003, "msg": ...})."""
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("code"), int)
+        and body["code"] not in (0, 200)
+        and set(body) <= {"code", "msg", "data"}
+    )
+
+
+def _order_params(
+    symbol: str,
+    side: str,
+    type: str,
+    quote_order_qty: Decimal | None,
+    quantity: Decimal | None,
+    price: Decimal | None,
+) -> list[tuple[str, object]]:
+    side, type = side.upper(), type.upper()
+    if side not in ORDER_SIDES:
+        raise ValueError(f"side must be one of {ORDER_SIDES}, got {side!r}")
+    if type not in ORDER_TYPES:
+        raise ValueError(f"type must be one of {ORDER_TYPES}, got {type!r}")
+    if type == "MARKET" and quantity is None and quote_order_qty is None:
+        raise ValueError("a MARKET order needs quantity or quote_order_qty")
+    if type != "MARKET" and (quantity is None or price is None):
+        raise ValueError(f"a {type} order needs quantity and price")
+    return [
+        ("symbol", symbol.upper()),
+        ("side", side),
+        ("type", type),
+        ("quantity", quantity),
+        ("quoteOrderQty", quote_order_qty),
+        ("price", price),
+    ]
+
+
+def _id_params(
+    symbol: str, order_id: str | None, client_order_id: str | None
+) -> list[tuple[str, object]]:
+    if not order_id and not client_order_id:
+        raise ValueError("order_id or client_order_id is required")
+    return [
+        ("symbol", symbol.upper()),
+        ("orderId", order_id or None),
+        ("origClientOrderId", client_order_id or None),
+    ]
+
+
+class _RedactSignatures(logging.Filter):
+    """httpx logs every request URL at INFO; signed URLs carry the signature. Scrub it."""
+
+    _pattern = re.compile(r"(signature=)[0-9a-fA-F]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("signature=" in str(a) for a in record.args):
+            record.args = tuple(
+                self._pattern.sub(r"\1<redacted>", str(a)) if "signature=" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+def _install_redaction() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactSignatures) for f in logger.filters):
+        logger.addFilter(_RedactSignatures())
+
+
+_install_redaction()

@@ -161,7 +161,6 @@ def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:
     """One listing -> one intent -> one trade (the id is derived from the listing)."""
     from listings.models import Listing
 
-
     listing = Listing.objects.get(pk=listing_id)
     if listing.delisted_at is not None:
         return None

@@ -1,6 +1,12 @@
+"""The website new-coin calendar: fetched from the simulator, parsed tolerantly."""
+
 from datetime import UTC, datetime
 
-from mexc.calendar import fetch_new_coins, parse_new_coins
+import httpx
+import pytest
+
+from mexc import errors
+from mexc.calendar import UpcomingListing, fetch_new_coins, parse_new_coins
 
 
 async def test_calendar_lists_a_scheduled_symbol_with_its_open_time(simulator, control):
@@ -11,24 +17,78 @@ async def test_calendar_lists_a_scheduled_symbol_with_its_open_time(simulator, c
     )
     coins = await fetch_new_coins(simulator.calendar_url)
     (cal,) = [c for c in coins if c.symbol == "CALUSDT"]
+    assert isinstance(cal, UpcomingListing) and coins.skipped == 0
     assert cal.base_asset == "CAL" and cal.full_name == "Cal Coin"
     assert cal.open_time == datetime.fromtimestamp(open_at / 1000, UTC)
+    assert cal.open_time.tzinfo is UTC and cal.coin_id and cal.raw["vcoinName"] == "CAL"
+
+
+async def test_a_shared_httpx_client_and_another_quote_asset(simulator, control):
+    await control.post(
+        "/_sim/listings", json={"symbol": "QQQUSDT", "open_in_ms": 5000, "price": "1"}
+    )
+    async with httpx.AsyncClient() as http:
+        coins = await fetch_new_coins(http, url=simulator.calendar_url, quote_asset="usdc")
+    assert [c.symbol for c in coins] == ["QQQUSDC"]
+
+
+async def test_http_failures_are_typed(simulator, control):
+    path = "/api/operation/new_coin_calendar"
+    await control.post("/_sim/faults", json={"kind": "http_5xx", "count": 1, "path": path})
+    with pytest.raises(errors.ExchangeUnavailable):
+        await fetch_new_coins(simulator.calendar_url)
+    await control.post("/_sim/faults", json={"kind": "http_429", "count": 1, "path": path})
+    with pytest.raises(errors.RateLimited):
+        await fetch_new_coins(simulator.calendar_url)
+    with pytest.raises(errors.ExchangeUnavailable):
+        await fetch_new_coins("http://127.0.0.1:9/api/operation/new_coin_calendar")
+    with pytest.raises(errors.MexcApiError) as exc:  # an HTML error page
+        await fetch_new_coins(f"{simulator.rest_url}/no/such/page")
+    assert exc.value.http_status == 404
+    with pytest.raises(errors.MexcApiError, match="not a JSON object"):
+        await fetch_new_coins(f"{simulator.rest_url}/api/v3/ticker/price")  # a JSON array
+    assert await fetch_new_coins(f"{simulator.rest_url}/api/v3/time") == []  # no data: none
 
 
 def test_bad_items_are_skipped_and_counted():
     body = {
         "data": {
             "newCoins": [
-                {"vcoinName": "GOOD", "firstOpenTime": 1700000000000},
+                {"vcoinName": "GOOD", "firstOpenTime": 1700000000000, "zone": "NEW"},
                 {"vcoinName": None},
                 "not an object",
                 {"vcoinName": "bad name!"},
                 {"vcoinName": "NOTIME"},
+                {"vcoinName": " low ", "firstOpenTime": "1700000000000", "vcoinId": 7},
+                {"vcoinName": "JUNKTIME", "firstOpenTime": "soon"},
+                {"vcoinName": "NEGATIVE", "firstOpenTime": -5},
+                {"vcoinName": "BOOL", "firstOpenTime": True},
+                {"vcoinName": "FAR", "firstOpenTime": 10**20},
+                {"vcoinName": "ÜBER"},
             ]
         }
     }
     result = parse_new_coins(body)
-    assert [c.symbol for c in result.listings] == ["GOODUSDT", "NOTIMEUSDT"]
-    assert result.listings[1].open_time is None
-    assert result.skipped == 3
-    assert parse_new_coins({"unexpected": True}).listings == []
+    assert [c.symbol for c in result] == [
+        "GOODUSDT",
+        "NOTIMEUSDT",
+        "LOWUSDT",
+        "JUNKTIMEUSDT",
+        "NEGATIVEUSDT",
+        "BOOLUSDT",
+        "FARUSDT",
+    ]
+    assert result.skipped == 4
+    good, no_time, low, *rest = result
+    assert good.open_time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC) and good.zone == "NEW"
+    assert no_time.open_time is None and no_time.full_name == ""
+    assert low.open_time == good.open_time and low.coin_id == "7"
+    assert all(c.open_time is None for c in rest)
+
+
+@pytest.mark.parametrize(
+    "body", [{"unexpected": True}, {"data": None}, {"data": {"newCoins": None}}, [], None, "x"]
+)
+def test_odd_envelopes_give_nothing(body):
+    result = parse_new_coins(body)
+    assert result == [] and result.skipped == 0

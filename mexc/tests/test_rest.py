@@ -1,5 +1,8 @@
-"""The REST client against the simulator over loopback: every error code maps to its type."""
+"""The REST client against the simulator over loopback: orders, time sync, every error type."""
 
+import asyncio
+import logging
+import re
 import time
 from decimal import Decimal
 
@@ -12,48 +15,179 @@ from mexc.rest import MexcRestClient
 from mexc.signing import signed_query
 
 
-async def buy(client, symbol="BTCUSDT", quote="20", coid=None):
+async def buy(client, symbol="BTCUSDT", quote="20", coid=None, **kw):
     return await client.place_order(
         symbol=symbol,
         side="BUY",
         type="MARKET",
         quote_order_qty=Decimal(quote),
         client_order_id=coid,
+        **kw,
     )
+
+
+def keyed(sim, **kw):
+    return MexcRestClient(
+        **{"base_url": sim.rest_url, "api_key": sim.api_key, "secret_key": sim.secret_key, **kw}
+    )
+
+
+async def order_log(control):
+    return (await control.get("/_sim/orders")).json()["orders"]
+
+
+# --- orders ---------------------------------------------------------------------------------
 
 
 async def test_signed_market_buy_round_trips(client, simulator):
     ack = await buy(client, coid="rt1")
     assert ack.order_id.startswith("C02__") and ack.client_order_id == "rt1"
+    assert ack.symbol == "BTCUSDT" and ack.side == "BUY" and ack.type == "MARKET"
     order = await client.query_order(symbol="BTCUSDT", client_order_id="rt1")
-    assert order.status == "FILLED" and order.order_id == ack.order_id
+    assert order.status == "FILLED" and order.is_final and order.order_id == ack.order_id
     spent = order.cummulative_quote_qty
     assert Decimal("19") < spent <= Decimal("20") and order.executed_qty > 0
     assert order.avg_price == spent / order.executed_qty
     by_id = await client.query_order(symbol="BTCUSDT", order_id=ack.order_id)
     assert by_id.client_order_id == "rt1"
-    assert simulator.exchange.balance("USDT").free <= Decimal("10000") - spent
+    account = await client.account()
+    assert account.free("USDT") == simulator.exchange.balance("USDT").free
+    assert account.free("USDT") <= Decimal("10000") - spent and account.free("BTC") > 0
+
+
+async def test_limit_order_rests_is_listed_and_cancels(client):
+    ack = await client.place_order(
+        "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal("10000")
+    )
+    (resting,) = await client.open_orders("BTCUSDT")
+    assert resting.order_id == ack.order_id and resting.status == "NEW"
+    assert resting.avg_price is None and not resting.is_final
+    canceled = await client.cancel_order("BTCUSDT", order_id=ack.order_id)
+    assert canceled.status == "CANCELED"
+    assert await client.open_orders("BTCUSDT") == []
+    with pytest.raises(errors.UnknownOrder) as exc:
+        await client.cancel_order("BTCUSDT", order_id=ack.order_id)
+    assert exc.value.code == -2011
+
+
+async def test_test_order_places_nothing(client, control):
+    assert await client.test_order("BTCUSDT", "BUY", "MARKET", quote_order_qty=Decimal(20)) is None
+    assert await order_log(control) == []
+    with pytest.raises(errors.BelowMinimumAmount):
+        await client.test_order("BTCUSDT", "BUY", "MARKET", quote_order_qty=Decimal(1))
+
+
+async def test_bad_order_arguments_are_refused_locally():
+    async with MexcRestClient(base_url="http://127.0.0.1:9", api_key="k", secret_key="s") as c:
+        for kwargs in (
+            {"side": "HOLD", "type": "MARKET", "quote_order_qty": Decimal(1)},
+            {"side": "BUY", "type": "STOP", "quote_order_qty": Decimal(1)},
+            {"side": "BUY", "type": "MARKET"},
+            {"side": "BUY", "type": "LIMIT", "quantity": Decimal(1)},
+        ):
+            with pytest.raises(ValueError):
+                await c.place_order("X", **kwargs)
+        with pytest.raises(ValueError, match="order_id or client_order_id"):
+            await c.query_order("X")
+
+
+def test_recv_window_above_the_exchange_maximum_is_refused_locally():
+    with pytest.raises(ValueError, match=r"recv_window_ms must be 1\.\.60000"):
+        MexcRestClient(base_url="http://x", recv_window_ms=60001)
+
+
+async def test_per_call_recv_window_is_checked_too(client):
+    with pytest.raises(ValueError, match="60000"):
+        await buy(client, recv_window=90_000)
+    assert (await buy(client, recv_window=5000)).order_id
+
+
+# --- time sync ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("skew_ms", [2000, -2000])
 async def test_clock_skew_is_corrected_by_time_sync(simulator_factory, skew_ms):
     sim = await simulator_factory(clock_offset_ms=skew_ms)
-    async with MexcRestClient(
-        base_url=sim.rest_url,
-        api_key=sim.api_key,
-        secret_key=sim.secret_key,
-        recv_window_ms=500,
-    ) as client:
-        offset = await client.sync_time()
-        assert abs(offset - skew_ms) < 50
-        assert (await buy(client)).order_id
+    raw = signed_query(
+        sim.secret_key, [("recvWindow", 1000), ("timestamp", time.time_ns() // 1_000_000)]
+    )
+    async with httpx.AsyncClient(base_url=sim.rest_url) as http:  # our local clock is off
+        r = await http.get(f"/api/v3/account?{raw}", headers={"X-MEXC-APIKEY": sim.api_key})
+    assert r.json()["code"] == 700003
+    async with keyed(sim, recv_window_ms=500) as client:
+        assert (await buy(client)).order_id  # syncs first, then lands inside 500 ms
+        assert abs(client.offset_ms - skew_ms) < 50
+        assert client.server_time_ms() - sim.exchange.now_ms() in range(-50, 50)
 
 
-async def test_a_stale_offset_is_resynced_after_700003(client):
-    await client.sync_time()
-    client.offset_ms -= 5000  # our clock drifted: the first try is rejected, then resynced
-    assert (await buy(client)).order_id
-    assert abs(client.offset_ms) < 50
+@pytest.mark.parametrize("skew_ms", [2000, -2000])
+async def test_a_stale_offset_gets_700003_then_one_resync_and_one_resend(
+    simulator_factory, skew_ms
+):
+    sim = await simulator_factory(clock_offset_ms=skew_ms)
+    async with keyed(sim) as client, httpx.AsyncClient(base_url=sim.rest_url) as control:
+        await client.sync_time()
+        client.offset_ms = 0  # as if the exchange's clock jumped since the last sync
+        ack = await buy(client, coid="skewed")
+        assert abs(client.offset_ms - skew_ms) < 50
+        log = await order_log(control)
+    assert [o["error_code"] for o in log] == [700003, None]
+    assert log[1]["orderId"] == ack.order_id
+
+
+async def test_offset_uses_the_midpoint_and_the_fastest_sample(client):
+    offset = await client.sync_time(samples=5)
+    assert abs(offset) < 50 and client.last_rtt_ms < 100 and client.synced
+
+
+async def test_warm_syncs_once_and_orders_do_not_sync_again(client):
+    await client.warm()
+    generation = client._sync_generation
+    await buy(client)
+    await client.query_order("BTCUSDT", client_order_id=None, order_id=(await buy(client)).order_id)
+    assert client._sync_generation == generation
+
+
+async def test_a_due_resync_runs_in_the_background(simulator, control):
+    jump = [0]
+    clock = lambda: time.time_ns() + jump[0]  # noqa: E731
+    async with keyed(simulator, clock_ns=clock, time_sync_interval_s=60) as client:
+        await client.warm()
+        generation = client._sync_generation
+        jump[0] = 61 * 1_000_000_000  # a minute passes on our clock ...
+        simulator.clock.offset_ms += 61_000  # ... and on the exchange's
+        await buy(client)  # not delayed by the due resync: it runs beside the order
+        assert client._sync_task is not None
+        await client._sync_task
+        assert client._sync_generation == generation + 1 and abs(client.offset_ms) < 50
+    assert [o["error_code"] for o in await order_log(control)] == [None]
+
+
+# --- error types from the simulator -----------------------------------------------------------
+
+
+async def test_business_errors_map_to_types(client, simulator, signed):
+    with pytest.raises(errors.BelowMinimumAmount) as exc:
+        await buy(client, quote="1")
+    assert exc.value.code == 30002 and exc.value.http_status == 400
+    with pytest.raises(errors.InsufficientBalance) as exc:
+        await buy(client, quote="20000")
+    assert exc.value.code == 30004
+    with pytest.raises(errors.UnknownOrder) as exc:
+        await client.query_order(symbol="BTCUSDT", client_order_id="nope")
+    assert exc.value.code == -2013
+    with pytest.raises(errors.SymbolNotTradable) as exc:
+        await buy(client, "NOSUCHUSDT", coid="x1")
+    assert exc.value.code == 10007 and exc.value.client_order_id == "x1"
+    with pytest.raises(errors.SymbolNotTradable):
+        await client.ticker_price("NOSUCHUSDT")  # -1121 on market data
+    await buy(client, coid="dup")
+    with pytest.raises(errors.MexcApiError) as exc:
+        await buy(client, coid="dup")
+    assert exc.value.code == 26
+    r = await signed("GET", "/api/v3/order", {"symbol": "BTCUSDT"})
+    missing = error_from_response(r.status_code, r.json())
+    assert type(missing) is errors.MexcApiError and missing.code == 700004
 
 
 async def test_order_before_open_is_symbol_not_tradable_then_trades(client, simulator):
@@ -71,22 +205,19 @@ async def test_order_before_open_is_symbol_not_tradable_then_trades(client, simu
     assert (await buy(client, "SOONUSDT", coid="s1")).order_id
 
 
-async def test_business_errors_map_to_types(client, simulator):
-    with pytest.raises(errors.BelowMinimumAmount) as exc:
-        await buy(client, quote="1")
-    assert exc.value.code == 30002
-    with pytest.raises(errors.InsufficientBalance) as exc:
-        await buy(client, quote="20000")
-    assert exc.value.code == 30004
-    with pytest.raises(errors.UnknownOrder) as exc:
-        await client.query_order(symbol="BTCUSDT", client_order_id="nope")
-    assert exc.value.code == -2013
+async def test_an_empty_book_at_the_open_is_no_liquidity(client, control):
+    r = await control.post(
+        "/_sim/listings",
+        json={"symbol": "DRYUSDT", "price": "1", "open_in_ms": 0, "empty_book_ms": 60_000},
+    )
+    assert r.status_code == 201
+    with pytest.raises(errors.NoLiquidity) as exc:
+        await buy(client, "DRYUSDT")
+    assert exc.value.code == 30010
 
 
 async def test_bad_keys_and_signatures_map_to_types(simulator):
-    async with MexcRestClient(
-        base_url=simulator.rest_url, api_key=simulator.api_key, secret_key="wrong"
-    ) as c:
+    async with keyed(simulator, secret_key="wrong") as c:
         with pytest.raises(errors.InvalidSignature) as exc:
             await c.account()
         assert exc.value.code == 700002
@@ -94,11 +225,15 @@ async def test_bad_keys_and_signatures_map_to_types(simulator):
     async with MexcRestClient(
         base_url=simulator.rest_url, api_key="nobody", secret_key=simulator.secret_key
     ) as c:
-        with pytest.raises(errors.InvalidApiKey):
+        with pytest.raises(errors.InvalidApiKey) as exc:
             await c.account()
+        assert exc.value.code == 10072
     async with MexcRestClient(base_url=simulator.rest_url) as c:
         with pytest.raises(errors.InvalidApiKey, match="required"):
-            await c.account()
+            await c.account()  # refused locally: no keys configured
+    async with httpx.AsyncClient(base_url=simulator.rest_url) as http:
+        r = await http.get(f"/api/v3/account?{signed_query(simulator.secret_key, [('a', 1)])}")
+    assert type(error_from_response(r.status_code, r.json())) is errors.InvalidApiKey
 
 
 async def test_timestamp_outside_window_is_typed(simulator):
@@ -129,92 +264,156 @@ async def test_429_carries_retry_after_then_repeated_breaches_ban(simulator_fact
 
 
 async def test_injected_429_on_orders(client, control):
+    await client.sync_time()
     await control.post(
         "/_sim/faults", json={"kind": "http_429", "count": 1, "ms": 2000, "path": "/api/v3/order"}
     )
-    await client.sync_time()
     with pytest.raises(errors.RateLimited) as exc:
-        await buy(client)
-    assert exc.value.retry_after == 2
+        await buy(client, coid="r1")
+    assert exc.value.retry_after == 2 and exc.value.client_order_id == "r1"
 
 
-async def test_5xx_on_order_is_outcome_unknown_and_the_order_may_exist(client, control):
+@pytest.mark.parametrize(("effect", "placed"), [("after", True), ("before", False)])
+async def test_5xx_on_order_is_outcome_unknown(client, control, effect, placed):
     await client.sync_time()
     await control.post(
         "/_sim/faults",
-        json={"kind": "http_5xx", "count": 1, "path": "/api/v3/order", "effect": "after"},
+        json={
+            "kind": "http_5xx",
+            "status": 503,
+            "count": 1,
+            "path": "/api/v3/order",
+            "effect": effect,
+        },
     )
     with pytest.raises(errors.OrderOutcomeUnknown) as exc:
-        await buy(client, coid="u1")
-    assert exc.value.client_order_id == "u1"
-    assert (await client.query_order(symbol="BTCUSDT", client_order_id="u1")).status == "FILLED"
+        await buy(client, coid=f"u-{effect}")
+    assert exc.value.client_order_id == f"u-{effect}" and exc.value.http_status == 503
+    if placed:
+        order = await client.query_order(symbol="BTCUSDT", client_order_id="u-after")
+        assert order.status == "FILLED"
+    else:
+        with pytest.raises(errors.UnknownOrder):
+            await client.query_order(symbol="BTCUSDT", client_order_id="u-before")
 
 
 async def test_5xx_elsewhere_is_exchange_unavailable(client, control):
     await control.post("/_sim/faults", json={"kind": "http_5xx", "count": 1})
-    with pytest.raises(errors.ExchangeUnavailable):
+    with pytest.raises(errors.ExchangeUnavailable) as exc:
         await client.ping()
+    assert exc.value.http_status == 500
 
 
-async def test_timeout_on_order_is_outcome_unknown(simulator):
-    async with (
-        MexcRestClient(
-            base_url=simulator.rest_url,
-            api_key=simulator.api_key,
-            secret_key=simulator.secret_key,
-            timeout=0.2,
-        ) as client,
-        httpx.AsyncClient(base_url=simulator.rest_url) as control,
-    ):
+@pytest.mark.parametrize(("effect", "placed"), [("after", True), ("before", False)])
+async def test_timeout_on_order_is_outcome_unknown(simulator, control, effect, placed):
+    async with keyed(simulator, timeout=0.2) as client:
         await client.sync_time()
         await control.post(
-            "/_sim/faults", json={"kind": "timeout", "count": 1, "ms": 600, "path": "/api/v3/order"}
+            "/_sim/faults",
+            json={
+                "kind": "timeout",
+                "count": 1,
+                "ms": 400,
+                "path": "/api/v3/order",
+                "effect": effect,
+            },
         )
-        with pytest.raises(errors.OrderOutcomeUnknown):
+        with pytest.raises(errors.OrderOutcomeUnknown) as exc:
             await buy(client, coid="t1")
-        order = await client.query_order(symbol="BTCUSDT", client_order_id="t1")
-        assert order.status == "FILLED"  # effect "after": it was placed
+        assert exc.value.client_order_id == "t1" and "ReadTimeout" in str(exc.value)
+        if placed:
+            order = await client.query_order(symbol="BTCUSDT", client_order_id="t1")
+            assert order.status == "FILLED"  # the order exists although the client timed out
+        else:
+            with pytest.raises(errors.UnknownOrder):
+                await client.query_order(symbol="BTCUSDT", client_order_id="t1")
 
 
-async def test_connection_refused_is_exchange_unavailable():
+async def test_timeout_elsewhere_is_exchange_unavailable(simulator, control):
+    async with keyed(simulator, timeout=0.2) as client:
+        await control.post(
+            "/_sim/faults", json={"kind": "timeout", "count": 1, "ms": 400, "path": "/api/v3/ping"}
+        )
+        with pytest.raises(errors.ExchangeUnavailable):
+            await client.ping()
+
+
+async def test_connection_refused_is_exchange_unavailable_even_for_orders():
     async with MexcRestClient(base_url="http://127.0.0.1:9", api_key="k", secret_key="s") as c:
         with pytest.raises(errors.ExchangeUnavailable):
             await c.ping()
+        c._synced_at_ns = time.time_ns()  # skip the sync: go straight to the order
+        with pytest.raises(errors.ExchangeUnavailable) as exc:
+            await buy(c, coid="never-sent")
+        assert type(exc.value) is errors.ExchangeUnavailable
+        assert exc.value.client_order_id == "never-sent"
+
+
+# --- market data ----------------------------------------------------------------------------
 
 
 async def test_public_market_data(client):
+    await client.ping()
+    assert abs(await client.server_time() - time.time_ns() // 1_000_000) < 1000
     info = await client.exchange_info()
     assert {"BTCUSDT", "ETHUSDT"} <= {s.symbol for s in info.symbols if s.trading}
+    btc = next(s for s in info.symbols if s.symbol == "BTCUSDT")
+    assert btc.base_asset == "BTC" and btc.quote_asset == "USDT" and btc.market_buy_allowed
+    assert btc.min_amount_market >= 0 and info.server_time > 0
+    (one,) = (await client.exchange_info(["btcusdt"])).symbols
+    assert one.symbol == "BTCUSDT"
+    two = await client.exchange_info(["BTCUSDT", "ETHUSDT"])
+    assert {s.symbol for s in two.symbols} == {"BTCUSDT", "ETHUSDT"}
     assert "BTCUSDT" in await client.default_symbols()
     ticker = await client.book_ticker("BTCUSDT")
-    assert ticker.ask_price > ticker.bid_price > 0
+    assert ticker.ask_price > ticker.bid_price > 0 and ticker.symbol == "BTCUSDT"
     assert await client.ticker_price("BTCUSDT") > 0
+    prices = await client.ticker_price()
+    assert prices["BTCUSDT"] > 0 and isinstance(prices["ETHUSDT"], Decimal)
+    books = await client.book_ticker()
+    assert books["ETHUSDT"].ask_price > 0
 
 
-async def test_keys_never_appear_in_reprs(client, simulator):
+# --- secrets --------------------------------------------------------------------------------
+
+
+async def test_keys_and_signatures_never_appear_in_reprs_or_logs(client, simulator, caplog):
     assert simulator.secret_key not in repr(client) and simulator.api_key not in repr(client)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # Django settings quieten it; we do not
+    await buy(client, coid="quiet")
+    await client.query_order("BTCUSDT", client_order_id="quiet")
+    with pytest.raises(errors.MexcError) as exc:
+        await buy(client, quote="1")
+    text = (
+        caplog.text
+        + " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+        + str(exc.value)
+    )
+    assert "HTTP Request" in text  # httpx did log the requests...
+    assert "signature=<redacted>" in text  # ... with the signature scrubbed
+    assert not re.search(r"signature=[0-9a-f]{16}", text)
+    assert simulator.api_key not in text and simulator.secret_key not in text
 
 
-def test_recv_window_above_the_exchange_maximum_is_refused_locally():
-    with pytest.raises(ValueError, match="recv_window_ms"):
-        MexcRestClient(base_url="http://x", recv_window_ms=60001)
+async def test_an_answer_of_the_wrong_shape_is_an_api_error(client):
+    with pytest.raises(errors.MexcApiError, match="expected a JSON dict"):
+        await client._request("GET", "/api/v3/ticker/price")  # a list where a dict belongs
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "kind"),
-    [
-        (400, 10007, errors.SymbolNotTradable),
-        (400, 30004, errors.InsufficientBalance),
-        (400, 30002, errors.BelowMinimumAmount),
-        (400, 700003, errors.TimestampOutsideWindow),
-        (400, 700002, errors.InvalidSignature),
-        (400, 30019, errors.MarketOrderDisabled),
-        (400, 30025, errors.NoLiquidity),
-        (400, 99999, errors.MexcApiError),
-        (429, 429, errors.RateLimited),
-        (418, -1, errors.IpBanned),
-        (503, 500, errors.ExchangeUnavailable),
-    ],
-)
-def test_error_table(status, code, kind):
-    assert type(error_from_response(status, {"code": code, "msg": "m"})) is kind
+async def test_keep_warm_pings_in_the_background(simulator):
+    async with MexcRestClient(base_url=simulator.rest_url, keepalive_expiry_s=5) as client:
+        pinged = asyncio.Event()
+        real_ping = client.ping
+
+        async def ping():
+            await real_ping()
+            pinged.set()
+
+        client.ping = ping
+        await client.warm(keep_warm_s=0.02)
+        for _ in range(2):  # two rounds of the background loop
+            pinged.clear()
+            await asyncio.wait_for(pinged.wait(), 2)
+        task = client._warm_task
+    assert task.cancelled()

@@ -1,11 +1,11 @@
-"""The WebSocket stream client against the simulator: pushes, drops, backoff, bad frames."""
+"""The WebSocket stream client against the simulator: pushes, acks, drops, backoff, bad frames."""
 
 import asyncio
+import contextlib
 
 import pytest
+import websockets
 
-from mexc.codec import MalformedFrame, decode
-from mexc.proto import push_pb2
 from mexc.stream import (
     BACKOFF_S,
     Connected,
@@ -13,9 +13,12 @@ from mexc.stream import (
     Disconnected,
     MexcStream,
     MiniTickers,
+    book_ticker_channel,
     deals_channel,
     mini_tickers_channel,
 )
+
+REFUSED_URL = "ws://127.0.0.1:9/ws"  # nothing listens on the discard port
 
 
 class FastSleep:
@@ -29,34 +32,49 @@ class FastSleep:
         await asyncio.sleep(0)
 
 
-async def next_event(events, kind, timeout=3.0):
+async def until(events, predicate, timeout=3.0):
+    """The first event for which ``predicate(event)`` holds (events keep flowing meanwhile)."""
+
     async def find():
         async for event in events:
-            if isinstance(event, kind):
+            if predicate(event):
                 return event
-        return None
+        raise AssertionError("the stream ended")
 
     return await asyncio.wait_for(find(), timeout)
 
 
-async def test_a_new_symbols_first_mini_ticker_arrives(simulator, control):
-    stream = MexcStream(simulator.ws_url, [mini_tickers_channel()])
+async def next_event(events, kind, timeout=3.0):
+    return await until(events, lambda e: isinstance(e, kind), timeout)
+
+
+def has_symbol(symbol):
+    return lambda e: isinstance(e, MiniTickers) and symbol in e.symbols
+
+
+@contextlib.asynccontextmanager
+async def streaming(url, channels, **kw):
+    stream = MexcStream(url, channels, **kw)
     events = stream.events()
-    await next_event(events, Connected)
-    await control.post(
-        "/_sim/listings", json={"symbol": "FRESHUSDT", "open_in_ms": 0, "price": "0.0123"}
-    )
+    try:
+        yield stream, events
+    finally:
+        stream.stop()
+        await events.aclose()
 
-    async def seen():
-        async for event in events:
-            if isinstance(event, MiniTickers) and "FRESHUSDT" in event.symbols:
-                return event
 
-    event = await asyncio.wait_for(seen(), 3)
-    assert event.prices[event.symbols.index("FRESHUSDT")].startswith("0.012")
-    assert event.received_ns > 0 and event.send_time > 0
-    stream.stop()
-    await events.aclose()
+async def test_a_new_symbols_first_mini_ticker_arrives(simulator, control):
+    async with streaming(simulator.ws_url, [mini_tickers_channel()]) as (stream, events):
+        connected = await next_event(events, Connected)
+        assert connected.subscriptions == 1 and stream.connected
+        await control.post(
+            "/_sim/listings", json={"symbol": "FRESHUSDT", "open_in_ms": 0, "price": "0.0123"}
+        )
+        event = await until(events, has_symbol("FRESHUSDT"))
+        assert event.prices[event.symbols.index("FRESHUSDT")].startswith("0.012")
+        assert event.received_ns > 0 and event.send_time > 0 and event.received_mono_ns > 0
+        assert abs(event.received_ns // 1_000_000 - event.send_time) < 1000
+        assert mini_tickers_channel() in stream.acked and stream.refused == {}
 
 
 async def test_per_symbol_deals_fire_at_the_open(simulator, control):
@@ -64,111 +82,174 @@ async def test_per_symbol_deals_fire_at_the_open(simulator, control):
     await control.post(
         "/_sim/listings", json={"symbol": "OPENUSDT", "open_at_ms": open_at, "price": "1"}
     )
-    stream = MexcStream(simulator.ws_url, [deals_channel("OPENUSDT")])
-    events = stream.events()
-    deals = await next_event(events, Deals)
-    assert deals.symbol == "OPENUSDT" and deals.deals[0].price == 1
-    assert deals.send_time >= open_at
-    stream.stop()
-    await events.aclose()
+    async with streaming(simulator.ws_url, [deals_channel("openusdt")]) as (_, events):
+        deals = await next_event(events, Deals)
+        assert deals.symbol == "OPENUSDT" and deals.deals[0].price == 1
+        assert deals.send_time >= open_at and deals.channel == deals_channel("OPENUSDT")
+
+
+async def test_runtime_subscribe_and_unsubscribe_are_acked(simulator):
+    async with streaming(simulator.ws_url, [mini_tickers_channel()]) as (stream, events):
+        await next_event(events, Connected)
+        await stream.subscribe(deals_channel("BTCUSDT"))
+        await stream.subscribe(book_ticker_channel("BTCUSDT"))
+        await until(events, lambda e: isinstance(e, Deals) and e.symbol == "BTCUSDT")
+        await until(events, lambda e: book_ticker_channel("BTCUSDT") in stream.acked)
+        await stream.unsubscribe(deals_channel("BTCUSDT"))
+        await until(events, lambda e: not stream._pending)  # the UNSUBSCRIPTION ack is in
+        assert deals_channel("BTCUSDT") not in stream.acked
+        rounds, deals = 0, []
+        while rounds < 3:  # three mini-ticker rounds (100 ms apart): no deal push any more
+            event = await next_event(events, MiniTickers | Deals)
+            rounds += isinstance(event, MiniTickers)
+            deals += [event] if isinstance(event, Deals) else []
+        assert deals == []
+
+
+async def test_a_refused_channel_is_recorded_and_the_rest_still_streams(simulator):
+    bogus = "spot@public.nothing.v3.api.pb@BTCUSDT"
+    async with streaming(simulator.ws_url, [bogus, mini_tickers_channel()]) as (stream, events):
+        await until(events, lambda e: bogus in stream.refused)
+        assert "Not Subscribed" in stream.refused[bogus]
+        assert stream.acked == {mini_tickers_channel()}
+        await next_event(events, MiniTickers)
 
 
 async def test_drops_reconnect_with_the_documented_backoff_and_resubscribe(simulator, control):
     sleep = FastSleep()
-    stream = MexcStream(simulator.ws_url, [mini_tickers_channel()], sleep=sleep)
-    events = stream.events()
-    await next_event(events, Connected)
-    await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 8})
-    retries = []
-    for _ in range(8):
-        retries.append((await next_event(events, Disconnected)).retry_in)
+    states = []
+    async with streaming(
+        simulator.ws_url, [mini_tickers_channel()], sleep=sleep, on_state=states.append
+    ) as (stream, events):
         await next_event(events, Connected)
-    assert retries == [1, 2, 4, 8, 16, 30, 30, 30]
-    assert sleep.delays == retries
-    # resubscribed after the last reconnect: a new listing still arrives
-    await control.post("/_sim/listings", json={"symbol": "BACKUSDT", "price": "2"})
-
-    async def seen():
-        async for event in events:
-            if isinstance(event, MiniTickers) and "BACKUSDT" in event.symbols:
-                return True
-
-    assert await asyncio.wait_for(seen(), 3)
-    assert stream.reconnects == 8
-    stream.stop()
-    await events.aclose()
+        await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 8})
+        retries = []
+        for _ in range(8):
+            retries.append((await next_event(events, Disconnected)).retry_in)
+            await next_event(events, Connected)
+        assert retries == [1, 2, 4, 8, 16, 30, 30, 30]
+        assert sleep.delays == retries == stream.delays
+        assert [type(s).__name__ for s in states] == ["Connected"] + [
+            "Disconnected",
+            "Connected",
+        ] * 8
+        # resubscribed after the last reconnect: a new listing still arrives
+        await control.post("/_sim/listings", json={"symbol": "BACKUSDT", "price": "2"})
+        await until(events, has_symbol("BACKUSDT"))
+        assert stream.reconnects == 8
 
 
 async def test_backoff_resets_after_a_stable_connection(simulator, control):
     clock = [0.0]
     sleep = FastSleep()
-    stream = MexcStream(
+    async with streaming(
         simulator.ws_url,
         [mini_tickers_channel()],
         sleep=sleep,
         clock=lambda: clock[0],
         stable_after_s=60,
-    )
+    ) as (stream, events):
+        await next_event(events, Connected)
+        await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 2})
+        for _ in range(2):
+            await next_event(events, Disconnected)
+            await next_event(events, Connected)
+        clock[0] += 61  # stable for a minute
+        await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 1})
+        assert (await next_event(events, Disconnected)).retry_in == BACKOFF_S[0]
+        assert stream.delays == [1, 2, 1]
+        await next_event(events, Connected)
+        assert sleep.delays == [1, 2, 1]
+
+
+async def test_it_never_gives_up_on_an_unreachable_server():
+    sleep = FastSleep()
+    async with streaming(REFUSED_URL, [mini_tickers_channel()], sleep=sleep) as (stream, events):
+        retries = [(await next_event(events, Disconnected)).retry_in for _ in range(9)]
+        assert retries == [1, 2, 4, 8, 16, 30, 30, 30, 30]
+        assert not stream.connected and stream.reconnects == 9
+
+
+async def test_stop_cuts_a_backoff_sleep_short():
+    stream = MexcStream(REFUSED_URL, [mini_tickers_channel()], backoff_s=[30])
     events = stream.events()
-    await next_event(events, Connected)
-    await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 2})
-    await next_event(events, Disconnected)
-    await next_event(events, Connected)
-    await next_event(events, Disconnected)
-    await next_event(events, Connected)
-    clock[0] += 61  # stable for a minute
-    await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 1})
-    assert (await next_event(events, Disconnected)).retry_in == BACKOFF_S[0]
-    assert stream.delays == [1, 2, 1]
-    stream.stop()
-    await events.aclose()
+    assert (await next_event(events, Disconnected)).retry_in == 30
+    stream.stop()  # the generator is about to sleep 30 s (real asyncio.sleep)
+    rest = await asyncio.wait_for(_drain(events), 2)
+    assert rest == []
+
+
+async def _drain(events):
+    return [event async for event in events]
 
 
 async def test_malformed_frames_are_counted_and_skipped(simulator, control):
-    stream = MexcStream(simulator.ws_url, [mini_tickers_channel()])
-    events = stream.events()
-    await next_event(events, Connected)
-    await control.post("/_sim/faults", json={"kind": "ws_malformed", "count": 3})
-    event = await next_event(events, MiniTickers)
-    assert stream.malformed_frames == 3 and event.symbols
-    stream.stop()
-    await events.aclose()
+    async with streaming(simulator.ws_url, [mini_tickers_channel()]) as (stream, events):
+        await next_event(events, Connected)
+        await control.post("/_sim/faults", json={"kind": "ws_malformed", "count": 3})
+        event = await next_event(events, MiniTickers)
+        assert stream.malformed_frames == 3 and event.symbols
+
+
+async def test_malformed_json_replies_are_counted_and_skipped(simulator, control):
+    await control.post("/_sim/faults", json={"kind": "ws_malformed", "count": 2, "frames": "all"})
+    async with streaming(simulator.ws_url, [mini_tickers_channel()]) as (stream, events):
+        event = await next_event(events, MiniTickers)  # the ack and one push were garbage
+        assert stream.malformed_frames == 2 and event.symbols and stream.connected
 
 
 async def test_subscriptions_beyond_thirty_are_refused_clearly():
     channels = [deals_channel(f"S{i}USDT") for i in range(30)]
-    stream = MexcStream("ws://127.0.0.1:9/ws", channels)
+    stream = MexcStream(REFUSED_URL, channels)
+    await stream.subscribe(channels[0])  # already there: a no-op
     with pytest.raises(ValueError, match="30 subscriptions"):
         await stream.subscribe(deals_channel("ONEMOREUSDT"))
     with pytest.raises(ValueError, match="30 subscriptions"):
-        MexcStream("ws://127.0.0.1:9/ws", [*channels, "x"])
+        MexcStream(REFUSED_URL, [*channels, "x"])
+    await stream.unsubscribe(channels[0])
+    await stream.subscribe(deals_channel("ONEMOREUSDT"))  # room again
+    assert len(stream.subscriptions) == 30
 
 
-async def test_proactive_reconnect_before_the_max_age(simulator):
+async def test_proactive_make_before_break_rollover_before_the_max_age(simulator, control):
     clock = [0.0]
     sleep = FastSleep()
-    stream = MexcStream(
+    async with streaming(
         simulator.ws_url,
         [mini_tickers_channel()],
         sleep=sleep,
         clock=lambda: clock[0],
         max_age_s=100,
         ping_interval_s=0.05,
-    )
-    events = stream.events()
-    await next_event(events, Connected)
-    clock[0] += 101
-    gone = await next_event(events, Disconnected)
-    assert gone.retry_in == 0 and "max age" in gone.reason
-    await next_event(events, Connected)
-    stream.stop()
-    await events.aclose()
+    ) as (stream, events):
+        await next_event(events, Connected)
+        clock[0] += 101
+        gone = await next_event(events, Disconnected)
+        assert gone.retry_in == 0 and "max age" in gone.reason
+        await next_event(events, Connected)
+        assert sleep.delays == [] and stream.reconnects == 1  # nothing slept
+        await control.post("/_sim/listings", json={"symbol": "ROLLUSDT", "price": "3"})
+        await until(events, has_symbol("ROLLUSDT"))  # the new connection is subscribed
+        assert len((await control.get("/_sim/state")).json()["connections"]) == 1
 
 
-def test_codec_round_trip_and_garbage():
-    wrapper = push_pb2.PushDataV3ApiWrapper(channel="c", symbol="ABCUSDT", sendTime=5)
-    wrapper.publicAggreDeals.deals.add(price="1.5", quantity="2", tradeType=1, time=4)
-    event = decode(wrapper.SerializeToString(), 9)
-    assert isinstance(event, Deals) and event.deals[0].price == 1.5 and event.received_ns == 9
-    with pytest.raises(MalformedFrame):
-        decode(b"\xff\xff\xff\xff garbage", 0)
+async def test_a_silent_connection_is_declared_dead_and_replaced():
+    async def silent(ws):
+        async for _ in ws:  # reads everything, answers nothing
+            pass
+
+    async with websockets.serve(silent, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        sleep = FastSleep()
+        async with streaming(
+            f"ws://127.0.0.1:{port}/ws",
+            [mini_tickers_channel()],
+            sleep=sleep,
+            ping_interval_s=0.05,
+            liveness_timeout_s=0.2,
+        ) as (stream, events):
+            await next_event(events, Connected)
+            gone = await next_event(events, Disconnected)
+            assert gone.reason.startswith("dead: nothing received") and gone.retry_in == 1
+            await next_event(events, Connected)
+            assert stream.acked == set()  # nobody acked anything
