@@ -7,7 +7,7 @@ PORT ?= 8000
 SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run test lint format migrate proto clean
+.PHONY: run manage test lint format migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,10 @@ var/secret_key:
 # Serving uses the generated key; tests and lint use sniperbot.test_settings / DEBUG.
 migrate run: export SECRET_KEY_FILE := $(SECRET_KEY_FILE)
 # `make run` trades against the local simulator unless MEXC_* URLs are given.
-run: export MEXC_REST_URL ?= http://127.0.0.1:$(SIM_PORT)
-run: export MEXC_WS_URL ?= ws://127.0.0.1:$(SIM_PORT)/ws
-run: export MEXC_CALENDAR_URL ?= http://127.0.0.1:$(SIM_PORT)/api/operation/new_coin_calendar
+run manage: export MEXC_REST_URL ?= http://127.0.0.1:$(SIM_PORT)
+run manage: export MEXC_WS_URL ?= ws://127.0.0.1:$(SIM_PORT)/ws
+run manage: export MEXC_CALENDAR_URL ?= http://127.0.0.1:$(SIM_PORT)/api/operation/new_coin_calendar
+run manage: export MONITOR_CALENDAR_INTERVAL_S ?= 5
 run: export HOST := $(HOST)
 run: export PORT := $(PORT)
 run: export SIM_PORT := $(SIM_PORT)
@@ -46,10 +47,16 @@ run: migrate
 	@echo "  Admin:      http://$(HOST):$(PORT)/admin/   (login: admin)"
 	@echo "  Health:     http://$(HOST):$(PORT)/health"
 	@echo "  Simulator:  http://127.0.0.1:$(SIM_PORT)/_sim/state  (MEXC API at $$MEXC_REST_URL)"
-	@echo "  Inject:     $(BIN)/python manage.py inject_listing TESTUSDT"
-	@echo "  Stop/start: $(BIN)/python manage.py monitor stop|start|status"
+	@echo "  Commands (in another shell, against the same simulator):"
+	@echo "              make manage ARGS='monitor status'      (or: monitor stop|start)"
+	@echo "              make manage ARGS='inject_listing TESTUSDT'"
+	@echo "              make manage ARGS='trade MXUSDT --quote 10'"
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.local start
+
+# Any manage.py command with the same environment as `make run` (simulator URLs).
+manage: $(VENV)/.installed-runtime
+	$(BIN)/python manage.py $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest

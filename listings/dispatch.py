@@ -79,3 +79,11 @@ def dispatch_reconcile() -> Future | None:
         return _inprocess_pool().submit(_run_inprocess_task, RECONCILE_TASK, {})
     current_app.signature(RECONCILE_TASK).apply_async()
     return None
+
+
+def wait_inprocess(timeout: float = 30.0) -> None:
+    """Let in-process tasks finish before a short-lived process (a command) exits."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=False)

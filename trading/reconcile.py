@@ -60,6 +60,12 @@ def trades_reconcile(
         counts["expired_pending"] += 1
 
     for trade in Trade.objects.filter(
+        mode=TradingMode.DRY_RUN, status=TradeStatus.SUBMITTED, updated_at__lt=quiet_since
+    ):
+        _fail(trade, "dry_run_interrupted", "The simulated fill was interrupted (restart?).")
+        counts["dry_run_interrupted"] += 1
+
+    for trade in Trade.objects.filter(
         mode=TradingMode.LIVE,
         status__in=(TradeStatus.SUBMITTED, TradeStatus.UNKNOWN, TradeStatus.PARTIALLY_FILLED),
         updated_at__lt=quiet_since,

@@ -207,3 +207,10 @@ def test_an_announced_listing_fires_at_the_open_not_before(exchange, live):
     listing = ListingFactory(symbol="ARMEDUSDT", listed_at=upcoming.open_at)
     assert trade_snipe(listing_id=listing.pk).pk == trade.pk
     assert len(exchange.accepted_orders()) == 1
+
+
+def test_an_interrupted_dry_run_is_closed_by_the_reconciler(exchange):
+    trade = TradeFactory(mode="dry_run", status=TradeStatus.SUBMITTED)
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade.refresh_from_db()
+    assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "dry_run_interrupted")

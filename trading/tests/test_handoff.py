@@ -22,3 +22,13 @@ def test_a_dispatched_listing_is_traded_in_process(exchange):
     trade = Trade.objects.get(listing=listing)
     assert (trade.status, trade.mode) == (TradeStatus.FILLED, "dry_run")
     assert trade.dispatched_ns is not None and trade.risk_done_ns >= trade.dispatched_ns
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_inject_listing_waits_for_its_in_process_trade(exchange):
+    from django.core.management import call_command
+
+    exchange.list_symbol(symbol="CLIUSDT", open_in_ms=0, price="0.25")
+    call_command("inject_listing", "CLIUSDT")
+    trade = Trade.objects.get(symbol="CLIUSDT")
+    assert trade.status == TradeStatus.FILLED  # finished before the command returned

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from listings.dispatch import wait_inprocess
 from listings.models import ListingSource
 from listings.services import listing_record
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             result = listing_record(symbol=symbol, source=ListingSource.TEST, listed_at=when)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        wait_inprocess()  # embedded shape: its trade runs in this process; let it finish
         listing = result.listing
         verb = "Recorded" if result.created else "Already recorded"
         self.stdout.write(
