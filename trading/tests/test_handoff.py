@@ -32,3 +32,4 @@ def test_inject_listing_waits_for_its_in_process_trade(exchange):
     call_command("inject_listing", "CLIUSDT")
     trade = Trade.objects.get(symbol="CLIUSDT")
     assert trade.status == TradeStatus.FILLED  # finished before the command returned
+    assert trade.detected_ns <= trade.persisted_ns <= trade.dispatched_ns <= trade.risk_done_ns

@@ -1,5 +1,6 @@
 """Record a test listing through the same path as a real detection (source test_injection)."""
 
+import time
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,7 +21,9 @@ class Command(BaseCommand):
     def handle(self, *args, symbol: str, listed_at: str | None, **options) -> None:
         when = _parse_time(listed_at) if listed_at else None
         try:
-            result = listing_record(symbol=symbol, source=ListingSource.TEST, listed_at=when)
+            result = listing_record(
+                symbol=symbol, source=ListingSource.TEST, listed_at=when, detected_ns=time.time_ns()
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         wait_inprocess()  # embedded shape: its trade runs in this process; let it finish
