@@ -218,22 +218,21 @@ class Exchange:
 
     def market_symbol(self, symbol: str) -> Symbol:
         """An open symbol for market-data endpoints, else -1121."""
-        sym = self.symbols.get(symbol.upper())
-        if sym is None:
-            raise invalid_symbol()
-        self._ensure(sym)
-        if not sym.is_open(self.now_ms()):
-            raise invalid_symbol()
-        return sym
+        return self._symbol_if(symbol, Symbol.is_open, invalid_symbol)
 
     def tradable(self, symbol: str) -> Symbol:
         """An API-tradable symbol, else 10007 (unknown, not open yet, or not API-enabled)."""
+        return self._symbol_if(symbol, Symbol.api_enabled, symbol_not_supported)
+
+    def _symbol_if(
+        self, symbol: str, ready: Callable[[Symbol, int], bool], error: Callable[[], Exception]
+    ) -> Symbol:
         sym = self.symbols.get(symbol.upper())
         if sym is None:
-            raise symbol_not_supported()
+            raise error()
         self._ensure(sym)
-        if not sym.api_enabled(self.now_ms()):
-            raise symbol_not_supported()
+        if not ready(sym, self.now_ms()):
+            raise error()
         return sym
 
     def calendar(self) -> list[dict]:

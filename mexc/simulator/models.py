@@ -145,21 +145,22 @@ class Order:
         }
 
     def cancel_body(self) -> dict:
-        """DELETE /api/v3/order response (mexc-api.md §2.10)."""
-        return {
-            "symbol": self.symbol,
-            "origClientOrderId": self.client_order_id,
-            "orderId": self.order_id,
-            "clientOrderId": self.client_order_id,
-            "price": fmt(self.price) if self.price is not None else "0",
-            "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
-            "executedQty": fmt(self.executed_qty),
-            "cummulativeQuoteQty": fmt(self.cum_quote),
-            "status": self.status,
-            "timeInForce": None,
-            "type": self.type,
-            "side": self.side,
-        }
+        """DELETE /api/v3/order response (mexc-api.md section 2.10): the query's core fields."""
+        query = self.query()
+        fields = (
+            "symbol",
+            "orderId",
+            "clientOrderId",
+            "price",
+            "origQty",
+            "executedQty",
+            "cummulativeQuoteQty",
+            "status",
+            "timeInForce",
+            "type",
+            "side",
+        )
+        return {"origClientOrderId": self.client_order_id, **{k: query[k] for k in fields}}
 
 
 @dataclass
