@@ -78,11 +78,15 @@ async def test_a_new_symbols_first_mini_ticker_arrives(simulator, control):
 
 
 async def test_per_symbol_deals_fire_at_the_open(simulator, control):
-    open_at = simulator.exchange.now_ms() + 200
-    await control.post(
-        "/_sim/listings", json={"symbol": "OPENUSDT", "open_at_ms": open_at, "price": "1"}
-    )
-    async with streaming(simulator.ws_url, [deals_channel("openusdt")]) as (_, events):
+    # Subscribed (and acked) before the symbol exists, as the monitor arms it: the first deal
+    # on the channel is then the opening trade.
+    channels = [mini_tickers_channel(), deals_channel("openusdt")]  # tickers keep events coming
+    async with streaming(simulator.ws_url, channels) as (stream, events):
+        await until(events, lambda e: deals_channel("OPENUSDT") in stream.acked)
+        open_at = simulator.exchange.now_ms() + 100
+        await control.post(
+            "/_sim/listings", json={"symbol": "OPENUSDT", "open_at_ms": open_at, "price": "1"}
+        )
         deals = await next_event(events, Deals)
         assert deals.symbol == "OPENUSDT" and deals.deals[0].price == 1
         assert deals.send_time >= open_at and deals.channel == deals_channel("OPENUSDT")
