@@ -1,3 +1,7 @@
-"""WebSocket URL patterns (the dashboard consumer is added with the operator surfaces)."""
+"""WebSocket URL patterns (served by daphne through sniperbot.asgi)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import DashboardConsumer
+
+websocket_urlpatterns = [path("ws/dashboard/", DashboardConsumer.as_asgi())]

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import events
 from .models import AuditEvent, BotHealth, BotRun, HealthStatus, Lease, RunState
 
 
@@ -31,16 +32,35 @@ def audit_record(
 def health_set(
     *, component: str, status: HealthStatus | str, detail: dict[str, Any] | None = None
 ) -> BotHealth:
-    """Record the current state of a component (upsert on the unique component name)."""
+    """Record the current state of a component (upsert on the unique component name).
+
+    Dashboards hear of it (`health.changed`) when the status changes, not on every report.
+    """
+    status = HealthStatus(status)
+    before = BotHealth.objects.filter(component=component).values_list("status", flat=True).first()
     health, _ = BotHealth.objects.update_or_create(
         component=component,
         defaults={
-            "status": HealthStatus(status),
+            "status": status,
             "last_event_at": timezone.now(),
             "detail": detail or {},
         },
     )
+    if before != status:
+        health_publish()
     return health
+
+
+def health_publish() -> None:
+    """Tell dashboards the monitor status changed (after the transaction commits)."""
+
+    def send() -> None:
+        from .api.serializers import MonitorStatusSerializer
+        from .selectors import monitor_status
+
+        events.publish(events.HEALTH_CHANGED, MonitorStatusSerializer(monitor_status()).data)
+
+    transaction.on_commit(send)
 
 
 # --- Lease: one active monitor ---------------------------------------------------------------
@@ -80,6 +100,7 @@ def monitor_request_start(*, actor: AbstractBaseUser | None, actor_label: str = 
         audit_record(
             actor=actor, actor_label=label, action="monitor.start", target=f"BotRun:{run.pk}"
         )
+        health_publish()
     return run
 
 
@@ -96,6 +117,7 @@ def monitor_request_stop(*, actor: AbstractBaseUser | None, actor_label: str = "
         audit_record(
             actor=actor, actor_label=label, action="monitor.stop", target=f"BotRun:{current.pk}"
         )
+        health_publish()
     return current
 
 
@@ -112,6 +134,7 @@ def botrun_mark(
     BotRun.objects.filter(pk=run.pk).update(**fields)
     for key, value in fields.items():
         setattr(run, key, value)
+    health_publish()
     return run
 
 

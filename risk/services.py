@@ -8,6 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from monitoring import events
 from monitoring.metrics import risk_rejections
 from monitoring.services import audit_record
 
@@ -44,6 +45,8 @@ def config_update(
     The row is locked so two operators editing at once produce two ordered versions, never a
     lost update. Nothing is written when validation fails.
     """
+    from .api.serializers import ConfigSerializer  # the API's shape; it imports this module
+
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the configuration changes."})
@@ -72,6 +75,7 @@ def config_update(
             target=f"TradeConfig:{config.name}",
             detail={"reason": reason, "changes": changed, "version": version.history_id},
         )
+        events.publish_on_commit(events.CONFIG_CHANGED, ConfigSerializer(config).data)
     return config
 
 

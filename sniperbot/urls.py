@@ -1,11 +1,25 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from monitoring.dashboard import dashboard_view
 from monitoring.views import health
 
+api = [
+    path("", include("listings.api.urls")),
+    path("", include("trading.api.urls")),
+    path("", include("risk.api.urls")),
+    path("", include("monitoring.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("health", health, name="health"),
+    path("dashboard/", dashboard_view, name="dashboard"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]

@@ -19,3 +19,13 @@ class ListingSerializer(serializers.ModelSerializer):
             "delisted_at",
         )
         read_only_fields = fields
+
+
+class ListingInjectSerializer(serializers.Serializer):
+    symbol = serializers.RegexField(
+        r"^[A-Za-z0-9]{2,32}$",
+        required=False,
+        max_length=32,
+        help_text="Symbol to list, e.g. TESTUSDT; a unique test symbol when omitted.",
+        error_messages={"invalid": "A MEXC symbol is letters and digits, e.g. TESTUSDT."},
+    )

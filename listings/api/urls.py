@@ -1,5 +1,8 @@
 from django.urls import path
 
-from .views import ListingListView
+from .views import ListingInjectView, ListingListView
 
-urlpatterns = [path("listings/", ListingListView.as_view(), name="listing-list")]
+urlpatterns = [
+    path("listings/", ListingListView.as_view(), name="listing-list"),
+    path("listings/inject/", ListingInjectView.as_view(), name="listing-inject"),
+]

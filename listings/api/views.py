@@ -1,11 +1,21 @@
+import secrets
+import time
+
 import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from listings.models import Listing, ListingSource
 from listings.selectors import listings_recent
+from listings.services import listing_record
 from monitoring.permissions import ViewerReadsOperatorWrites
 
-from .serializers import ListingSerializer
+from .serializers import ListingInjectSerializer, ListingSerializer
 
 
 class ListingFilter(django_filters.FilterSet):
@@ -28,3 +38,25 @@ class ListingListView(ListAPIView):
 
     def get_queryset(self):
         return listings_recent()
+
+
+class ListingInjectView(APIView):
+    """Record a test listing as if detected (source test_injection); it is traded like any other
+    listing, under the configuration in force (dry run unless auto-trade and live are on)."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(request=ListingInjectSerializer, responses={201: ListingSerializer})
+    def post(self, request: Request) -> Response:
+        body = ListingInjectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        symbol = body.validated_data.get("symbol") or f"TEST{secrets.token_hex(3).upper()}USDT"
+        try:
+            result = listing_record(
+                symbol=symbol, source=ListingSource.TEST, detected_ns=time.time_ns()
+            )
+        except ValueError as exc:
+            raise ValidationError({"symbol": [str(exc)]}) from None
+        if not result.created:
+            raise ValidationError({"symbol": [f"{symbol.upper()} is already listed."]})
+        return Response(ListingSerializer(result.listing).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,63 @@
+"""Configuration API: read it, change it (validated, versioned, audited), read its history."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring.permissions import ViewerReadsOperatorWrites
+from risk.models import TradeConfig
+from risk.selectors import config_get_active
+from risk.services import config_update
+
+from .serializers import ConfigSerializer, ConfigUpdateSerializer, ConfigVersionSerializer
+
+
+class ConfigView(APIView):
+    """The configuration in force. PUT changes any subset of settings as one new version."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(responses=ConfigSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ConfigSerializer(config_get_active()).data)
+
+    @extend_schema(request=ConfigUpdateSerializer, responses={200: ConfigSerializer})
+    def put(self, request: Request) -> Response:
+        body = ConfigUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        changes = dict(body.validated_data)
+        reason = changes.pop("reason")
+        try:
+            config = config_update(actor=request.user, changes=changes, reason=reason)
+        except DjangoValidationError as exc:
+            raise ValidationError(_field_errors(exc)) from None
+        return Response(ConfigSerializer(config).data)
+
+
+def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+class ConfigHistoryView(ListAPIView):
+    """Every version of the configuration, newest first."""
+
+    serializer_class = ConfigVersionSerializer
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    def get_queryset(self):
+        return (
+            TradeConfig.history.filter(name=config_get_active().name)
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")
+        )

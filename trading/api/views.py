@@ -1,0 +1,260 @@
+"""Trading API: history, manual trades, confirmations, audit export, risk and latency figures."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import django_filters
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring.permissions import ViewerReadsOperatorWrites
+from risk.models import TradingMode
+from trading.models import Trade, TradeStatus
+from trading.selectors import latency_stats, risk_metrics, trade_history, trade_latency_ms
+from trading.services import trade_cancel, trade_confirm, trade_manual
+
+from .serializers import (
+    LatencyStatsSerializer,
+    RiskMetricsSerializer,
+    TradeExecuteSerializer,
+    TradeSerializer,
+)
+
+DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+
+class TradeFilter(django_filters.FilterSet):
+    mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
+    status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
+    symbol = django_filters.CharFilter(lookup_expr="iexact")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Trade
+        fields = ("mode", "status", "symbol", "since", "until")
+
+
+class TradeHistoryView(ListAPIView):
+    """Every trade attempt, rejected ones too, newest first."""
+
+    serializer_class = TradeSerializer
+    permission_classes = (ViewerReadsOperatorWrites,)
+    filterset_class = TradeFilter
+
+    def get_queryset(self):
+        return trade_history()
+
+
+class TradeExecuteView(APIView):
+    """A manual trade, through the same risk checks as a snipe (dry run unless `live`)."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(request=TradeExecuteSerializer, responses={201: TradeSerializer, 400: DETAIL})
+    def post(self, request: Request) -> Response:
+        body = TradeExecuteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            trade = trade_manual(
+                symbol=body.validated_data["symbol"],
+                quote_qty=body.validated_data["quote_qty"],
+                live=body.validated_data["live"],
+                actor=request.user,
+            )
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(TradeSerializer(trade).data, status=status.HTTP_201_CREATED)
+
+
+class _TradeActionView(APIView):
+    permission_classes = (ViewerReadsOperatorWrites,)
+    service = staticmethod(trade_confirm)
+
+    @extend_schema(request=None, responses={200: TradeSerializer, 404: DETAIL, 409: DETAIL})
+    def post(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Trade, pk=pk)
+        try:
+            trade = self.service(trade_id=pk, actor=request.user)
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(TradeSerializer(trade).data)
+
+
+class TradeConfirmView(_TradeActionView):
+    """Confirm a high-value trade: it is checked again, then sent."""
+
+    service = staticmethod(trade_confirm)
+
+
+class TradeCancelView(_TradeActionView):
+    """Cancel a trade that has not been sent (awaiting confirmation or pending)."""
+
+    service = staticmethod(trade_cancel)
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+EXPORT_COLUMNS = (
+    "trade_id",
+    "created_at",
+    "symbol",
+    "side",
+    "mode",
+    "status",
+    "reason_code",
+    "quote_qty",
+    "quote_spent",
+    "executed_qty",
+    "avg_price",
+    "client_order_id",
+    "exchange_order_id",
+    "manual",
+    "requested_by",
+    "confirmed_by",
+    "latency_total_ms",
+    "config_version",
+    "config_changed_at",
+    "config_changed_by",
+    "config_change_reason",
+    "cfg_auto_trade",
+    "cfg_mode",
+    "cfg_max_trade_usdt",
+    "cfg_max_position_usdt",
+    "cfg_high_value_threshold_usdt",
+    "cfg_max_trades_per_hour",
+    "error_message",
+)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_rows(trades) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for t in trades.select_related("config_version__history_user").iterator(chunk_size=500):
+        v = t.config_version
+        yield writer.writerow(
+            (
+                t.pk,
+                t.created_at.isoformat(),
+                t.symbol,
+                t.side,
+                t.mode,
+                t.status,
+                t.reason_code,
+                t.quote_qty,
+                t.quote_spent if t.quote_spent is not None else "",
+                t.executed_qty if t.executed_qty is not None else "",
+                t.avg_price if t.avg_price is not None else "",
+                t.client_order_id,
+                t.exchange_order_id,
+                t.manual,
+                t.requested_by,
+                t.confirmed_by,
+                trade_latency_ms(t)["total"] or "",
+                v.history_id if v else "",
+                v.history_date.isoformat() if v else "",
+                (v.history_user.get_username() if v and v.history_user else ""),
+                (v.history_change_reason or "") if v else "",
+                v.auto_trade if v else "",
+                v.mode if v else "",
+                v.max_trade_usdt if v else "",
+                v.max_position_usdt if v else "",
+                v.high_value_threshold_usdt if v else "",
+                v.max_trades_per_hour if v else "",
+                t.error_message,
+            )
+        )
+
+
+class TradeExportView(APIView):
+    """Audit export: every trade with the configuration version (and limits) it was decided
+    under, and the reason code. Accepts the history filters."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+    renderer_classes = (CSVRenderer, JSONRenderer)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR, required=False)
+            for name in TradeFilter.base_filters
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        filtered = TradeFilter(request.query_params, queryset=trade_history())
+        if not filtered.is_valid():
+            raise ValidationError(filtered.errors)
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(_export_rows(filtered.qs), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="sniperbot-trades-{stamp}.csv"'
+        return response
+
+
+class RiskMetricsView(APIView):
+    """24 h exposure against the limit, trades this hour, breaches, breaker and kill switch."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(responses=RiskMetricsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(RiskMetricsSerializer(risk_metrics()).data)
+
+
+WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
+WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+MAX_WINDOW = timedelta(days=30)
+
+
+def parse_window(value: str) -> timedelta:
+    match = WINDOW.match(value.strip())
+    if not match:
+        raise ValidationError({"window": [f"{value!r} is not a window like 15m, 1h or 7d."]})
+    span = timedelta(**{WINDOW_UNITS[match[2]]: int(match[1])})
+    if not timedelta(0) < span <= MAX_WINDOW:
+        raise ValidationError({"window": ["The window must be between 1m and 30d."]})
+    return span
+
+
+class LatencyAnalyticsView(APIView):
+    """P50/P95/P99 per stage (ms), counts, error rate and a latency histogram."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "window", OpenApiTypes.STR, description="15m, 1h, 24h, 7d (default 1h)"
+            )
+        ],
+        responses={200: LatencyStatsSerializer, 400: DETAIL},
+    )
+    def get(self, request: Request) -> Response:
+        window = request.query_params.get("window", "1h")
+        stats = latency_stats(since=timezone.now() - parse_window(window))
+        return Response(LatencyStatsSerializer({"window": window, **stats}).data)
