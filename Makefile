@@ -42,11 +42,14 @@ migrate: $(VENV)/.installed-runtime var/secret_key
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
-	@$(BIN)/python manage.py bootstrap_admin
 	@echo ""
-	@echo "  Admin:      http://$(HOST):$(PORT)/admin/   (login: admin)"
+	@echo "  sniperbot is starting: simulator, web (dashboard, API, admin), monitor, in-process trading"
+	@echo "  Dashboard:  http://$(HOST):$(PORT)/dashboard/"
+	@$(BIN)/python manage.py bootstrap_admin
+	@echo "  API docs:   http://$(HOST):$(PORT)/api/docs/      Admin: http://$(HOST):$(PORT)/admin/"
 	@echo "  Health:     http://$(HOST):$(PORT)/health"
 	@echo "  Simulator:  http://127.0.0.1:$(SIM_PORT)/_sim/state  (MEXC API at $$MEXC_REST_URL)"
+	@echo "  Mode:       dry-run, auto-trade off (change both in the dashboard's config form)"
 	@echo "  Commands (in another shell, against the same simulator):"
 	@echo "              make manage ARGS='monitor status'      (or: monitor stop|start)"
 	@echo "              make manage ARGS='inject_listing TESTUSDT'"

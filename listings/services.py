@@ -213,10 +213,15 @@ def upcoming_record(
     full_name: str = "",
     raw: dict[str, Any] | None = None,
 ) -> tuple[UpcomingListing, bool]:
-    """Store a calendar announcement once (unique symbol + open time)."""
+    """Store a calendar announcement once (unique symbol + open time).
+
+    The calendar can lag the exchange: an announcement of a listing the stream already saw is
+    stored as opened, linked to that listing, so it is never armed and never traded twice.
+    """
     symbol = symbol.upper()
     if not base_asset or not quote_asset:
         base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+    seen = listing_live_near(symbol=symbol, when=open_at)
     return UpcomingListing.objects.get_or_create(
         symbol=symbol,
         open_at=open_at,
@@ -225,8 +230,20 @@ def upcoming_record(
             "quote_asset": quote_asset,
             "full_name": full_name,
             "raw": raw or {},
+            "status": UpcomingStatus.OPENED if seen else UpcomingStatus.ANNOUNCED,
+            "listing": seen,
         },
     )
+
+
+def listing_live_near(*, symbol: str, when: datetime) -> Listing | None:
+    """The live listing of `symbol` that opened around `when` (an announcement's open)."""
+    return Listing.objects.filter(
+        symbol=symbol.upper(),
+        delisted_at__isnull=True,
+        listed_at__gte=when - ANNOUNCEMENT_MATCH,
+        listed_at__lte=when + ANNOUNCEMENT_MATCH,
+    ).first()
 
 
 def upcoming_arm(*, upcoming: UpcomingListing) -> bool:

@@ -115,6 +115,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 "canWrite": can_write,
                 "username": request.user.get_username(),
                 "pollIntervalMs": POLL_INTERVAL_MS,
+                # Rows per API page: pushed rows are prepended on page 1 and trimmed to it.
+                "pageSize": getattr(settings, "REST_FRAMEWORK", {}).get("PAGE_SIZE") or 0,
                 "endpoints": DASHBOARD_ENDPOINTS,
                 "configFields": {
                     n: kind for _, fields in CONFIG_FIELDSETS for n, _, kind, _ in fields

@@ -291,6 +291,7 @@ def trade_snipe_announced(
     stream sees the listing first (or later), both paths land on one Trade and one order.
     """
     from listings.models import UpcomingListing, UpcomingStatus
+    from listings.services import listing_live_near
 
     from .runtime import get_gateway
 
@@ -307,11 +308,14 @@ def trade_snipe_announced(
     upcoming.refresh_from_db()
     if upcoming.status == UpcomingStatus.CANCELED:
         return None
+    # If the stream recorded the listing first, its open time names the intent: same id, one
+    # trade, even when the exchange's open differs from the calendar's by a few ms.
+    listing = upcoming.listing or listing_live_near(symbol=upcoming.symbol, when=upcoming.open_at)
     trade, _ = _snipe(
         symbol=upcoming.symbol,
         quote_asset=upcoming.quote_asset,
-        open_at=upcoming.open_at,
-        listing_id=upcoming.listing_id,
+        open_at=listing.listed_at if listing else upcoming.open_at,
+        listing_id=listing.pk if listing else None,
         stamps=Stamps(detected_ns=time.time_ns()),
     )
     return trade

@@ -13,6 +13,8 @@ from listings.services import (
 )
 from monitoring import events
 
+from .factories import ListingFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -133,3 +135,13 @@ def test_split_symbol():
     assert split_symbol("ABCUSDT") == ("ABC", "USDT")
     assert split_symbol("XYZUSDC") == ("XYZ", "USDC")
     assert split_symbol("WEIRD") == ("WEIRD", "")
+
+
+def test_an_announcement_arriving_after_the_listing_is_never_armed(db):
+    listing = ListingFactory(symbol="LAGUSDT")
+    upcoming, created = upcoming_record(
+        symbol="LAGUSDT", open_at=listing.listed_at - timedelta(milliseconds=40)
+    )
+    assert created
+    assert (upcoming.status, upcoming.listing_id) == (UpcomingStatus.OPENED, listing.pk)
+    assert upcoming_arm(upcoming=upcoming) is False

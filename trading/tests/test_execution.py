@@ -214,3 +214,20 @@ def test_an_interrupted_dry_run_is_closed_by_the_reconciler(exchange):
     trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
     trade.refresh_from_db()
     assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "dry_run_interrupted")
+
+
+def test_an_announcement_of_a_listing_the_stream_saw_first_trades_it_once(exchange, live):
+    """The calendar lagged: the stream recorded (and sniped) the listing a moment after its
+    open, then the announcement arrived. Still one trade, one order."""
+    from datetime import UTC, datetime, timedelta
+
+    listed = exchange.list_symbol(symbol="LATEUSDT", open_in_ms=0, price="0.3")
+    open_at = datetime.fromtimestamp(listed["open_at_ms"] / 1000, UTC)
+    listing = ListingFactory(symbol="LATEUSDT", listed_at=open_at + timedelta(milliseconds=7))
+    first = trade_snipe(listing_id=listing.pk)
+    upcoming = UpcomingListing.objects.create(
+        symbol="LATEUSDT", base_asset="LATE", quote_asset="USDT", open_at=open_at
+    )
+    assert trade_snipe_announced(upcoming_id=upcoming.pk).pk == first.pk
+    assert Trade.objects.filter(symbol="LATEUSDT").count() == 1
+    assert len(exchange.accepted_orders()) == 1

@@ -1,0 +1,141 @@
+"""The operator's flow in headless Chromium against the whole bot as real processes.
+
+Log in, start the bot, list a token on the simulator, watch its listing and its dry-run
+trade arrive without a reload, change the config and see it saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sniperbot.testing.stack import BotStack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not CHROMIUM.exists():
+        if os.environ.get("SNIPERBOT_REQUIRE_BROWSER"):
+            pytest.fail("/usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("Debian's chromium is not installed (CI installs it)")
+    with BotStack(
+        tmp_path_factory.mktemp("stack"),
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+    ) as running:
+        running.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import Group, User;"
+            "u = User.objects.create_user('olga', password='olga-pass-1');"
+            "u.groups.add(Group.objects.get(name='operator'))",
+        )
+        yield running
+
+
+@pytest.fixture
+def page(stack):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(base_url=stack.url)
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+def list_on_simulator(stack: BotStack, symbol: str) -> None:
+    body = json.dumps({"symbol": symbol, "open_in_ms": 0, "price": "0.25"}).encode()
+    request = urllib.request.Request(
+        f"{stack.sim.rest_url}/_sim/listings",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 201
+
+
+def test_operator_runs_the_bot_from_the_dashboard(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto("/dashboard/")
+    assert "/accounts/login/" in page.url  # login required
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "olga-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard/")
+
+    live_mode = page.get_by_test_id("live-mode-indicator")
+    expect(live_mode).to_contain_text("push" if stack.redis_url else "polling")
+
+    state = page.get_by_test_id("bot-state")
+    expect(state).to_contain_text("stopped")
+    page.get_by_test_id("start-bot").click()
+    expect(state).to_contain_text("running")  # asked for...
+    expect(page.get_by_test_id("bot-actual-state")).to_contain_text("running")  # ...and done
+    page.evaluate("window.__noReload = true")  # gone if the page reloads
+
+    list_on_simulator(stack, "PWUSDT")
+    listing = page.locator('[data-testid="listing-row"][data-symbol="PWUSDT"]')
+    expect(listing).to_be_visible()
+    trade = page.locator('[data-testid="trade-row"][data-symbol="PWUSDT"]')
+    expect(trade).to_have_attribute("data-mode", "dry_run")
+    expect(trade).to_have_attribute("data-status", "filled")
+    expect(page.get_by_test_id("toast").first).to_contain_text("PWUSDT")
+    assert page.evaluate("window.__noReload") is True
+
+    form = page.get_by_test_id("config-form")
+    form.locator("input[name=max_trades_per_hour]").fill("7")
+    form.locator("[name=reason]").fill("browser test: fewer trades")
+    page.get_by_test_id("config-save").click()
+    expect(page.get_by_test_id("config-status")).to_contain_text(
+        re.compile(r"Saved as version \d+")
+    )
+
+    page.reload()
+    expect(
+        page.get_by_test_id("config-form").locator("input[name=max_trades_per_hour]")
+    ).to_have_value("7")
+
+
+def test_config_errors_show_next_to_the_field_and_nothing_is_saved(stack, page):
+    from playwright.sync_api import expect
+
+    page.goto("/accounts/login/?next=/dashboard/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "olga-pass-1")
+    page.click("button[type=submit]")
+    form = page.get_by_test_id("config-form")
+    expect(form.locator("input[name=recv_window_ms]")).not_to_have_value("")
+    before = form.locator("input[name=recv_window_ms]").input_value()
+    form.locator("input[name=recv_window_ms]").fill("5000")
+    form.locator("[name=reason]").fill("browser test: bad value")
+    page.get_by_test_id("config-save").click()
+    expect(page.locator('[data-error-for="recv_window_ms"]')).to_contain_text("1000")
+    expect(form.locator("input[name=recv_window_ms]")).to_have_value("5000")  # kept as typed
+    page.reload()
+    expect(page.get_by_test_id("config-form").locator("input[name=recv_window_ms]")).to_have_value(
+        before
+    )
