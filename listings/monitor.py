@@ -99,7 +99,10 @@ class ListingMonitor:
                 return
             await _db(self._ensure_first_run)()
             while not self.shutdown.is_set():
-                await self.step_once()
+                try:
+                    await self.step_once()
+                except Exception as exc:  # a failed step (database busy or down) is retried
+                    log.exception("monitor.step_failed", extra={"error": repr(exc)})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.shutdown.wait(), timeout=self.config.tick)
         finally:

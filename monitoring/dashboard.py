@@ -11,28 +11,42 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from monitoring.permissions import is_operator
 
-# Paths of the API the page talks to; `{id}` is filled in by the script.
-DASHBOARD_ENDPOINTS = {
-    "listings": "/api/listings/",
-    "listing_inject": "/api/listings/inject/",
-    "trades": "/api/trade/history/",
-    "trade_execute": "/api/trade/execute/",
-    "trade_confirm": "/api/trade/{id}/confirm/",
-    "trade_cancel": "/api/trade/{id}/cancel/",
-    "trade_export": "/api/trade/export.csv",
-    "config": "/api/config/",
-    "config_history": "/api/config/history/",
-    "monitor_status": "/api/monitor/status/",
-    "monitor_start": "/api/monitor/start/",
-    "monitor_stop": "/api/monitor/stop/",
-    "risk_metrics": "/api/risk/metrics/",
-    "latency": "/api/analytics/latency/",
-    "websocket": "/ws/dashboard/",
+# URL names of the API the page talks to (the script fills `{id}` in).
+DASHBOARD_URL_NAMES = {
+    "listings": "listing-list",
+    "listing_inject": "listing-inject",
+    "trades": "trade-history",
+    "trade_execute": "trade-execute",
+    "trade_confirm": "trade-confirm",
+    "trade_cancel": "trade-cancel",
+    "trade_export": "trade-export",
+    "config": "config",
+    "config_history": "config-history",
+    "monitor_status": "monitor-status",
+    "monitor_start": "monitor-start",
+    "monitor_stop": "monitor-stop",
+    "risk_metrics": "risk-metrics",
+    "latency": "analytics-latency",
 }
+WEBSOCKET_PATH = "/ws/dashboard/"  # monitoring.routing
+
+
+def dashboard_endpoints() -> dict[str, str]:
+    def path(name: str) -> str:
+        if name in ("trade-confirm", "trade-cancel"):
+            return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{id}/")
+        return reverse(name)
+
+    return {key: path(name) for key, name in DASHBOARD_URL_NAMES.items()} | {
+        "websocket": WEBSOCKET_PATH
+    }
+
+
 POLL_INTERVAL_MS = 3000
 
 # The editable TradeConfig fields, grouped as the form shows them. The API validates; these
@@ -117,7 +131,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 "pollIntervalMs": POLL_INTERVAL_MS,
                 # Rows per API page: pushed rows are prepended on page 1 and trimmed to it.
                 "pageSize": getattr(settings, "REST_FRAMEWORK", {}).get("PAGE_SIZE") or 0,
-                "endpoints": DASHBOARD_ENDPOINTS,
+                "endpoints": dashboard_endpoints(),
                 "configFields": {
                     n: kind for _, fields in CONFIG_FIELDSETS for n, _, kind, _ in fields
                 },

@@ -37,13 +37,23 @@ EDITABLE_FIELDS = (
 )
 
 
+class StaleConfigVersion(Exception):
+    """The change was made against a version that is no longer the one in force."""
+
+
 def config_update(
-    *, actor: AbstractBaseUser | None, changes: dict[str, Any], reason: str
+    *,
+    actor: AbstractBaseUser | None,
+    changes: dict[str, Any],
+    reason: str,
+    expected_version: int | None = None,
 ) -> TradeConfig:
     """Apply `changes` to the active config as one new version, or raise ValidationError.
 
     The row is locked so two operators editing at once produce two ordered versions, never a
-    lost update. Nothing is written when validation fails.
+    lost update. With `expected_version`, a change made against an older version is refused
+    (StaleConfigVersion) instead of silently overriding what someone else saved since.
+    Nothing is written when validation fails.
     """
     from .api.serializers import ConfigSerializer  # the API's shape; it imports this module
 
@@ -56,6 +66,13 @@ def config_update(
 
     with transaction.atomic():
         config = TradeConfig.objects.select_for_update().get(name="default")
+        if expected_version is not None:
+            current = config_current_version(config=config).history_id
+            if current != expected_version:
+                raise StaleConfigVersion(
+                    f"The configuration is now version {current}, not {expected_version}: "
+                    "reload it and apply your change again."
+                )
         before = {name: getattr(config, name) for name in changes}
         for name, value in changes.items():
             setattr(config, name, value)

@@ -26,17 +26,21 @@ class ConfigUpdateSerializer(serializers.ModelSerializer):
     reason = serializers.CharField(
         max_length=100, help_text="Why the configuration changes (kept in the history)."
     )
+    expected_version = serializers.IntegerField(
+        required=False,
+        help_text="The version this change was made against; 409 if another one is in force.",
+    )
     symbol_allowlist = serializers.ListField(child=serializers.CharField(), required=False)
     symbol_denylist = serializers.ListField(child=serializers.CharField(), required=False)
 
     class Meta:
         model = TradeConfig
-        fields = (*EDITABLE_FIELDS, "reason")
+        fields = (*EDITABLE_FIELDS, "reason", "expected_version")
 
     def validate(self, attrs: dict) -> dict:
         if not (attrs.get("reason") or "").strip():
             raise serializers.ValidationError({"reason": ["Say why the configuration changes."]})
-        if len(attrs) == 1:
+        if not set(attrs) - {"reason", "expected_version"}:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Nothing to change: send at least one setting."]}
             )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -13,7 +15,7 @@ from rest_framework.views import APIView
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradeConfig
 from risk.selectors import config_get_active
-from risk.services import config_update
+from risk.services import StaleConfigVersion, config_update
 
 from .serializers import ConfigSerializer, ConfigUpdateSerializer, ConfigVersionSerializer
 
@@ -27,16 +29,24 @@ class ConfigView(APIView):
     def get(self, request: Request) -> Response:
         return Response(ConfigSerializer(config_get_active()).data)
 
-    @extend_schema(request=ConfigUpdateSerializer, responses={200: ConfigSerializer})
+    @extend_schema(
+        request=ConfigUpdateSerializer,
+        responses={200: ConfigSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
     def put(self, request: Request) -> Response:
         body = ConfigUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         changes = dict(body.validated_data)
         reason = changes.pop("reason")
+        expected = changes.pop("expected_version", None)
         try:
-            config = config_update(actor=request.user, changes=changes, reason=reason)
+            config = config_update(
+                actor=request.user, changes=changes, reason=reason, expected_version=expected
+            )
         except DjangoValidationError as exc:
             raise ValidationError(_field_errors(exc)) from None
+        except StaleConfigVersion as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(ConfigSerializer(config).data)
 
 

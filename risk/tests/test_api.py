@@ -93,3 +93,26 @@ def test_put_announces_the_change_to_dashboards(
             "/api/config/", {"kill_switch": True, "reason": "incident"}, format="json"
         ).json()
     assert sent == [("config.changed", body)]
+
+
+def test_a_change_made_against_an_old_version_is_refused(operator, api_as, db):
+    from django.contrib.auth.models import User
+
+    loaded = operator.get("/api/config/").json()["version"]
+    other = api_as(User.objects.create_superuser("ada", password="x"))
+    other.put("/api/config/", {"max_trades_per_hour": 2, "reason": "ada first"}, format="json")
+    response = operator.put(
+        "/api/config/",
+        {"max_trades_per_hour": 9, "reason": "stale", "expected_version": loaded},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert "reload" in response.json()["detail"]
+    assert config_get_active().max_trades_per_hour == 2
+    current = operator.get("/api/config/").json()["version"]
+    fresh = operator.put(
+        "/api/config/",
+        {"max_trades_per_hour": 9, "reason": "fresh", "expected_version": current},
+        format="json",
+    )
+    assert fresh.status_code == 200

@@ -1062,7 +1062,7 @@
     const button = form.querySelector('[data-testid="config-save"]');
     configStatus(`Saving ${Object.keys(changes).join(", ")}…`, "muted");
     try {
-      const cfg = await withBusy(button, () => api("PUT", EP.config, { ...changes, reason }));
+      const cfg = await withBusy(button, () => api("PUT", EP.config, { ...changes, reason, expected_version: state.config.version }));
       form.elements.reason.value = "";
       applyConfig(cfg, { reset: true });
       configStatus(`Saved as version ${cfg.version}.`, "ok");
