@@ -35,7 +35,7 @@ run manage: export MEXC_WS_URL ?= ws://127.0.0.1:$(SIM_PORT)/ws
 run manage: export MEXC_CALENDAR_URL ?= http://127.0.0.1:$(SIM_PORT)/api/operation/new_coin_calendar
 run manage: export MONITOR_CALENDAR_INTERVAL_S ?= 5
 run: export HOST := $(HOST)
-run: export PORT := $(PORT)
+run: export WEB_PORT := $(PORT)  # honcho overwrites PORT per process
 run: export SIM_PORT := $(SIM_PORT)
 
 migrate: $(VENV)/.installed-runtime var/secret_key
