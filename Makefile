@@ -55,14 +55,17 @@ run: migrate
 	@echo "              make manage ARGS='inject_listing TESTUSDT'"
 	@echo "              make manage ARGS='trade MXUSDT --quote 10'"
 	@echo ""
+	rm -rf var/prometheus  # metrics count from this start
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.local start
 
 # Any manage.py command with the same environment as `make run` (simulator URLs).
 manage: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py $(ARGS)
 
+# The whole suite with coverage; then each gated package must be at 80% or more.
 test: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/python -m sniperbot.testing.coverage_gate
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -79,4 +82,4 @@ proto: $(VENV)/.installed-dev
 	$(BIN)/python -m grpc_tools.protoc -Imexc/proto --python_out=mexc/proto --pyi_out=mexc/proto mexc/proto/push.proto
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .coverage

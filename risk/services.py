@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from monitoring import events
-from monitoring.metrics import risk_rejections
+from monitoring.metrics import config_updates, risk_rejections
 from monitoring.services import audit_record
 
 from .checks import Decision, Exposure, Intent, Limits, evaluate
@@ -93,6 +93,7 @@ def config_update(
             detail={"reason": reason, "changes": changed, "version": version.history_id},
         )
         events.publish_on_commit(events.CONFIG_CHANGED, ConfigSerializer(config).data)
+    config_updates.inc()
     return config
 
 

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from monitoring.dashboard import dashboard_view
 from monitoring.views import health
 
+from .views import MetricsView, ReadyView
+
 api = [
     path("", include("listings.api.urls")),
     path("", include("trading.api.urls")),
@@ -18,6 +20,8 @@ api = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("health", health, name="health"),
+    path("ready", ReadyView.as_view(), name="ready"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("dashboard/", dashboard_view, name="dashboard"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include(api)),

@@ -30,6 +30,7 @@ from risk.guards import CircuitBreaker, RateLimiter
 
 from .api.serializers import TradeSerializer
 from .models import Trade, TradeStatus
+from .selectors import trade_latency_ms
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
@@ -102,6 +103,10 @@ def _update(trade: Trade, *, expect: tuple[str, ...] | None = None, **fields: An
     events.publish(events.TRADE_UPDATED, TradeSerializer(trade).data)
     if trade.status in (TradeStatus.FILLED, TradeStatus.FAILED, TradeStatus.REJECTED):
         metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
+    if "acked_ns" in fields:
+        for stage, ms in trade_latency_ms(trade).items():
+            if ms is not None:
+                metrics.trade_stage_latency.labels(stage=stage).observe(ms / 1000)
     return True
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from django.conf import settings
 
+from mexc.errors import MexcError
 from mexc.rest import MexcRestClient
+from monitoring.metrics import exchange_errors
 
 from .execution import OrderState
 
@@ -45,7 +47,13 @@ class MexcGateway:
         )
 
     def _run(self, coro) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT_S)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT_S)
+        except MexcError as exc:
+            exchange_errors.labels(
+                code=str(exc.code) if exc.code is not None else type(exc).__name__
+            ).inc()
+            raise
 
     def warm(self) -> None:
         self._run(self.client.warm())
@@ -80,6 +88,10 @@ class MexcGateway:
 
     def server_time_ms(self) -> int:
         return self.client.server_time_ms()
+
+    def exchange_time_ms(self) -> int:
+        """Ask the exchange for its time (a real round trip, unlike the synced clock)."""
+        return self._run(self.client.server_time())
 
     def close(self) -> None:
         self._run(self.client.aclose())

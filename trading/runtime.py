@@ -11,6 +11,7 @@ from functools import cache
 
 from django.conf import settings
 
+from monitoring.metrics import circuit_breaker_open
 from monitoring.models import HealthStatus
 from monitoring.services import health_set
 from risk.guards import (
@@ -47,6 +48,7 @@ class ReportingBreaker:
         was = self.inner.state()
         self.inner.record_success()
         if was is not BreakerState.CLOSED:
+            circuit_breaker_open.set(0)
             health_set(
                 component="circuit_breaker", status=HealthStatus.OK, detail={"state": "closed"}
             )
@@ -54,6 +56,7 @@ class ReportingBreaker:
     def record_failure(self) -> BreakerState:
         state = self.inner.record_failure()
         if state is BreakerState.OPEN:
+            circuit_breaker_open.set(1)
             health_set(
                 component="circuit_breaker", status=HealthStatus.DOWN, detail={"state": "open"}
             )

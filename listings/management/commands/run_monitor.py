@@ -3,10 +3,11 @@
 import asyncio
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
+from risk.live import LiveWithoutKeys, ensure_live_has_keys
 
 
 class Command(BaseCommand):
@@ -24,6 +25,10 @@ class Command(BaseCommand):
     def handle(
         self, *args, rest_interval_ms: int, calendar_interval_s: int, arm_lead_s: int, **options
     ) -> None:
+        try:
+            ensure_live_has_keys("monitor")
+        except LiveWithoutKeys as exc:
+            raise CommandError(str(exc)) from None
         config = MonitorConfig(
             rest_interval=rest_interval_ms / 1000,
             calendar_interval=calendar_interval_s,

@@ -1,0 +1,194 @@
+"""Readiness, Prometheus metrics across processes, and live mode refusing to start without keys."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from monitoring.models import BotHealth
+from monitoring.services import health_set
+from risk.live import LiveWithoutKeys, ensure_live_has_keys
+from risk.services import config_update
+from trading.tests.conftest import exchange  # noqa: F401 - the simulator fixture
+
+
+@pytest.fixture
+def token_client(api_as, viewer_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=viewer_user).key}")
+    return client
+
+
+def monitor_alive(seconds_ago: float = 0) -> None:
+    health_set(component="monitor", status="ok")
+    BotHealth.objects.filter(component="monitor").update(
+        last_event_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+
+
+# --- /ready ------------------------------------------------------------------------------------
+
+
+def test_ready_when_every_dependency_answers(token_client, exchange):
+    monitor_alive()
+    response = token_client.get("/ready")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ready"
+    assert set(body["checks"]) == {"database", "redis", "monitor", "worker", "exchange", "keys"}
+    assert all(check["ok"] for check in body["checks"].values())
+    assert body["version"] and body["environment"]
+
+
+def test_not_ready_names_the_component_that_fails(token_client, exchange):
+    monitor_alive(seconds_ago=60)
+    response = token_client.get("/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["monitor"]["ok"] is False
+    assert "60 s ago" in checks["monitor"]["detail"]
+    assert checks["database"]["ok"] is True
+
+
+@override_settings(MEXC_REST_URL="http://127.0.0.1:9", MEXC_HTTP_TIMEOUT_MS=300)
+def test_not_ready_when_the_exchange_is_unreachable(token_client):
+    from trading import runtime
+
+    runtime.set_gateway(None)
+    monitor_alive()
+    try:
+        response = token_client.get("/ready")
+    finally:
+        runtime.set_gateway(None)
+    assert response.status_code == 503
+    assert response.json()["checks"]["exchange"]["ok"] is False
+
+
+def test_not_ready_in_live_mode_without_keys(token_client, exchange):
+    monitor_alive()
+    config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test")
+    with override_settings(MEXC_API_KEY="", MEXC_SECRET_KEY=""):
+        response = token_client.get("/ready")
+    assert response.status_code == 503
+    assert "MEXC_API_KEY" in response.json()["checks"]["keys"]["detail"]
+
+
+def test_ready_needs_a_login(client, db):
+    assert client.get("/ready").status_code in (401, 403)
+
+
+# --- live mode refuses to start without keys ---------------------------------------------------
+
+
+@pytest.fixture
+def live_config(db):
+    config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test: live")
+
+
+@override_settings(MEXC_API_KEY="", MEXC_SECRET_KEY="")
+def test_the_monitor_refuses_to_start_live_without_keys(live_config):
+    with pytest.raises(CommandError, match=r"Refusing to start the monitor.*MEXC_API_KEY and"):
+        call_command("run_monitor")
+
+
+@override_settings(MEXC_API_KEY="k", MEXC_SECRET_KEY="")
+def test_a_worker_refuses_to_start_live_without_its_secret(live_config):
+    with pytest.raises(LiveWithoutKeys, match=r"worker.*MEXC_SECRET_KEY is not set"):
+        ensure_live_has_keys("worker")
+
+
+@override_settings(MEXC_API_KEY="", MEXC_SECRET_KEY="")
+def test_dry_run_needs_no_keys(db):
+    ensure_live_has_keys("worker")  # the seeded configuration is a dry run
+
+
+# --- /metrics ----------------------------------------------------------------------------------
+
+
+def scrape(client) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_metrics_need_a_token_unless_public(client, token_client, settings):
+    assert client.get("/metrics").status_code in (401, 403)
+    assert "python_info" in scrape(token_client) or "django_http" in scrape(token_client)
+    settings.METRICS_PUBLIC = True
+    assert client.get("/metrics").status_code == 200
+
+
+def sample(text: str, series: str) -> float:
+    """The value of one series in a scrape (0 if absent: counters start there)."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_include_what_other_processes_counted(token_client):
+    """The monitor and the workers are separate processes: their samples are scraped too."""
+    detected = 'listings_detected_total{source="mexc_websocket"}'
+    errors = 'exchange_errors_total{code="429"}'
+    before = scrape(token_client)
+    code = (
+        "import django; django.setup();"
+        "from monitoring import metrics;"
+        "metrics.listings_detected.labels(source='mexc_websocket').inc(3);"
+        "metrics.exchange_errors.labels(code='429').inc()"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sniperbot.test_settings"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    after = scrape(token_client)
+    assert sample(after, detected) - sample(before, detected) == 3
+    assert sample(after, errors) - sample(before, errors) == 1
+
+
+def test_trade_and_config_metrics(token_client, exchange, operator_user, api_as):
+    series = (
+        'trades_total{mode="dry_run",status="filled"}',
+        'trade_stage_latency_seconds_count{stage="total"}',
+        'trade_stage_latency_seconds_count{stage="ack"}',
+        "config_updates_total",
+    )
+    before = scrape(token_client)
+    exchange.list_symbol(symbol="METUSDT", open_in_ms=0, price="0.5")
+    operator = api_as(operator_user)
+    operator.post("/api/trade/execute/", {"symbol": "METUSDT", "quote_qty": "5"}, format="json")
+    operator.put("/api/config/", {"max_trades_per_hour": 9, "reason": "metrics"}, format="json")
+    after = scrape(token_client)
+    for name in series:
+        assert sample(after, name) - sample(before, name) == 1, name
+    for name in ("listing_dedup_hits_total", "ws_reconnects_total", "circuit_breaker_open"):
+        assert f"# TYPE {name}" in after, name
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_reports_itself_alive_for_readiness():
+    import threading
+    import time
+
+    from sniperbot.readiness import check_worker
+    from sniperbot.startup import start_worker_heartbeat, worker_component
+
+    stop = threading.Event()
+    thread = start_worker_heartbeat(stop)
+    deadline = time.monotonic() + 10
+    while not BotHealth.objects.filter(component=worker_component()).exists():
+        assert time.monotonic() < deadline, "no heartbeat within 10 s"
+        time.sleep(0.02)
+    stop.set()
+    thread.join(5)
+    with override_settings(REDIS_URL="redis://127.0.0.1:6379/0"):
+        result = check_worker()
+    assert result.ok and worker_component() in result.detail
