@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -192,3 +193,27 @@ def test_a_worker_reports_itself_alive_for_readiness():
     with override_settings(REDIS_URL="redis://127.0.0.1:6379/0"):
         result = check_worker()
     assert result.ok and worker_component() in result.detail
+
+
+def test_a_celery_worker_process_refuses_to_start_live_without_keys(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEXC_", "REDIS", "DJANGO_"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        SECRET_KEY="worker-refusal-test-key-0123456789",
+        SNIPERBOT_VAR_DIR=str(tmp_path / "var"),
+        DJANGO_SETTINGS_MODULE="sniperbot.settings",
+    )
+
+    def run(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert run(sys.executable, "manage.py", "migrate", "-v0").returncode == 0
+    go_live = "from risk.services import config_update; config_update(actor=None, changes={'auto_trade': True, 'mode': 'live'}, reason='t')"  # noqa: E501
+    assert run(sys.executable, "manage.py", "shell", "-c", go_live).returncode == 0
+    worker = run(sys.executable, "-m", "celery", "-A", "sniperbot", "worker", "-P", "solo")
+    assert worker.returncode == 1
+    assert "Refusing to start the worker" in worker.stderr
+    assert "MEXC_API_KEY and MEXC_SECRET_KEY are not set" in worker.stderr
