@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -15,29 +16,39 @@ def worker_component() -> str:
     return f"worker:{socket.gethostname()}"
 
 
-def start_worker_heartbeat(stop: threading.Event | None = None) -> threading.Thread:
-    """Report this worker alive every few seconds (BotHealth), for /ready and the dashboard."""
+def worker_beat() -> None:
+    """One heartbeat: this worker is alive now (BotHealth `worker:<hostname>`)."""
     from django.db import close_old_connections
 
     from monitoring.models import HealthStatus
     from monitoring.services import health_set
 
+    try:
+        health_set(
+            component=worker_component(),
+            status=HealthStatus.OK,
+            detail={"hostname": socket.gethostname()},
+        )
+    finally:
+        close_old_connections()
+
+
+def start_worker_heartbeat(
+    stop: threading.Event | None = None,
+    beat: Callable[[], None] = worker_beat,
+    interval_s: float = WORKER_HEARTBEAT_S,
+) -> threading.Thread:
+    """Beat every few seconds in a daemon thread until `stop` is set."""
     stop = stop or threading.Event()
 
-    def beat() -> None:
+    def run() -> None:
         while not stop.is_set():
             try:
-                health_set(
-                    component=worker_component(),
-                    status=HealthStatus.OK,
-                    detail={"hostname": socket.gethostname()},
-                )
+                beat()
             except Exception as exc:  # the database may be briefly away; keep beating
                 log.warning("worker.heartbeat_failed", extra={"error": repr(exc)})
-            finally:
-                close_old_connections()
-            stop.wait(WORKER_HEARTBEAT_S)
+            stop.wait(interval_s)
 
-    thread = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
+    thread = threading.Thread(target=run, name="worker-heartbeat", daemon=True)
     thread.start()
     return thread

@@ -174,25 +174,37 @@ def test_trade_and_config_metrics(token_client, exchange, operator_user, api_as)
         assert f"# TYPE {name}" in after, name
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_worker_reports_itself_alive_for_readiness():
-    import threading
-    import time
-
+def test_a_worker_reports_itself_alive_for_readiness(db):
     from sniperbot.readiness import check_worker
-    from sniperbot.startup import start_worker_heartbeat, worker_component
+    from sniperbot.startup import worker_beat, worker_component
 
-    stop = threading.Event()
-    thread = start_worker_heartbeat(stop)
-    deadline = time.monotonic() + 10
-    while not BotHealth.objects.filter(component=worker_component()).exists():
-        assert time.monotonic() < deadline, "no heartbeat within 10 s"
-        time.sleep(0.02)
-    stop.set()
-    thread.join(5)
     with override_settings(REDIS_URL="redis://127.0.0.1:6379/0"):
+        assert check_worker().ok is False  # no worker ever reported
+        worker_beat()
         result = check_worker()
     assert result.ok and worker_component() in result.detail
+
+
+def test_the_heartbeat_keeps_beating_through_failures_until_stopped():
+    import threading
+
+    from sniperbot.startup import start_worker_heartbeat
+
+    beats: list[int] = []
+    third = threading.Event()
+
+    def beat() -> None:
+        beats.append(1)
+        if len(beats) == 3:
+            third.set()
+        raise ConnectionError("database away")  # logged, and the next beat still comes
+
+    stop = threading.Event()
+    thread = start_worker_heartbeat(stop, beat=beat, interval_s=0.01)
+    assert third.wait(5)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_a_celery_worker_process_refuses_to_start_live_without_keys(tmp_path):
