@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from monitoring import events, metrics
 
-from .api.serializers import ListingSerializer
 from .dispatch import dispatch_snipe
 from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
+from .payloads import listing_payload
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +99,14 @@ def listing_record(
             announcement.status = UpcomingStatus.OPENED
             announcement.listing = listing
             announcement.save(update_fields=["status", "listing"])
-        payload = ListingSerializer(listing).data
-        events.publish_on_commit(events.LISTING_CREATED, payload)
 
         def hand_to_trading() -> None:
             dispatch_snipe(
                 listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=time.time_ns()
             )
 
-        transaction.on_commit(hand_to_trading)
+        transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
+        events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
         "listing.detected",

@@ -22,14 +22,15 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db.models import F
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from mexc import errors as mexc_errors
 from monitoring import events, metrics
 from risk.guards import CircuitBreaker, RateLimiter
 
-from .api.serializers import TradeSerializer
 from .models import Trade, TradeStatus
+from .payloads import trade_payload
 from .selectors import trade_latency_ms
 
 log = logging.getLogger(__name__)
@@ -92,15 +93,31 @@ class Guards:
     max_wait_s: float = 10.0
 
 
-def _update(trade: Trade, *, expect: tuple[str, ...] | None = None, **fields: Any) -> bool:
-    """Write fields (conditionally on the current status) and push the new state."""
+def _update(
+    trade: Trade,
+    *,
+    expect: tuple[str, ...] | None = None,
+    publish: bool = True,
+    **fields: Any,
+) -> bool:
+    """Write fields (conditionally on the current status) and push the new state.
+
+    `publish=False` keeps the push off the path to the exchange (a later update pushes).
+    """
     query = Trade.objects.filter(pk=trade.pk)
     if expect is not None:
         query = query.filter(status__in=expect)
-    if query.update(**fields, updated_at=timezone.now()) != 1:
+    now = timezone.now()
+    if query.update(**fields, updated_at=now) != 1:
         return False
-    trade.refresh_from_db()
-    events.publish(events.TRADE_UPDATED, TradeSerializer(trade).data)
+    if any(isinstance(value, Combinable) for value in fields.values()):
+        trade.refresh_from_db()  # an expression (e.g. attempts + 1): read the result
+    else:
+        for name, value in fields.items():
+            setattr(trade, name, value)
+        trade.updated_at = now
+    if publish:
+        events.publish(events.TRADE_UPDATED, trade_payload(trade))
     if trade.status in (TradeStatus.FILLED, TradeStatus.FAILED, TradeStatus.REJECTED):
         metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
     if "acked_ns" in fields:
@@ -180,11 +197,13 @@ def execute_live(
     if wait:
         sleep(wait)
     # Claim: from here this worker alone owns the trade; the row says it may be at the exchange.
+    # Only one claim can match `pending`, so a plain attempts + 1 is safe; the push waits.
     claimed = _update(
         trade,
         expect=(TradeStatus.PENDING,),
+        publish=False,
         status=TradeStatus.SUBMITTED,
-        attempts=F("attempts") + 1,
+        attempts=trade.attempts + 1,
         sent_ns=time.time_ns(),
     )
     if not claimed:

@@ -24,8 +24,8 @@ from risk.models import TradeConfig
 from risk.selectors import config_current_version
 from risk.services import risk_evaluate, risk_limits
 
-from .api.serializers import TradeSerializer
 from .models import Trade, TradeStatus
+from .payloads import trade_payload
 from .selectors import exposure_for
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def trade_decide(
             dispatched_ns=stamps.dispatched_ns,
             risk_done_ns=time.time_ns(),
         )
-        events.publish_on_commit(events.TRADE_UPDATED, TradeSerializer(trade).data)
+        events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
     log.info(
         "trade.decided",
         extra={
@@ -133,12 +133,18 @@ def trade_decide(
 # --- orchestration: what tasks, commands and the API call -------------------------------------
 
 
-def trade_execute(*, trade_id: int, open_at_ms: int | None = None) -> Trade:
-    """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim."""
+def trade_execute(
+    *, trade_id: int, open_at_ms: int | None = None, trade: Trade | None = None
+) -> Trade:
+    """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim.
+
+    `trade`: the row just decided, when the caller has it (saves a read on the hot path).
+    """
     from .execution import SendPolicy, execute_dry_run, execute_live
     from .runtime import get_gateway, get_guards
 
-    trade = Trade.objects.get(pk=trade_id)
+    if trade is None or trade.pk != trade_id:
+        trade = Trade.objects.get(pk=trade_id)
     if trade.status != TradeStatus.PENDING:
         return trade
     gateway = get_gateway()
@@ -191,7 +197,9 @@ def _snipe(
         stamps=stamps,
     )
     if created and trade.status == TradeStatus.PENDING:
-        trade = trade_execute(trade_id=trade.pk, open_at_ms=int(open_at.timestamp() * 1000))
+        trade = trade_execute(
+            trade_id=trade.pk, open_at_ms=int(open_at.timestamp() * 1000), trade=trade
+        )
     return trade, created
 
 
@@ -275,7 +283,7 @@ def trade_cancel(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
     if not canceled:
         raise ValueError(f"Trade {trade_id} is {trade.status}; only unsent trades can be canceled.")
     audit_record(actor=actor, actor_label=label, action="trade.cancel", target=f"Trade:{trade.pk}")
-    events.publish(events.TRADE_UPDATED, TradeSerializer(trade).data)
+    events.publish(events.TRADE_UPDATED, trade_payload(trade))
     return trade
 
 
