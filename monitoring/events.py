@@ -1,16 +1,20 @@
 """Dashboard push: the one place that names channel groups and event types.
 
-Producers serialise their own payloads (with the API's serializers) and call `publish`
-or, inside a transaction, `publish_on_commit`. Publishing never raises: the dashboard falls
-back to polling, and a broken channel layer (Redis down) must not stop detection or trading.
+Producers serialise their own payloads (in the API's shapes) and call `publish` or, inside a
+transaction, `publish_on_commit`. Publishing never blocks and never raises: events go to a
+per-process sender thread with its own event loop (one kept-alive channel-layer connection),
+so pushing to dashboards costs the trading path a queue append, and a broken channel layer
+(Redis down) stops neither detection nor trading. The dashboard polls when pushes fail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -25,6 +29,8 @@ HEALTH_CHANGED = "health.changed"
 CONFIG_CHANGED = "config.changed"
 EVENT_TYPES = (LISTING_CREATED, TRADE_UPDATED, HEALTH_CHANGED, CONFIG_CHANGED)
 
+QUEUE_LIMIT = 10_000  # beyond this (layer down for long), new events are dropped and logged
+
 
 def message(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     if event not in EVENT_TYPES:
@@ -32,18 +38,58 @@ def message(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": CONSUMER_HANDLER, "event": event, "payload": payload}
 
 
+class _Sender:
+    """One daemon thread per process: sends queued events in order on a persistent loop."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(QUEUE_LIMIT)
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, msg: dict[str, Any]) -> bool:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="dashboard-push", daemon=True)
+                self.thread.start()
+        try:
+            self.queue.put_nowait(msg)
+        except queue.Full:
+            log.warning("event.dropped", extra={"event": msg["event"], "reason": "queue full"})
+            return False
+        return True
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            msg = self.queue.get()
+            try:
+                layer = get_channel_layer()
+                if layer is not None:
+                    loop.run_until_complete(layer.group_send(DASHBOARD_GROUP, msg))
+            except Exception as exc:
+                log.warning(
+                    "event.publish_failed", extra={"event": msg["event"], "error": repr(exc)}
+                )
+            finally:
+                self.queue.task_done()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was handed to the layer (tests, shutdown)."""
+        done = self.queue.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self.queue.unfinished_tasks == 0, timeout)
+
+
+_sender = _Sender()
+
+
 def publish(event: str, payload: dict[str, Any]) -> bool:
-    """Send one event to every dashboard; False (and a log line) if the layer failed."""
-    msg = message(event, payload)
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    try:
-        async_to_sync(layer.group_send)(DASHBOARD_GROUP, msg)
-    except Exception as exc:
-        log.warning("event.publish_failed", extra={"event": event, "error": repr(exc)})
-        return False
-    return True
+    """Queue one event for every dashboard; False (and a log line) if it was dropped."""
+    return _sender.submit(message(event, payload))
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _sender.flush(timeout)
 
 
 def publish_on_commit(event: str, payload: dict[str, Any]) -> None:

@@ -18,19 +18,14 @@ def worker_component() -> str:
 
 def worker_beat() -> None:
     """One heartbeat: this worker is alive now (BotHealth `worker:<hostname>`)."""
-    from django.db import close_old_connections
-
     from monitoring.models import HealthStatus
     from monitoring.services import health_set
 
-    try:
-        health_set(
-            component=worker_component(),
-            status=HealthStatus.OK,
-            detail={"hostname": socket.gethostname()},
-        )
-    finally:
-        close_old_connections()
+    health_set(
+        component=worker_component(),
+        status=HealthStatus.OK,
+        detail={"hostname": socket.gethostname()},
+    )
 
 
 def start_worker_heartbeat(
@@ -39,6 +34,8 @@ def start_worker_heartbeat(
     interval_s: float = WORKER_HEARTBEAT_S,
 ) -> threading.Thread:
     """Beat every few seconds in a daemon thread until `stop` is set."""
+    from django.db import connection
+
     stop = stop or threading.Event()
 
     def run() -> None:
@@ -47,6 +44,8 @@ def start_worker_heartbeat(
                 beat()
             except Exception as exc:  # the database may be briefly away; keep beating
                 log.warning("worker.heartbeat_failed", extra={"error": repr(exc)})
+            finally:
+                connection.close()  # this thread's connection: back to the pool, or closed
             stop.wait(interval_s)
 
     thread = threading.Thread(target=run, name="worker-heartbeat", daemon=True)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -23,7 +24,10 @@ urlpatterns = [
     path("ready", ReadyView.as_view(), name="ready"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("dashboard/", dashboard_view, name="dashboard"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Only login and logout: password reset/change views are not used (admins set passwords)
+    # and the reset ones answer anonymous visitors and send mail.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]

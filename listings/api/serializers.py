@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from listings.models import Listing
+from monitoring.api.schema import BlankIsGivenMixin, TextOnlyMixin
 
 
 class ListingSerializer(serializers.ModelSerializer):
@@ -21,8 +22,12 @@ class ListingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SymbolField(TextOnlyMixin, BlankIsGivenMixin, serializers.RegexField):
+    pass
+
+
 class ListingInjectSerializer(serializers.Serializer):
-    symbol = serializers.RegexField(
+    symbol = SymbolField(
         r"^[A-Za-z0-9]{2,32}$",
         required=False,
         max_length=32,

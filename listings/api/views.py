@@ -13,12 +13,18 @@ from rest_framework.views import APIView
 from listings.models import Listing, ListingSource
 from listings.selectors import listings_recent
 from listings.services import listing_record
+from monitoring.api.schema import (
+    NOT_FOUND,
+    VALIDATION_ERRORS,
+    StrictFilterSet,
+    StrictPageNumberPagination,
+)
 from monitoring.permissions import ViewerReadsOperatorWrites
 
 from .serializers import ListingInjectSerializer, ListingSerializer
 
 
-class ListingFilter(django_filters.FilterSet):
+class ListingFilter(StrictFilterSet):
     source = django_filters.ChoiceFilter(choices=ListingSource.choices)
     since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
@@ -35,9 +41,16 @@ class ListingListView(ListAPIView):
     serializer_class = ListingSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
     filterset_class = ListingFilter
+    pagination_class = StrictPageNumberPagination
 
     def get_queryset(self):
         return listings_recent()
+
+    @extend_schema(
+        responses={200: ListingSerializer(many=True), 400: VALIDATION_ERRORS, 404: NOT_FOUND}
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ListingInjectView(APIView):
@@ -46,7 +59,10 @@ class ListingInjectView(APIView):
 
     permission_classes = (ViewerReadsOperatorWrites,)
 
-    @extend_schema(request=ListingInjectSerializer, responses={201: ListingSerializer})
+    @extend_schema(
+        request=ListingInjectSerializer,
+        responses={201: ListingSerializer, 400: VALIDATION_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         body = ListingInjectSerializer(data=request.data)
         body.is_valid(raise_exception=True)

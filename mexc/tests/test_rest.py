@@ -377,20 +377,40 @@ async def test_public_market_data(client):
 # --- secrets --------------------------------------------------------------------------------
 
 
-async def test_keys_and_signatures_never_appear_in_reprs_or_logs(client, simulator, caplog):
+async def test_keys_and_signatures_never_appear_in_reprs_or_logs(
+    client, simulator, signed, caplog, monkeypatch
+):
+    from mexc import rest
+
+    sent = []  # every signature the client computes
+
+    def recording_signed_query(secret, params):
+        query = signed_query(secret, params)
+        sent.append(query.rsplit("signature=", 1)[1])
+        return query
+
+    monkeypatch.setattr(rest, "signed_query", recording_signed_query)
     assert simulator.secret_key not in repr(client) and simulator.api_key not in repr(client)
+    assert simulator.api_key not in repr(client._http)
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="httpx")  # Django settings quieten it; we do not
     await buy(client, coid="quiet")
     await client.query_order("BTCUSDT", client_order_id="quiet")
     with pytest.raises(errors.MexcError) as exc:
         await buy(client, quote="1")
+    await signed("GET", "/api/v3/account")  # a raw signed request through httpx
     text = (
         caplog.text
         + " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
         + str(exc.value)
     )
-    assert "HTTP Request" in text  # httpx did log the requests...
+    ours = [r for r in caplog.records if r.getMessage() == "mexc.request"]
+    assert {(r.method, r.path) for r in ours} >= {
+        ("POST", "/api/v3/order"),
+        ("GET", "/api/v3/order"),
+    }
+    assert len(sent) == 3 and all(sig not in text for sig in sent)  # our log: path, no query
+    assert "HTTP Request" in text  # httpx logged the raw request ...
     assert "signature=<redacted>" in text  # ... with the signature scrubbed
     assert not re.search(r"signature=[0-9a-f]{16}", text)
     assert simulator.api_key not in text and simulator.secret_key not in text

@@ -78,3 +78,36 @@ def test_swagger_ui_is_served_without_a_cdn(client, viewer_user):
     page = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert "cdn" not in page.lower()
+
+
+def test_publishing_never_waits_for_a_dead_channel_layer(monkeypatch):
+    """Redis down: the push fails in the sender thread, the caller returns at once."""
+    import threading
+    import time
+
+    from monitoring import events
+
+    calls: list[str] = []
+    release = threading.Event()
+
+    class StuckLayer:
+        async def group_send(self, group, msg):
+            calls.append(msg["event"])
+            release.wait(5)  # a layer hanging on a dead Redis
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda: StuckLayer())
+    started = time.perf_counter()
+    assert events.publish(events.TRADE_UPDATED, {"id": 1}) is True
+    assert events.publish(events.TRADE_UPDATED, {"id": 2}) is True
+    assert time.perf_counter() - started < 0.05
+    release.set()
+    assert events.flush(5)
+    assert calls == ["trade.updated", "trade.updated"]
+
+
+def test_an_unknown_event_is_a_programming_error():
+    from monitoring import events
+
+    with pytest.raises(ValueError, match="Unknown dashboard event"):
+        events.publish("listing.deleted", {})

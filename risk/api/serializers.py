@@ -1,5 +1,13 @@
+from django.db import models
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from monitoring.api.schema import (
+    PositiveDecimalField,
+    StrictBooleanField,
+    StrictCharField,
+    TextOnlyMixin,
+)
 from risk.models import TradeConfig
 from risk.selectors import config_current_version
 from risk.services import EDITABLE_FIELDS
@@ -20,18 +28,38 @@ class ConfigSerializer(serializers.ModelSerializer):
         return version.history_id if version else None
 
 
+class _Symbol(TextOnlyMixin, serializers.RegexField):
+    pass
+
+
+def SymbolField() -> serializers.RegexField:
+    return _Symbol(
+        r"^[A-Za-z0-9]{1,32}$",
+        max_length=32,
+        error_messages={"invalid": "A symbol is letters and digits, e.g. ABCUSDT."},
+    )
+
+
 class ConfigUpdateSerializer(serializers.ModelSerializer):
     """Any subset of the editable settings, and the reason for the change (required)."""
 
-    reason = serializers.CharField(
+    # Amounts as digit strings and booleans as booleans: exactly what the schema says.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: PositiveDecimalField,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+    }
+
+    reason = StrictCharField(
         max_length=100, help_text="Why the configuration changes (kept in the history)."
     )
     expected_version = serializers.IntegerField(
         required=False,
         help_text="The version this change was made against; 409 if another one is in force.",
     )
-    symbol_allowlist = serializers.ListField(child=serializers.CharField(), required=False)
-    symbol_denylist = serializers.ListField(child=serializers.CharField(), required=False)
+    symbol_allowlist = serializers.ListField(child=SymbolField(), required=False)
+    symbol_denylist = serializers.ListField(child=SymbolField(), required=False)
 
     class Meta:
         model = TradeConfig
@@ -53,7 +81,7 @@ class ConfigVersionSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="history_id")
     changed_at = serializers.DateTimeField(source="history_date")
     changed_by = serializers.SerializerMethodField()
-    reason = serializers.CharField(source="history_change_reason", allow_null=True)
+    reason = StrictCharField(source="history_change_reason", allow_null=True)
     changes = serializers.SerializerMethodField(help_text="Settings this version changed.")
 
     class Meta:
@@ -69,3 +97,14 @@ class ConfigVersionSerializer(serializers.ModelSerializer):
         if previous is None:
             return []
         return sorted(c.field for c in record.diff_against(previous).changes)
+
+
+class ConfigUpdateSchema(OpenApiSerializerExtension):
+    """The schema says what `validate` checks: besides the reason, at least one setting."""
+
+    target_class = ConfigUpdateSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["anyOf"] = [{"required": [name]} for name in EDITABLE_FIELDS]
+        return schema

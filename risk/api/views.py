@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -12,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring.api.schema import DETAIL, NOT_FOUND, VALIDATION_ERRORS, StrictPageNumberPagination
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradeConfig
 from risk.selectors import config_get_active
@@ -31,7 +31,7 @@ class ConfigView(APIView):
 
     @extend_schema(
         request=ConfigUpdateSerializer,
-        responses={200: ConfigSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: ConfigSerializer, 400: VALIDATION_ERRORS, 409: DETAIL},
     )
     def put(self, request: Request) -> Response:
         body = ConfigUpdateSerializer(data=request.data, partial=True)
@@ -64,8 +64,17 @@ class ConfigHistoryView(ListAPIView):
 
     serializer_class = ConfigVersionSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
+    pagination_class = StrictPageNumberPagination
+
+    @extend_schema(
+        responses={200: ConfigVersionSerializer(many=True), 400: VALIDATION_ERRORS, 404: NOT_FOUND}
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no database
+            return TradeConfig.history.none()
         return (
             TradeConfig.history.filter(name=config_get_active().name)
             .select_related("history_user")

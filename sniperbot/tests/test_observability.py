@@ -31,6 +31,10 @@ def token_client(api_as, viewer_user):
 
 
 def monitor_alive(seconds_ago: float = 0) -> None:
+    """The monitor (and, in the production shape, a worker) reported `seconds_ago`."""
+    from sniperbot.startup import worker_beat
+
+    worker_beat()
     health_set(component="monitor", status="ok")
     BotHealth.objects.filter(component="monitor").update(
         last_event_at=timezone.now() - timedelta(seconds=seconds_ago)

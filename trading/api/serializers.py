@@ -1,8 +1,8 @@
-from decimal import Decimal
-
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from listings.api.serializers import SymbolField
+from monitoring.api.schema import PositiveDecimalField, StrictBooleanField
 from trading.models import Trade
 from trading.selectors import trade_latency_ms
 
@@ -52,18 +52,15 @@ class TradeSerializer(serializers.ModelSerializer):
 
 
 class TradeExecuteSerializer(serializers.Serializer):
-    symbol = serializers.RegexField(
+    symbol = SymbolField(
         r"^[A-Za-z0-9]{2,32}$",
         max_length=32,
         error_messages={"invalid": "A MEXC symbol is letters and digits, e.g. ABCUSDT."},
     )
-    quote_qty = serializers.DecimalField(
-        max_digits=20,
-        decimal_places=8,
-        min_value=Decimal("0.00000001"),
-        help_text="Quote amount to spend (quoteOrderQty).",
+    quote_qty = PositiveDecimalField(
+        max_digits=20, decimal_places=8, help_text="Quote amount to spend (quoteOrderQty)."
     )
-    live = serializers.BooleanField(
+    live = StrictBooleanField(
         default=False, help_text="Send a real order; needs auto-trade on, live mode and keys."
     )
 

@@ -5,8 +5,8 @@ from . import views
 urlpatterns = [
     path("trade/history/", views.TradeHistoryView.as_view(), name="trade-history"),
     path("trade/execute/", views.TradeExecuteView.as_view(), name="trade-execute"),
-    path("trade/<int:pk>/confirm/", views.TradeConfirmView.as_view(), name="trade-confirm"),
-    path("trade/<int:pk>/cancel/", views.TradeCancelView.as_view(), name="trade-cancel"),
+    path("trade/<str:pk>/confirm/", views.TradeConfirmView.as_view(), name="trade-confirm"),
+    path("trade/<str:pk>/cancel/", views.TradeCancelView.as_view(), name="trade-cancel"),
     path("trade/export.csv", views.TradeExportView.as_view(), name="trade-export"),
     # Served by trading: the exposure figures are trades (risk never imports trading).
     path("risk/metrics/", views.RiskMetricsView.as_view(), name="risk-metrics"),

@@ -8,19 +8,26 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import django_filters
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring.api.schema import (
+    DETAIL,
+    NOT_FOUND,
+    VALIDATION_ERRORS,
+    StrictFilterSet,
+    StrictPageNumberPagination,
+)
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradingMode
 from trading.models import Trade, TradeStatus
@@ -34,10 +41,8 @@ from .serializers import (
     TradeSerializer,
 )
 
-DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
 
-
-class TradeFilter(django_filters.FilterSet):
+class TradeFilter(StrictFilterSet):
     mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
     status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
     symbol = django_filters.CharFilter(lookup_expr="iexact")
@@ -55,9 +60,16 @@ class TradeHistoryView(ListAPIView):
     serializer_class = TradeSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
     filterset_class = TradeFilter
+    pagination_class = StrictPageNumberPagination
 
     def get_queryset(self):
         return trade_history()
+
+    @extend_schema(
+        responses={200: TradeSerializer(many=True), 400: VALIDATION_ERRORS, 404: NOT_FOUND}
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class TradeExecuteView(APIView):
@@ -65,7 +77,9 @@ class TradeExecuteView(APIView):
 
     permission_classes = (ViewerReadsOperatorWrites,)
 
-    @extend_schema(request=TradeExecuteSerializer, responses={201: TradeSerializer, 400: DETAIL})
+    @extend_schema(
+        request=TradeExecuteSerializer, responses={201: TradeSerializer, 400: VALIDATION_ERRORS}
+    )
     def post(self, request: Request) -> Response:
         body = TradeExecuteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -81,12 +95,37 @@ class TradeExecuteView(APIView):
         return Response(TradeSerializer(trade).data, status=status.HTTP_201_CREATED)
 
 
+# The URL takes any path segment as the id, so a bad one is a JSON 400 here rather than the
+# HTML 404 of an unmatched URL; ids beyond the database's integer range are simply not found.
+MAX_ID = 2**63 - 1
+TRADE_ID = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    OpenApiParameter.PATH,
+    description="The trade's id.",
+)
+
+
+def parse_trade_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        raise ValidationError({"id": [f"{value[:40]!r} is not a trade id (a whole number)."]})
+    number = int(value)
+    if not 1 <= number <= MAX_ID:
+        raise NotFound(f"No trade {number}.")
+    return number
+
+
 class _TradeActionView(APIView):
     permission_classes = (ViewerReadsOperatorWrites,)
     service = staticmethod(trade_confirm)
 
-    @extend_schema(request=None, responses={200: TradeSerializer, 404: DETAIL, 409: DETAIL})
-    def post(self, request: Request, pk: int) -> Response:
+    @extend_schema(
+        request=None,
+        parameters=[TRADE_ID],
+        responses={200: TradeSerializer, 400: VALIDATION_ERRORS, 404: NOT_FOUND, 409: DETAIL},
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        pk = parse_trade_id(pk)
         get_object_or_404(Trade, pk=pk)
         try:
             trade = self.service(trade_id=pk, actor=request.user)
@@ -199,12 +238,31 @@ class TradeExportView(APIView):
     permission_classes = (ViewerReadsOperatorWrites,)
     renderer_classes = (CSVRenderer, JSONRenderer)
 
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (Http404, NotFound):  # DRF's answer to an unknown ?format=
+            raise ValidationError({"format": ["The export is text/csv: use format=csv."]}) from None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):  # an error: JSON like the rest of the API
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, OpenApiTypes.STR, required=False)
-            for name in TradeFilter.base_filters
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["csv"]),
+            OpenApiParameter("mode", OpenApiTypes.STR, enum=TradingMode.values),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=TradeStatus.values),
+            OpenApiParameter("symbol", OpenApiTypes.STR),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (400, "application/json"): VALIDATION_ERRORS,
+        },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         filtered = TradeFilter(request.query_params, queryset=trade_history())
@@ -226,19 +284,23 @@ class RiskMetricsView(APIView):
         return Response(RiskMetricsSerializer(risk_metrics()).data)
 
 
-WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
+# 1m..43200m, 1h..720h, 1d..30d (leading zeros aside). The schema declares this pattern, so a
+# window the schema allows is never refused.
+WINDOW_PATTERN = (
+    r"^(?:0*(?:[1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9][0-9]|43200)m"
+    r"|0*(?:[1-9][0-9]?|[1-6][0-9][0-9]|7[01][0-9]|720)h"
+    r"|0*(?:[1-9]|[12][0-9]|30)d)$"
+)
+WINDOW = re.compile(WINDOW_PATTERN.removeprefix("^").removesuffix("$"))
 WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-MAX_WINDOW = timedelta(days=30)
 
 
 def parse_window(value: str) -> timedelta:
-    match = WINDOW.match(value.strip())
-    if not match:
-        raise ValidationError({"window": [f"{value!r} is not a window like 15m, 1h or 7d."]})
-    span = timedelta(**{WINDOW_UNITS[match[2]]: int(match[1])})
-    if not timedelta(0) < span <= MAX_WINDOW:
-        raise ValidationError({"window": ["The window must be between 1m and 30d."]})
-    return span
+    if not WINDOW.fullmatch(value):
+        if re.fullmatch(r"[0-9]+[mhd]", value):
+            raise ValidationError({"window": ["The window must be between 1m and 30d."]})
+        raise ValidationError({"window": [f"{value[:40]!r} is not a window like 15m, 1h or 7d."]})
+    return timedelta(**{WINDOW_UNITS[value[-1]]: int(value[:-1].lstrip("0"))})
 
 
 class LatencyAnalyticsView(APIView):
@@ -249,10 +311,12 @@ class LatencyAnalyticsView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "window", OpenApiTypes.STR, description="15m, 1h, 24h, 7d (default 1h)"
+                "window",
+                {"type": "string", "pattern": WINDOW_PATTERN},
+                description="Minutes, hours or days back, 1m to 30d: 15m, 1h, 24h, 7d (default 1h)",
             )
         ],
-        responses={200: LatencyStatsSerializer, 400: DETAIL},
+        responses={200: LatencyStatsSerializer, 400: VALIDATION_ERRORS},
     )
     def get(self, request: Request) -> Response:
         window = request.query_params.get("window", "1h")

@@ -1,0 +1,169 @@
+"""Pieces every app's API shares: error shapes for the OpenAPI schema, and strict pagination.
+
+The fuzz test (sniperbot/tests/test_fuzz.py) holds every response to the schema, so each
+view declares the errors it can answer with, in these shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import django_filters
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.utils import html
+
+DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+VALIDATION_ERRORS = OpenApiResponse(
+    {
+        "type": "object",
+        "description": "Per input field (or `non_field_errors`, or `detail`): what is wrong.",
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "string"},
+                {"type": "object", "description": "Errors per item of a list field."},
+            ]
+        },
+    },
+    description="The input is invalid; each field says why.",
+)
+
+NOT_FOUND = OpenApiResponse(DETAIL, description="Not found (or a page past the last one).")
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """Page numbers are whole numbers from 1; anything else is a 400 that says so.
+
+    DRF's own pagination answers `?page=0` or `?page=abc` with 404 "Invalid page", and
+    accepts the undocumented `?page=last`. A page past the last one is still a 404.
+    """
+
+    last_page_strings = ()
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        try:
+            number = int(raw) if raw.isascii() and raw.isdigit() else 0
+        except ValueError:  # more digits than int() takes
+            number = 0
+        if number < 1:
+            raise ValidationError({self.page_query_param: ["A page is a whole number from 1."]})
+        return number
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value is a 400, not silently ignored: `?since=` is not a
+    date-time, `?status=` no status. Free-text filters (CharFilter) may be empty."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if not self.is_bound:
+            return valid
+        for name, field in self.filters.items():
+            if isinstance(field, django_filters.CharFilter) or name not in self.data:
+                continue
+            if any(value == "" for value in self.data.getlist(name)):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+class BlankIsGivenMixin:
+    """In form-encoded bodies DRF takes an empty optional field as left out; here an empty
+    value is what it is, and is judged (a blank symbol is refused, as in JSON)."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class TextOnlyMixin:
+    """Text fields take text: DRF's CharField also turns a JSON number into a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise ValidationError("Must be a string.")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(TextOnlyMixin, serializers.CharField):
+    pass
+
+
+def _positive_decimal_pattern(whole_digits: int, decimal_places: int) -> str:
+    """Strings that are a decimal > 0 with at most these digits (leading zeros aside)."""
+    whole = rf"0*[1-9][0-9]{{0,{whole_digits - 1}}}(?:\.[0-9]{{0,{decimal_places}}})?"
+    fraction = "|".join(
+        rf"0{{{k}}}[1-9][0-9]{{0,{decimal_places - 1 - k}}}" for k in range(decimal_places)
+    )
+    return rf"^(?:{whole}|0*\.(?:{fraction}))$"
+
+
+class PositiveDecimalField(BlankIsGivenMixin, serializers.DecimalField):
+    """A decimal amount > 0, given as a string of digits like "10" or "0.5".
+
+    The schema's pattern says exactly what is accepted (DRF also takes JSON numbers, padded
+    strings and exponents, which the schema could not honestly describe as a string).
+    """
+
+    def __init__(self, *, max_digits: int, decimal_places: int, **kwargs) -> None:
+        self.pattern = _positive_decimal_pattern(max_digits - decimal_places, decimal_places)
+        kwargs.setdefault("min_value", Decimal(1).scaleb(-decimal_places))
+        super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and re.fullmatch(r"-?[0-9]*\.?[0-9]*", data):
+            return super().to_internal_value(data)  # DRF says what is wrong: sign, digits...
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            raise ValidationError(
+                f'Give a positive amount as a string of digits, e.g. "10" or "0.5" '
+                f"(at most {self.max_digits - self.decimal_places} digits before the point "
+                f"and {self.decimal_places} after)."
+            )
+        return super().to_internal_value(data)
+
+
+class PositiveDecimalFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = PositiveDecimalField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "response":
+            return {"type": "string", "format": "decimal"}
+        return {"type": "string", "format": "decimal", "pattern": self.target.pattern}
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false: a JSON boolean, or the text "true"/"false" in a form.
+
+    DRF's BooleanField also takes 1, "0", "yes", "off"... which the schema's `boolean` does
+    not say; a value the schema refuses is refused here too.
+    """
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def get_value(self, dictionary):
+        value = super().get_value(dictionary)
+        if html.is_html_input(dictionary) and isinstance(value, str):
+            return {"true": True, "false": False}.get(value.lower(), value)
+        return value
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
