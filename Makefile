@@ -7,7 +7,7 @@ PORT ?= 8000
 SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run manage test lint format migrate proto clean
+.PHONY: run manage test bench lint format migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,18 @@ manage: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 	$(BIN)/python -m sniperbot.testing.coverage_gate
+
+$(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed-runtime
+
+# The benchmarks under bench/, each printing its table and verdict (see BENCHMARKS.md).
+# With DATABASE_URL (PostgreSQL) set and redis-server installed, listing->order also runs
+# the production shape. The output is kept in var/bench-latest.txt.
+BENCHES := monitor_throughput order_overhead listing_to_order dashboard_push
+bench: $(VENV)/.installed-bench
+	mkdir -p var
+	( for b in $(BENCHES); do echo "### bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; echo; done ) 2>&1 | tee var/bench-latest.txt
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

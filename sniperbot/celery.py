@@ -39,12 +39,21 @@ _redis_channel_without_client_is_a_connection_error()
 
 @worker_init.connect
 def _refuse_live_without_keys(**_: object) -> None:
+    from django.db import connections
+
     from risk.live import LiveWithoutKeys, ensure_live_has_keys
 
     try:
         ensure_live_has_keys("worker")
     except LiveWithoutKeys as exc:  # Celery logs and ignores handler errors; exit instead
         raise SystemExit(f"sniperbot: {exc}") from None
+    finally:
+        # Nothing opened before the worker starts may be reused by it: a pool created here
+        # left the first task waiting forever on PostgreSQL.
+        for conn in connections.all(initialized_only=True):
+            conn.close()
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
 
 
 @worker_ready.connect

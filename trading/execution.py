@@ -169,6 +169,9 @@ def execute_dry_run(trade: Trade, gateway: OrderGateway) -> None:
 # --- live -----------------------------------------------------------------------------------
 
 
+DEFER_OVER_S = 0.02  # a longer wait for a rate-limit slot frees the worker meanwhile
+
+
 def execute_live(
     trade: Trade,
     gateway: OrderGateway,
@@ -176,26 +179,40 @@ def execute_live(
     policy: SendPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    max_wait_s: float | None = None,
+    defer: Callable[[float], None] | None = None,
+    reserved: bool = False,
 ) -> None:
-    if not guards.breaker.allow():
-        _fail(
-            trade,
-            "circuit_open",
-            "Circuit breaker open: the exchange is failing.",
-            status=TradeStatus.REJECTED,
-        )
-        return
-    wait = guards.limiter.reserve(guards.max_wait_s)
-    if wait is None:
-        _fail(
-            trade,
-            "rate_limited",
-            "Order rate limit: no slot within the wait budget.",
-            status=TradeStatus.REJECTED,
-        )
-        return
-    if wait:
-        sleep(wait)
+    """Send one decided live trade, once.
+
+    The order's rate-limit slot is reserved first. When it lies in the future and `defer` is
+    given, the send is handed to `defer(wait_s)` (which calls back with `reserved=True`) and
+    this worker is free to decide the next listing of a burst instead of sleeping.
+    """
+    if not reserved:
+        if not guards.breaker.allow():
+            _fail(
+                trade,
+                "circuit_open",
+                "Circuit breaker open: the exchange is failing.",
+                status=TradeStatus.REJECTED,
+            )
+            return
+        budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
+        wait = guards.limiter.reserve(budget)
+        if wait is None:
+            _fail(
+                trade,
+                "rate_limited",
+                "Order rate limit: no slot within the wait budget.",
+                status=TradeStatus.REJECTED,
+            )
+            return
+        if wait > DEFER_OVER_S and defer is not None:
+            defer(wait)
+            return
+        if wait:
+            sleep(wait)
     # Claim: from here this worker alone owns the trade; the row says it may be at the exchange.
     # Only one claim can match `pending`, so a plain attempts + 1 is safe; the push waits.
     claimed = _update(

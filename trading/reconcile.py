@@ -2,6 +2,11 @@
 
 Each trade is asked about by its client order id; nothing is sent blindly. A pending trade
 was never claimed, so it was never sent: past its freshness deadline it is expired.
+
+A recent listing with no trade at all lost its hand-off (the broker was down and the monitor
+died with the message, or Redis restarted with it queued): it is sniped now, through the
+same path, so it gets its one trade (rejected as stale if the signal is too old). The id is
+derived from the listing and the Trade row is unique on it, so this can never double-trade.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from .execution import (
 from .models import Trade, TradeStatus
 
 log = logging.getLogger(__name__)
+# A listing gets its trade within milliseconds; one without a trade after ORPHAN_GRACE lost its
+# hand-off. Older than ORPHAN_WINDOW it is history (or predates trading), not an orphan.
+ORPHAN_GRACE = timedelta(seconds=5)
+ORPHAN_WINDOW = timedelta(minutes=15)
 
 
 def trades_reconcile(
@@ -88,6 +97,37 @@ def trades_reconcile(
                 trade, gateway, guards, SendPolicy(recv_window_ms=config.recv_window_ms)
             )
         counts[outcome] += 1
+    counts.update(listings_without_trade_snipe(now=now))
     if counts:
         log.info("reconcile.pass", extra=dict(counts))
+    return counts
+
+
+def listings_without_trade_snipe(*, now) -> Counter:
+    """Snipe recent listings whose hand-off was lost (no Trade row), once each."""
+    from listings.models import Listing
+
+    from .services import Stamps, trade_snipe
+
+    counts: Counter = Counter()
+    orphans = Listing.objects.filter(
+        delisted_at__isnull=True,
+        detected_at__gte=now - ORPHAN_WINDOW,
+        detected_at__lt=now - ORPHAN_GRACE,
+        trades__isnull=True,
+    ).order_by("detected_at", "id")
+    for listing in orphans:
+        log.warning(
+            "reconcile.orphan_listing", extra={"listing_id": listing.pk, "symbol": listing.symbol}
+        )
+        try:
+            trade_snipe(
+                listing_id=listing.pk,
+                stamps=Stamps(detected_ns=int(listing.detected_at.timestamp() * 1e9)),
+            )
+            counts["orphan_sniped"] += 1
+        except Exception as exc:  # e.g. another process decided it at the same moment
+            log.warning(
+                "reconcile.orphan_failed", extra={"listing_id": listing.pk, "error": repr(exc)}
+            )
     return counts

@@ -8,11 +8,13 @@ is used to ask the exchange, never to send again blindly.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -134,11 +136,16 @@ def trade_decide(
 
 
 def trade_execute(
-    *, trade_id: int, open_at_ms: int | None = None, trade: Trade | None = None
+    *,
+    trade_id: int,
+    open_at_ms: int | None = None,
+    trade: Trade | None = None,
+    reserved: bool = False,
 ) -> Trade:
     """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim.
 
     `trade`: the row just decided, when the caller has it (saves a read on the hot path).
+    `reserved`: its rate-limit slot was reserved earlier and has come (a deferred send).
     """
     from .execution import SendPolicy, execute_dry_run, execute_live
     from .runtime import get_gateway, get_guards
@@ -158,9 +165,55 @@ def trade_execute(
             open_retry_window_ms=config.open_retry_window_ms,
             open_retry_interval_ms=config.open_retry_interval_ms,
         )
-        execute_live(trade, gateway, get_guards(), policy)
+        execute_live(
+            trade,
+            gateway,
+            get_guards(),
+            policy,
+            # Waiting longer than a signal stays fresh makes no sense (the reconciler would
+            # expire the trade meanwhile): beyond that the order is refused as rate limited.
+            max_wait_s=config.signal_max_age_ms / 1000 * 0.8,
+            defer=None if reserved else partial(_send_later, trade.pk, open_at_ms),
+            reserved=reserved,
+        )
     trade.refresh_from_db()
     return trade
+
+
+SEND_TASK = "trading.tasks.send_reserved"
+
+
+def _send_later(trade_id: int, open_at_ms: int | None, wait_s: float) -> None:
+    """Send a trade when its reserved rate-limit slot comes, without holding this worker.
+
+    Celery holds the task until then (countdown); in-process (embedded), a timer thread does.
+    If the broker refuses the hand-off, wait here: the slot is reserved either way.
+    """
+    kwargs = {"trade_id": trade_id, "open_at_ms": open_at_ms}
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        timer = threading.Timer(wait_s, _send_reserved_inprocess, kwargs=kwargs)
+        timer.daemon = True
+        timer.start()
+        return
+    try:
+        from celery import current_app
+
+        current_app.send_task(SEND_TASK, kwargs=kwargs, countdown=wait_s)
+    except Exception as exc:
+        log.warning("trade.defer_failed", extra={"trade_id": trade_id, "error": repr(exc)})
+        time.sleep(wait_s)
+        trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
+
+
+def _send_reserved_inprocess(trade_id: int, open_at_ms: int | None) -> None:
+    from django.db import connection
+
+    try:
+        trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
+    except Exception:
+        log.exception("trade.deferred_send_failed", extra={"trade_id": trade_id})
+    finally:
+        connection.close()
 
 
 def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:

@@ -231,3 +231,40 @@ def test_an_announcement_of_a_listing_the_stream_saw_first_trades_it_once(exchan
     assert trade_snipe_announced(upcoming_id=upcoming.pk).pk == first.pk
     assert Trade.objects.filter(symbol="LATEUSDT").count() == 1
     assert len(exchange.accepted_orders()) == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_burst_is_decided_at_once_and_sent_at_the_rate_limit(exchange, live):
+    """Eight listings at once, five orders/s allowed: all eight are decided immediately; the
+    first five go out at once, the rest when their slots come, each exactly once."""
+    import time as clock
+    from itertools import pairwise
+
+    from django.db import close_old_connections
+
+    symbols = [f"BRST{i}USDT" for i in range(8)]
+    for symbol in symbols:
+        exchange.list_symbol(symbol=symbol, open_in_ms=0, price="0.4")
+    started = clock.monotonic()
+    trades = [trade_snipe(listing_id=ListingFactory(symbol=s).pk) for s in symbols]
+    decided_in = clock.monotonic() - started
+    assert all(t.risk_done_ns for t in trades)
+    assert decided_in < 1.0, decided_in  # nobody slept on the limiter while deciding
+    deferred = [t for t in trades if t.status == TradeStatus.PENDING]
+    assert len(deferred) == 3
+
+    deadline = clock.monotonic() + 10
+    while Trade.objects.filter(symbol__in=symbols, status=TradeStatus.FILLED).count() < 8:
+        assert clock.monotonic() < deadline, "deferred sends never went out"
+        clock.sleep(0.05)
+    close_old_connections()
+    orders = sorted(
+        (o for o in exchange.accepted_orders() if o["symbol"] in symbols),
+        key=lambda o: o["received_at_ms"],
+    )
+    assert len(orders) == 8
+    assert len({o["clientOrderId"] for o in orders}) == 8
+    at = [o["received_at_ms"] - orders[0]["received_at_ms"] for o in orders]
+    # 5/s with a burst of 5: slots at 0 (x5), 200, 400, 600 ms after the first reservation.
+    assert at[5] >= 180, at
+    assert all(b - a >= 180 for a, b in pairwise(at[5:])), at

@@ -1,0 +1,171 @@
+"""Listing -> order: the real monitor and trading pipeline against the simulator, in live mode.
+
+The simulator opens symbols (single listings, then bursts of 10 and 50 opening at the same
+moment); the monitor detects them on the WebSocket, records them, hands them to trading (a
+Celery worker over Redis in the production shape, in-process threads in the embedded one),
+which runs the risk checks and sends a signed MARKET order to the simulator. Latencies come
+from each Trade's stage stamps (epoch ns taken in the monitor and the worker, same host).
+
+    python -m bench.listing_to_order            # embedded, and production when available
+
+Production shape needs PostgreSQL (DATABASE_URL) and redis-server (a private one is started).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._table import machine, print_table, stats, verdict
+from sniperbot.testing.stack import BotStack, RedisServer, wait_until
+
+SINGLES = 30
+SINGLE_GAP_S = 0.3  # more than 1 / ORDER_RATE_PER_S (5/s): singles, not a paced stream
+BURSTS = (10, 50)
+LIMITS = {
+    "auto_trade": True,
+    "mode": "live",
+    "snipe_quote_usdt": "5",
+    "max_trade_usdt": "100",
+    "max_position_usdt": "1000000",
+    "high_value_threshold_usdt": "1000000",
+    "max_trades_per_hour": 100000,
+    "max_in_flight": 100,
+}
+STAGES = ("detected_ns", "persisted_ns", "dispatched_ns", "risk_done_ns", "sent_ns", "acked_ns")
+SPANS = {
+    "persist": ("detected_ns", "persisted_ns"),
+    "dispatch": ("persisted_ns", "dispatched_ns"),
+    "risk": ("dispatched_ns", "risk_done_ns"),
+    "send": ("risk_done_ns", "sent_ns"),
+    "ack": ("sent_ns", "acked_ns"),
+    "detection -> sent": ("detected_ns", "sent_ns"),
+    "detection -> ack": ("detected_ns", "acked_ns"),
+}
+
+
+def trades(stack: BotStack, prefix: str) -> list[dict]:
+    columns = ", ".join(("symbol", "status", *STAGES))
+    rows = stack.rows(f"SELECT {columns} FROM trading_trade WHERE symbol LIKE '{prefix}%'")
+    return [dict(zip(("symbol", "status", *STAGES), row, strict=True)) for row in rows]
+
+
+def settled(stack: BotStack, prefix: str, n: int) -> list[dict]:
+    def done() -> list[dict] | None:
+        rows = trades(stack, prefix)
+        finished = [r for r in rows if r["acked_ns"] or r["status"] in ("failed", "rejected")]
+        return rows if len(finished) >= n else None
+
+    return wait_until(done, 90, f"{n} trades of {prefix}*")
+
+
+def open_now(stack: BotStack, symbols: list[str], lead_ms: int) -> int:
+    """List `symbols` to open together `lead_ms` from now; returns the open time (epoch ms)."""
+    open_at_ms = int(time.time() * 1000) + lead_ms
+    for symbol in symbols:
+        stack.sim_call(
+            "POST", "/_sim/listings", {"symbol": symbol, "price": "0.5", "open_at_ms": open_at_ms}
+        )
+    return open_at_ms
+
+
+def spans(rows: list[dict]) -> list[tuple[str, dict]]:
+    table = []
+    for name, (start, end) in SPANS.items():
+        samples = [(r[end] - r[start]) / 1e6 for r in rows if r[start] and r[end]]
+        if samples:
+            table.append((name, stats(samples)))
+    return table
+
+
+def run_shape(name: str, workdir: Path, database_url: str | None, redis_url: str | None) -> None:
+    env = {"MONITOR_CALENDAR_INTERVAL_S": "3600"}  # the detection path, not calendar arming
+    stack = BotStack(
+        workdir,
+        database_url=database_url,
+        redis_url=redis_url,
+        live=True,
+        extra_env=env,
+        worker_concurrency=4,
+    )
+    try:
+        stack.start(monitor_running=True, config=LIMITS)
+        measure(stack, name, redis_url)
+    finally:
+        stack.stop()
+
+
+def measure(stack: BotStack, name: str, redis_url: str | None) -> None:
+    wait_until(
+        lambda: stack.rows(
+            "SELECT 1 FROM monitoring_bothealth WHERE component='mexc_websocket' AND status='ok'"
+        ),
+        60,
+        "the monitor's WebSocket",
+    )
+    print(
+        f"\n== {name}: database {stack.database_url.split(':')[0]}, "
+        f"{'Celery worker over Redis' if redis_url else 'in-process trading'} =="
+    )
+
+    for i in range(SINGLES):
+        open_now(stack, [f"ONE{i:03d}X{name[:1].upper()}USDT"], lead_ms=0)
+        settled(stack, f"ONE{i:03d}X", 1)
+        time.sleep(SINGLE_GAP_S)  # single listings: not paced by the order rate limiter
+    singles = trades(stack, "ONE")
+    print_table(f"{name}: {len(singles)} single listings, per stage", spans(singles), "ms")
+    sent = stats([(r["sent_ns"] - r["detected_ns"]) / 1e6 for r in singles if r["sent_ns"]])
+    acked = stats([(r["acked_ns"] - r["detected_ns"]) / 1e6 for r in singles if r["acked_ns"]])
+    verdict(
+        sent["p99"] <= 5,
+        f"{name}: detection -> order sent p99 {sent['p99']:.2f} ms vs target <= 5 ms",
+    )
+    verdict(
+        acked["p99"] <= 10, f"{name}: detection -> ack p99 {acked['p99']:.2f} ms vs target <= 10 ms"
+    )
+
+    for size in BURSTS:
+        prefix = f"B{size}X"
+        symbols = [f"{prefix}{i:03d}{name[:1].upper()}USDT" for i in range(size)]
+        open_at_ms = open_now(stack, symbols, lead_ms=1500)
+        rows = settled(stack, prefix, size)
+        listed = stack.rows(f"SELECT count(*) FROM listings_listing WHERE symbol LIKE '{prefix}%'")[
+            0
+        ][0]
+        decided_ms = max((r["risk_done_ns"] / 1e6) - open_at_ms for r in rows)
+        orders = [
+            o
+            for o in stack.sim_call("GET", "/_sim/orders")["orders"]
+            if o.get("symbol", "").startswith(prefix) and o.get("error_code") is None
+        ]
+        print_table(f"{name}: burst of {size}, per stage", spans(rows), "ms")
+        print(
+            f"open -> last decision: {decided_ms:.1f} ms; listings {listed}/{size}; "
+            f"trades {len(rows)}; orders accepted {len(orders)}"
+        )
+        verdict(
+            listed == size == len(rows) and decided_ms <= 1000,
+            f"{name}: burst of {size} recorded and decided in {decided_ms:.0f} ms "
+            "vs target <= 1000 ms",
+        )
+
+
+def main() -> int:
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="bench-l2o-") as tmp:
+        run_shape("embedded", Path(tmp) / "embedded", None, None)
+        database_url = os.environ.get("DATABASE_URL")
+        if not (database_url and database_url.startswith("postgres") and RedisServer.available()):
+            print("\nproduction shape skipped: needs DATABASE_URL (PostgreSQL) and redis-server")
+            return 0
+        (Path(tmp) / "production").mkdir()
+        with RedisServer(Path(tmp) / "production") as redis:
+            run_shape("production", Path(tmp) / "production", database_url, redis.url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
