@@ -14,7 +14,7 @@ class ListingSource(models.TextChoices):
 
 class Listing(models.Model):
     symbol = models.CharField(max_length=32)
-    base_asset = models.CharField(max_length=24)
+    base_asset = models.CharField(max_length=32)  # a symbol is at most 32: so is its base
     quote_asset = models.CharField(max_length=16)
     listed_at = models.DateTimeField(
         help_text="The exchange's open time when known, else when the bot first saw it trading."
@@ -87,7 +87,7 @@ class UpcomingListing(models.Model):
     """
 
     symbol = models.CharField(max_length=32)
-    base_asset = models.CharField(max_length=24)
+    base_asset = models.CharField(max_length=32)  # a symbol is at most 32: so is its base
     quote_asset = models.CharField(max_length=16)
     open_at = models.DateTimeField()
     full_name = models.CharField(max_length=200, blank=True)

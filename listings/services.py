@@ -94,6 +94,7 @@ def listing_record(
             if same is None:
                 same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
             return _dedup_hit(same, source)
+        _mark_symbol_seen(symbol, detected_at)
         if announcement is not None:
             announcement.status = UpcomingStatus.OPENED
             announcement.listing = listing
@@ -106,7 +107,6 @@ def listing_record(
 
         transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
         events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
-    _mark_symbol_seen(symbol, detected_at)  # bookkeeping, after trading has its hand-off
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
         "listing.detected",

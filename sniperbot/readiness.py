@@ -41,45 +41,40 @@ def check_redis() -> Check:
     return Check(True, "ping ok")
 
 
-def _age(component_prefix: str) -> tuple[str, float] | None:
+def _heartbeat(prefix: str, never: str) -> tuple[Check | None, str]:
+    """The freshest heartbeat of the components named `prefix*`: a failed Check if it is
+    missing or stale, else None and the component's name (the caller says what is fine)."""
     from monitoring.models import BotHealth
 
-    rows = BotHealth.objects.filter(component__startswith=component_prefix).order_by(
-        "-last_event_at"
+    row = (
+        BotHealth.objects.filter(component__startswith=prefix)
+        .exclude(last_event_at=None)
+        .order_by("-last_event_at")
+        .first()
     )
-    row = rows.exclude(last_event_at=None).first()
     if row is None:
-        return None
-    return row.component, (timezone.now() - row.last_event_at).total_seconds()
+        return Check(False, never), ""
+    age = (timezone.now() - row.last_event_at).total_seconds()
+    if age > FRESH.total_seconds():
+        return Check(False, f"{row.component}: last heartbeat {age:.0f} s ago"), row.component
+    return None, row.component
 
 
 def check_monitor() -> Check:
-    seen = _age("monitor")
-    if seen is None:
-        return Check(False, "the monitor process has never reported (is run_monitor running?)")
-    _, age = seen
-    if age > FRESH.total_seconds():
-        return Check(False, f"last heartbeat {age:.0f} s ago", {"age_s": round(age, 1)})
+    failed, _ = _heartbeat("monitor", "the monitor has never reported (is run_monitor running?)")
+    if failed:
+        return failed
     from monitoring.selectors import monitor_status
 
     state = monitor_status()
-    return Check(
-        True,
-        f"alive, {state['actual_state']} (asked: {state['desired_state']})",
-        {"age_s": round(age, 1)},
-    )
+    return Check(True, f"alive, {state['actual_state']} (asked: {state['desired_state']})")
 
 
 def check_worker() -> Check:
     if not settings.REDIS_URL:
         return Check(True, "in-process (embedded): trades run in the monitor and web processes")
-    seen = _age("worker:")
-    if seen is None:
-        return Check(False, "no Celery worker has reported (celery -A sniperbot worker)")
-    name, age = seen
-    if age > FRESH.total_seconds():
-        return Check(False, f"{name}: last heartbeat {age:.0f} s ago", {"age_s": round(age, 1)})
-    return Check(True, f"{name} alive", {"age_s": round(age, 1)})
+    failed, name = _heartbeat("worker:", "no Celery worker has reported (celery ... worker)")
+    return failed or Check(True, f"{name} alive")
 
 
 def check_exchange() -> Check:

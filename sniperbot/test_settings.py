@@ -9,3 +9,10 @@ os.environ.setdefault("SNIPERBOT_TEST_METRICS_DIR", tempfile.mkdtemp(prefix="sni
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["SNIPERBOT_TEST_METRICS_DIR"]
 
 from .settings import *  # noqa: F403
+
+# In-process tests wrap each test in a transaction, and Django closes a CONN_MAX_AGE=0
+# connection at the end of every request, which a request inside that transaction must not
+# do. The pool is exercised by the tests that run the bot as real processes (BotStack).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["OPTIONS"].pop("pool", None)  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405

@@ -18,6 +18,7 @@ from monitoring.api.schema import (
     VALIDATION_ERRORS,
     StrictFilterSet,
     StrictPageNumberPagination,
+    UTCDateTimeFilter,
 )
 from monitoring.permissions import ViewerReadsOperatorWrites
 
@@ -26,8 +27,8 @@ from .serializers import ListingInjectSerializer, ListingSerializer
 
 class ListingFilter(StrictFilterSet):
     source = django_filters.ChoiceFilter(choices=ListingSource.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    since = UTCDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     symbol = django_filters.CharFilter(lookup_expr="iexact")
 
     class Meta:

@@ -145,3 +145,10 @@ def test_an_announcement_arriving_after_the_listing_is_never_armed(db):
     assert created
     assert (upcoming.status, upcoming.listing_id) == (UpcomingStatus.OPENED, listing.pk)
     assert upcoming_arm(upcoming=upcoming) is False
+
+
+def test_the_longest_symbol_mexc_allows_is_recorded():
+    symbol = "A" * 28 + "USDT"  # 32 characters: the base alone is 28
+    result = listing_record(symbol=symbol, source=ListingSource.TEST)
+    result.listing.refresh_from_db()
+    assert (result.listing.base_asset, result.listing.quote_asset) == ("A" * 28, "USDT")

@@ -7,9 +7,11 @@ view declares the errors it can answer with, in these shapes.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from decimal import Decimal
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -167,3 +169,13 @@ class StrictBooleanField(serializers.BooleanField):
         if isinstance(data, bool):
             return data
         self.fail("invalid", input=data)
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time filter that queries in UTC: any offset Python accepts (up to ±23:59)
+    works, though PostgreSQL itself refuses offsets beyond ±15:59."""
+
+    def filter(self, qs, value):
+        if value is not None and timezone.is_aware(value):
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)

@@ -21,11 +21,9 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from mexc.rest import MexcRestClient
 from mexc.simulator import SimulatorConfig
 from trading import runtime
-from trading.gateway import MexcGateway
-from trading.tests.conftest import ThreadedSimulator
+from trading.tests.conftest import ThreadedSimulator, simulator_gateway
 
 # Per operation, on top of schemathesis's coverage cases: the run stays well under a minute.
 # FUZZ_EXAMPLES=500 digs deeper (minutes). The seed is fixed (derandomize): CI reproduces.
@@ -35,14 +33,7 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 @pytest.fixture(scope="module")
 def simulator():
     with ThreadedSimulator(SimulatorConfig(port=0)) as sim:
-        gateway = MexcGateway(
-            lambda: MexcRestClient(
-                base_url=sim.sim.rest_url,
-                api_key=sim.sim.api_key,
-                secret_key=sim.sim.secret_key,
-                timeout=0.5,
-            )
-        )
+        gateway = simulator_gateway(sim)
         yield sim, gateway
         gateway.close()
 
@@ -59,6 +50,21 @@ def offline_trading(simulator, monkeypatch):
         yield
     runtime.set_gateway(None)
     runtime.get_guards.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Requests go through the raw WSGI handler, whose request signals would close the test's
+    database connection (PostgreSQL) inside its transaction; Django's test client does the
+    same disconnect."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from monitoring.api.schema import (
     VALIDATION_ERRORS,
     StrictFilterSet,
     StrictPageNumberPagination,
+    UTCDateTimeFilter,
 )
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradingMode
@@ -46,8 +47,8 @@ class TradeFilter(StrictFilterSet):
     mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
     status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
     symbol = django_filters.CharFilter(lookup_expr="iexact")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Trade

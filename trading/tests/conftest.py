@@ -64,19 +64,24 @@ class ThreadedSimulator:
         return response.json()
 
 
+def simulator_gateway(sim: ThreadedSimulator) -> MexcGateway:
+    """Trading's real gateway, pointed at a running simulator with its keys."""
+    return MexcGateway(
+        lambda: MexcRestClient(
+            base_url=sim.sim.rest_url,
+            api_key=sim.sim.api_key,
+            secret_key=sim.sim.secret_key,
+            timeout=0.5,
+        )
+    )
+
+
 @pytest.fixture
 def exchange():
     """A running simulator; trading's gateway and guards point at it for the test."""
     config = SimulatorConfig(port=0, mini_tickers_interval_ms=100)
     with ThreadedSimulator(config) as sim:
-        gateway = MexcGateway(
-            lambda: MexcRestClient(
-                base_url=sim.sim.rest_url,
-                api_key=sim.sim.api_key,
-                secret_key=sim.sim.secret_key,
-                timeout=0.5,
-            )
-        )
+        gateway = simulator_gateway(sim)
         runtime.set_gateway(gateway)
         keys = {"MEXC_API_KEY": sim.sim.api_key, "MEXC_SECRET_KEY": sim.sim.secret_key}
         with override_settings(**keys, BREAKER_FAILURE_THRESHOLD=3, BREAKER_COOLDOWN_S=30):

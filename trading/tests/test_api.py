@@ -264,3 +264,11 @@ def test_latency_rejects_a_bad_window(viewer, window):
     response = viewer.get(f"/api/analytics/latency/?window={window}")
     assert response.status_code == 400
     assert response.json()["window"]
+
+
+def test_history_takes_any_offset_python_accepts(viewer):
+    """PostgreSQL refuses offsets beyond ±15:59; the filter queries in UTC."""
+    trade = TradeFactory(listing=None)
+    response = viewer.get("/api/trade/history/", {"since": "2000-01-01T00:00:00+16:00"})
+    assert response.status_code == 200
+    assert [t["id"] for t in response.json()["results"]] == [trade.pk]

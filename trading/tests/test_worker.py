@@ -20,6 +20,7 @@ from django.db import connection
 from listings.tests.factories import ListingFactory
 from mexc.simulator import SimulatorProcess
 from risk.services import config_update
+from sniperbot.testing.stack import wait_until
 from trading.ids import snipe_order_id
 from trading.models import Trade, TradeStatus
 
@@ -78,7 +79,7 @@ class Worker:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: "ready." in self.log.read_text(), 30, "worker ready")
+        wait_until(lambda: "ready." in self.log.read_text(), 30, "worker ready")
         return self
 
     def kill(self) -> None:
@@ -93,18 +94,6 @@ class Worker:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    """Another process owns the state: check it until true or the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -148,12 +137,12 @@ def test_a_snipe_delivered_twice_makes_one_order(sim, worker):
     worker.start()
     snipe(listing.pk)
     snipe(listing.pk)
-    trade = wait_for(
+    trade = wait_until(
         lambda: Trade.objects.filter(listing=listing, status=TradeStatus.FILLED).first(),
         20,
         "the trade to fill",
     )
-    wait_for(
+    wait_until(
         lambda: (
             "snipe" in worker.log.read_text() and worker.log.read_text().count("succeeded") >= 2
         ),
@@ -184,14 +173,14 @@ def test_a_worker_killed_between_send_and_record_is_settled_on_restart(sim, work
     )
     worker.start()
     snipe(listing.pk)
-    wait_for(lambda: sim_orders(sim), 20, "the order to reach the exchange")
+    wait_until(lambda: sim_orders(sim), 20, "the order to reach the exchange")
     worker.kill()
     trade = Trade.objects.get(listing=listing)
     assert trade.status == TradeStatus.SUBMITTED and not trade.exchange_order_id
     # Let it go quiet (the reconciler leaves very recent trades to their worker), restart.
-    wait_for(lambda: time.time() - trade.updated_at.timestamp() > 2.5, 10, "quiet period")
+    wait_until(lambda: time.time() - trade.updated_at.timestamp() > 2.5, 10, "quiet period")
     worker.start()
-    settled = wait_for(
+    settled = wait_until(
         lambda: Trade.objects.filter(pk=trade.pk, status=TradeStatus.FILLED).first(),
         20,
         "the reconciler to settle the trade",
@@ -200,3 +189,28 @@ def test_a_worker_killed_between_send_and_record_is_settled_on_restart(sim, work
     assert settled.client_order_id == snipe_order_id(listing.symbol, listing.listed_at)
     assert [o["clientOrderId"] for o in sim_orders(sim)] == [trade.client_order_id]
     assert settled.quote_spent <= Decimal("20")
+
+
+def test_a_burst_beyond_the_rate_limit_is_sent_later_by_countdown(sim, worker):
+    """Five orders go out at once (the burst allowance), the rest as Celery countdowns when
+    their rate-limit slots come: nobody is rejected, nothing is sent twice."""
+    go_live()
+    symbols = [f"CDN{i}USDT" for i in range(7)]
+    listings = []
+    for symbol in symbols:
+        sim_post(sim, "/_sim/listings", {"symbol": symbol, "open_in_ms": 0, "price": "0.5"})
+        listings.append(ListingFactory(symbol=symbol))
+    worker.start()
+    for listing in listings:
+        snipe(listing.pk)
+    wait_until(
+        lambda: Trade.objects.filter(symbol__in=symbols, status=TradeStatus.FILLED).count() == 7,
+        30,
+        "all seven trades to fill",
+    )
+    orders = sorted(sim_orders(sim), key=lambda o: o["received_at_ms"])
+    assert sorted(o["clientOrderId"] for o in orders) == sorted(
+        Trade.objects.filter(symbol__in=symbols).values_list("client_order_id", flat=True)
+    )
+    at = [o["received_at_ms"] - orders[0]["received_at_ms"] for o in orders]
+    assert at[5] >= 180 and at[6] - at[5] >= 180, at  # 5/s after a burst of 5
