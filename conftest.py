@@ -49,3 +49,13 @@ def api_as(db):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_health_cache():
+    """Each test starts with a fresh database: forget which health rows this process wrote."""
+    from monitoring.services import health_forget
+
+    health_forget()
+    yield
+    health_forget()

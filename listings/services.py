@@ -143,10 +143,12 @@ def _matching_announcement(symbol: str, around: datetime) -> UpcomingListing | N
 
 
 def _mark_symbol_seen(symbol: str, when: datetime) -> None:
-    ExchangeSymbol.objects.update_or_create(
-        symbol=symbol,
-        defaults={"last_seen_at": when, "delisted_at": None},
-        create_defaults={"first_seen_at": when, "last_seen_at": when},
+    """One upsert statement (it runs inside the listing's transaction, before the hand-off)."""
+    ExchangeSymbol.objects.bulk_create(
+        [ExchangeSymbol(symbol=symbol, first_seen_at=when, last_seen_at=when, delisted_at=None)],
+        update_conflicts=True,
+        unique_fields=["symbol"],
+        update_fields=["last_seen_at", "delisted_at"],
     )
 
 

@@ -9,9 +9,11 @@ and counted (``skipped``), never fatal; a missing or bad ``firstOpenTime`` gives
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +96,21 @@ def _open_time(value: Any) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+# One kept-alive client per event loop: building an httpx client (its TLS context) costs tens
+# of milliseconds of CPU, on the loop that also reads the listing stream.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient()
+    return client
+
+
 async def fetch_new_coins(
     client_or_url: str | httpx.AsyncClient,
     *,
@@ -112,8 +129,9 @@ async def fetch_new_coins(
     params = {"timestamp": str(now_ms)}
     try:
         if isinstance(client_or_url, str):
-            async with httpx.AsyncClient(timeout=timeout) as http:
-                response = await http.get(url or client_or_url, params=params)
+            response = await _loop_client().get(
+                url or client_or_url, params=params, timeout=timeout
+            )
         else:
             response = await client_or_url.get(url or "", params=params, timeout=timeout)
     except httpx.TransportError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,12 +32,17 @@ def audit_record(
 
 def health_set(
     *, component: str, status: HealthStatus | str, detail: dict[str, Any] | None = None
-) -> BotHealth:
+) -> BotHealth | None:
     """Record the current state of a component (upsert on the unique component name).
 
-    Dashboards hear of it (`health.changed`) when the status changes, not on every report.
+    Dashboards hear of it (`health.changed`) when the status changes, not on every report;
+    an unchanged status is rewritten at most every HEALTH_REFRESH_S (None when skipped).
     """
     status = HealthStatus(status)
+    last = _health_written.get(component)
+    now = time.monotonic()
+    if last is not None and last[0] == status and now - last[1] < HEALTH_REFRESH_S:
+        return None  # nothing new: the row is fresh enough for readiness (15 s)
     before = BotHealth.objects.filter(component=component).values_list("status", flat=True).first()
     health, _ = BotHealth.objects.update_or_create(
         component=component,
@@ -46,9 +52,21 @@ def health_set(
             "detail": detail or {},
         },
     )
+    _health_written[component] = (status, now)
     if before != status:
         health_publish()
     return health
+
+
+# A component reporting the same status again is written at most this often: heartbeats come
+# every second, and the monitor's database thread is the one that records listings.
+HEALTH_REFRESH_S = 5.0
+_health_written: dict[str, tuple[str, float]] = {}
+
+
+def health_forget() -> None:
+    """Forget what this process wrote (tests that reset the database)."""
+    _health_written.clear()
 
 
 def health_publish() -> None:

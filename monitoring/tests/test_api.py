@@ -111,3 +111,19 @@ def test_an_unknown_event_is_a_programming_error():
 
     with pytest.raises(ValueError, match="Unknown dashboard event"):
         events.publish("listing.deleted", {})
+
+
+def test_an_unchanged_health_report_is_written_at_most_every_few_seconds(db, monkeypatch):
+    from monitoring import services
+    from monitoring.models import BotHealth
+
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    assert health_set(component="mexc_rest", status="ok") is not None
+    first = BotHealth.objects.get(component="mexc_rest").last_event_at
+    clock[0] += 1
+    assert health_set(component="mexc_rest", status="ok") is None  # skipped: nothing new
+    assert health_set(component="mexc_rest", status="down") is not None  # a change: at once
+    clock[0] += services.HEALTH_REFRESH_S + 0.1
+    health_set(component="mexc_rest", status="down")
+    assert BotHealth.objects.get(component="mexc_rest").last_event_at > first
