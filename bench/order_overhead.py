@@ -13,15 +13,15 @@ markets loaded).
   timed part is writing them on an already open keep-alive socket (asyncio streams) and
   reading the HTTP answer (headers + Content-Length body). What remains is loopback, the
   simulator's own work and the event loop: the part no client can remove.
-- ours: ``MexcRestClient.place_order(...)`` (httpx, kept-alive pool, signing, error mapping,
-  ``OrderAck`` parsing).
+- ours: ``MexcRestClient.place_order(...)`` (its own keep-alive HTTP/1.1 transport in
+  ``mexc/http.py``, signing, error mapping, ``OrderAck`` parsing).
 - ccxt: ``ccxt.async_support.mexc.create_order(symbol, "market", "buy", None, None,
   {"quoteOrderQty": ..., "clientOrderId": ...})`` on aiohttp, with ``enableRateLimit`` off
   (its throttle would add sleeps that are not overhead), swap markets and currencies not
   fetched (the simulator is spot only), ``load_markets()`` done once before the rounds.
 
 - httpx / aiohttp (reference rows, not part of the verdict): the same pre-signed request
-  through a bare ``httpx.AsyncClient`` (the transport under ours) and a bare
+  through a bare ``httpx.AsyncClient`` (the transport ours used before ``mexc/http.py``) and a bare
   ``aiohttp.ClientSession`` (the transport under ccxt), to show how much of each client's
   overhead is its HTTP library.
 
