@@ -6,6 +6,7 @@ handshake. Guards live in Redis when REDIS_URL is set, so every worker shares th
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 
@@ -25,6 +26,8 @@ from risk.guards import (
 
 from .execution import Guards, OrderGateway
 
+log = logging.getLogger(__name__)
+
 _lock = threading.Lock()
 
 
@@ -36,17 +39,30 @@ def _redis():
 
 
 class ReportingBreaker:
-    """A breaker that shows its state changes in BotHealth('circuit_breaker')."""
+    """A breaker that shows its state changes in BotHealth('circuit_breaker').
+
+    Its state may live in Redis. If that store fails, sends are refused (fail closed: the
+    exchange is not protected) and recording an outcome is skipped, never raised, so the
+    trade's own row is always written.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
 
     def allow(self) -> bool:
-        return self.inner.allow()
+        try:
+            return self.inner.allow()
+        except Exception as exc:
+            log.error("breaker.unavailable", extra={"error": repr(exc)})
+            return False
 
     def record_success(self) -> None:
-        was = self.inner.state()
-        self.inner.record_success()
+        try:
+            was = self.inner.state()
+            self.inner.record_success()
+        except Exception as exc:
+            log.error("breaker.unavailable", extra={"error": repr(exc)})
+            return
         if was is not BreakerState.CLOSED:
             circuit_breaker_open.set(0)
             health_set(
@@ -54,7 +70,11 @@ class ReportingBreaker:
             )
 
     def record_failure(self) -> BreakerState:
-        state = self.inner.record_failure()
+        try:
+            state = self.inner.record_failure()
+        except Exception as exc:
+            log.error("breaker.unavailable", extra={"error": repr(exc)})
+            return BreakerState.CLOSED  # unknown: the caller's own retry bound still applies
         if state is BreakerState.OPEN:
             circuit_breaker_open.set(1)
             health_set(

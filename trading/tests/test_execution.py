@@ -271,3 +271,30 @@ def test_a_burst_is_decided_at_once_and_sent_at_the_rate_limit(exchange, live):
     # 5/s with a burst of 5: slots at 0 (x5), 200, 400, 600 ms after the first reservation.
     assert at[5] >= 180, at
     assert all(b - a >= 180 for a, b in pairwise(at[5:])), at
+
+
+def test_with_the_breaker_store_down_sends_are_refused_and_outcomes_still_recorded(exchange, live):
+    """The breaker's state lives in Redis in production: if Redis fails, nothing is sent
+    unprotected, and a trade already sent still records its outcome."""
+    from trading.runtime import ReportingBreaker
+
+    class DeadStore:
+        def allow(self):
+            raise ConnectionError("redis down")
+
+        record_success = record_failure = state = allow
+
+    breaker = ReportingBreaker(DeadStore())
+    assert breaker.allow() is False
+    breaker.record_success()  # logged, not raised
+    assert breaker.record_failure().value == "closed"
+
+    guards = get_guards()
+    original = guards.breaker
+    guards.breaker = breaker
+    try:
+        trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    finally:
+        guards.breaker = original
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "circuit_open")
+    assert exchange.orders() == []
