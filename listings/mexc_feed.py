@@ -44,6 +44,7 @@ class MexcFeed:
             ws_url=settings.MEXC_WS_URL,
             calendar_url=settings.MEXC_CALENDAR_URL,
             mini_tickers_tz=settings.MEXC_MINI_TICKERS_TZ,
+            stream_options={"backoff_s": settings.MEXC_WS_BACKOFF_S},
         )
 
     async def trading_symbols(self) -> set[str]:

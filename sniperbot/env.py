@@ -99,6 +99,24 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_seconds_list(
+    name: str, default: tuple[float, ...], *, environ: Mapping[str, str] | None = None
+) -> tuple[float, ...]:
+    """Comma-separated positive seconds, e.g. `1,2,4,8,16,30`."""
+    items = env_list(name, [], environ=environ)
+    if not items:
+        return default
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={','.join(items)!r} is not a list of seconds, e.g. 1,2,4,8,16,30."
+        ) from None
+    if any(v <= 0 for v in values):
+        raise ImproperlyConfigured(f"{name}: every delay must be above 0 seconds.")
+    return values
+
+
 def env_url(
     name: str,
     default: str | None,

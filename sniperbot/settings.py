@@ -16,7 +16,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_decimal, env_int, env_list, env_secret, env_str, env_url
+from .env import (
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_seconds_list,
+    env_secret,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SNIPERBOT_VAR_DIR", str(BASE_DIR / "var")))
@@ -256,6 +265,8 @@ MONITOR_REST_INTERVAL_MS = env_int("MONITOR_REST_INTERVAL_MS", 2000, min_value=1
 MONITOR_CALENDAR_INTERVAL_S = env_int("MONITOR_CALENDAR_INTERVAL_S", 30, min_value=1)
 MONITOR_ARM_LEAD_S = env_int("MONITOR_ARM_LEAD_S", 60, min_value=1)
 MEXC_MINI_TICKERS_TZ = env_str("MEXC_MINI_TICKERS_TZ", "UTC+8")
+# WebSocket reconnect delays, one per consecutive failure, the last repeating.
+MEXC_WS_BACKOFF_S = env_seconds_list("MEXC_WS_BACKOFF_S", (1, 2, 4, 8, 16, 30))
 
 # --- Trading ----------------------------------------------------------------------------------
 ORDER_RATE_PER_S = env_int("ORDER_RATE_PER_S", 5, min_value=1, max_value=1000)

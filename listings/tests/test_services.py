@@ -152,3 +152,10 @@ def test_the_longest_symbol_mexc_allows_is_recorded():
     result = listing_record(symbol=symbol, source=ListingSource.TEST)
     result.listing.refresh_from_db()
     assert (result.listing.base_asset, result.listing.quote_asset) == ("A" * 28, "USDT")
+
+
+def test_the_feed_reconnects_on_the_configured_schedule(settings):
+    from listings.mexc_feed import MexcFeed
+
+    settings.MEXC_WS_BACKOFF_S = (0.5, 3.0)
+    assert MexcFeed.from_settings().stream_options["backoff_s"] == (0.5, 3.0)

@@ -9,8 +9,8 @@ and the dashboard gets pushes.
 For fault injection: `RedisServer` is a private redis-server on a free port that a test may
 stop and start again; `BotStack(..., live=True)` hands the processes the simulator's keys;
 `kill_worker()`/`start_worker()` crash and restart the worker; `rows()` reads the stack's
-database directly; `ws_backoff_s` runs the monitor with a faster WebSocket reconnect schedule
-(production: 1, 2, 4 ... 30 s), so twenty drops fit in a test.
+database directly; `ws_backoff_s` sets the monitor's WebSocket reconnect schedule
+(MEXC_WS_BACKOFF_S; production: 1, 2, 4 ... 30 s), so twenty drops fit in a test.
 """
 
 from __future__ import annotations
@@ -107,27 +107,6 @@ class RedisServer:
         self.stop()
 
 
-def run_monitor_main() -> None:
-    """`manage.py run_monitor` with the stream's reconnect schedule from STACK_WS_BACKOFF_S."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from listings.mexc_feed import MexcFeed
-
-    backoff = tuple(float(x) for x in os.environ["STACK_WS_BACKOFF_S"].split(","))
-    from_settings = MexcFeed.from_settings.__func__
-
-    def fast_feed(cls):
-        feed = from_settings(cls)
-        feed.stream_options = {**feed.stream_options, "backoff_s": backoff}
-        return feed
-
-    MexcFeed.from_settings = classmethod(fast_feed)
-    call_command("run_monitor")
-
-
 def _fresh_postgres(url: str, name: str) -> str:
     import psycopg
 
@@ -205,7 +184,7 @@ class BotStack:
         if self.live:
             env.update(MEXC_API_KEY=self.sim.api_key, MEXC_SECRET_KEY=self.sim.secret_key)
         if self.ws_backoff_s:
-            env["STACK_WS_BACKOFF_S"] = ",".join(str(x) for x in self.ws_backoff_s)
+            env["MEXC_WS_BACKOFF_S"] = ",".join(str(x) for x in self.ws_backoff_s)
         env.update(self.extra_env)
         return env
 
@@ -310,11 +289,7 @@ class BotStack:
         proc.wait(10)
 
     def start_monitor(self) -> None:
-        if self.ws_backoff_s:
-            code = "from sniperbot.testing.stack import run_monitor_main; run_monitor_main()"
-            self.spawn("monitor", sys.executable, "-c", code)
-        else:
-            self.spawn("monitor", sys.executable, "manage.py", "run_monitor")
+        self.spawn("monitor", sys.executable, "manage.py", "run_monitor")
 
     def alive(self) -> dict[str, bool]:
         return {name: proc.poll() is None for name, proc in self.procs.items()}

@@ -86,3 +86,16 @@ def test_settings_refuse_to_start_without_secret_key_when_debug_off(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is off" in result.stderr
+
+
+def test_seconds_lists():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from sniperbot.env import env_seconds_list
+
+    assert env_seconds_list("B", (1.0, 2.0), environ={}) == (1.0, 2.0)
+    assert env_seconds_list("B", (1.0,), environ={"B": "0.05, 0.1,0.2"}) == (0.05, 0.1, 0.2)
+    with pytest.raises(ImproperlyConfigured, match="not a list of seconds"):
+        env_seconds_list("B", (1.0,), environ={"B": "1,two"})
+    with pytest.raises(ImproperlyConfigured, match="above 0"):
+        env_seconds_list("B", (1.0,), environ={"B": "1,0"})
