@@ -205,11 +205,27 @@ def _send_later(trade_id: int, open_at_ms: int | None, wait_s: float) -> None:
         trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
 
 
+DEFERRED_SEND_TRIES = 3
+
+
 def _send_reserved_inprocess(trade_id: int, open_at_ms: int | None) -> None:
-    from django.db import connection
+    """A timer's send. A busy database (SQLite's lock) is retried: the slot is already ours,
+    and the claim on `pending` keeps a retry from ever sending twice."""
+    from django.db import OperationalError, connection
 
     try:
-        trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
+        for attempt in range(1, DEFERRED_SEND_TRIES + 1):
+            try:
+                trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
+                return
+            except OperationalError as exc:
+                log.warning(
+                    "trade.deferred_send_retry",
+                    extra={"trade_id": trade_id, "attempt": attempt, "error": repr(exc)},
+                )
+                connection.close()
+                time.sleep(0.05 * attempt)
+        log.error("trade.deferred_send_failed", extra={"trade_id": trade_id})
     except Exception:
         log.exception("trade.deferred_send_failed", extra={"trade_id": trade_id})
     finally:
