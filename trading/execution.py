@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
@@ -98,16 +99,18 @@ def _update(
     *,
     expect: tuple[str, ...] | None = None,
     publish: bool = True,
+    hold_s: float = 0.0,
     **fields: Any,
 ) -> bool:
     """Write fields (conditionally on the current status) and push the new state.
 
     `publish=False` keeps the push off the path to the exchange (a later update pushes).
+    `hold_s`: the sender is busy with this trade for up to that long (see `_hold`).
     """
     query = Trade.objects.filter(pk=trade.pk)
     if expect is not None:
         query = query.filter(status__in=expect)
-    now = timezone.now()
+    now = timezone.now() + timedelta(seconds=hold_s)
     if query.update(**fields, updated_at=now) != 1:
         return False
     if any(isinstance(value, Combinable) for value in fields.values()):
@@ -125,6 +128,23 @@ def _update(
             if ms is not None:
                 metrics.trade_stage_latency.labels(stage=stage).observe(ms / 1000)
     return True
+
+
+def send_hold_s() -> float:
+    """How long one send may keep a trade busy: the HTTP timeout, and a margin."""
+    return settings.MEXC_HTTP_TIMEOUT_MS / 1000 + 1.0
+
+
+def _hold(trade: Trade, seconds: float) -> None:
+    """Tell the reconciler this trade's sender is alive and busy for `seconds` more.
+
+    The reconciler only touches trades whose row has been quiet for a while; a sender about to
+    wait (Retry-After, the open) or to send pushes `updated_at` past that wait, so the
+    reconciler never resends an order while its own sender may still send it.
+    """
+    until = timezone.now() + timedelta(seconds=seconds)
+    Trade.objects.filter(pk=trade.pk).update(updated_at=until)
+    trade.updated_at = until
 
 
 def _fail(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
@@ -219,6 +239,7 @@ def execute_live(
         trade,
         expect=(TradeStatus.PENDING,),
         publish=False,
+        hold_s=send_hold_s(),
         status=TradeStatus.SUBMITTED,
         attempts=trade.attempts + 1,
         sent_ns=time.time_ns(),
@@ -247,6 +268,7 @@ def send_until_settled(
         except mexc_errors.SymbolNotTradable as exc:
             deadline = (policy.open_at_ms or 0) + policy.open_retry_window_ms
             if policy.open_at_ms is not None and gateway.server_time_ms() < deadline:
+                _hold(trade, policy.open_retry_interval_ms / 1000 + send_hold_s())
                 sleep(policy.open_retry_interval_ms / 1000)
                 continue  # 10007: nothing was placed, the same id is safe to send again
             _fail(trade, "symbol_not_tradable", str(exc))
@@ -257,11 +279,17 @@ def send_until_settled(
             if retry_after > guards.max_wait_s:
                 _fail(trade, "exchange_rate_limited", str(exc))
                 return
+            _hold(trade, retry_after + send_hold_s())
             sleep(retry_after)
             continue
         except mexc_errors.OrderOutcomeUnknown as exc:
             guards.breaker.record_failure()
-            _update(trade, status=TradeStatus.UNKNOWN, error_message=str(exc)[:2000])
+            _update(
+                trade,
+                hold_s=send_hold_s(),  # this sender settles it now, not the reconciler
+                status=TradeStatus.UNKNOWN,
+                error_message=str(exc)[:2000],
+            )
             log.warning("trade.outcome_unknown", extra={"trade_id": trade.pk, "error": str(exc)})
             if settle_unknown(trade, gateway) == "resend":
                 continue
@@ -271,11 +299,19 @@ def send_until_settled(
             if guards.breaker.record_failure().value == "open" or trade.attempts >= MAX_ATTEMPTS:
                 _fail(trade, "exchange_unavailable", str(exc))
                 return
-            Trade.objects.filter(pk=trade.pk).update(attempts=F("attempts") + 1)
+            Trade.objects.filter(pk=trade.pk).update(
+                attempts=F("attempts") + 1,
+                updated_at=timezone.now() + timedelta(seconds=send_hold_s()),
+            )
             trade.refresh_from_db()
             continue
         except mexc_errors.MexcError as exc:
             guards.breaker.record_success()  # the exchange answered; the order was refused
+            if (trade.attempts > 1 or exc.code == DUPLICATE_ORDER) and _placed_after_all(
+                trade, gateway
+            ):
+                poll_until_final(trade, gateway, sleep=sleep)
+                return
             _fail(trade, _reason_for(exc), str(exc))
             return
         guards.breaker.record_success()
@@ -296,6 +332,24 @@ def send_until_settled(
         )
         poll_until_final(trade, gateway, sleep=sleep)
         return
+
+
+DUPLICATE_ORDER = 26  # the simulator's "Duplicate client order id."
+
+
+def _placed_after_all(trade: Trade, gateway: OrderGateway) -> bool:
+    """A refusal after an earlier attempt (or a duplicate id) may hide an order that exists:
+    ask by client order id, and record it if so. A trade is never failed while its order
+    stands at the exchange."""
+    try:
+        state = gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id)
+    except mexc_errors.MexcError:
+        return False
+    log.warning("trade.placed_despite_refusal", extra={"trade_id": trade.pk})
+    if not trade.acked_ns:
+        _update(trade, publish=False, acked_ns=time.time_ns())
+    apply_order_state(trade, state)
+    return True
 
 
 def _reason_for(exc: Exception) -> str:
@@ -356,6 +410,7 @@ def settle_unknown(trade: Trade, gateway: OrderGateway) -> str:
             claimed = _update(
                 trade,
                 expect=(TradeStatus.UNKNOWN, TradeStatus.SUBMITTED),
+                hold_s=send_hold_s(),
                 status=TradeStatus.SUBMITTED,
                 attempts=F("attempts") + 1,
                 sent_ns=time.time_ns(),

@@ -101,7 +101,9 @@ def test_a_5xx_storm_leaves_it_unknown_then_the_reconciler_settles_it_once(excha
     trade = trade_snipe(listing_id=listing_on(exchange).pk)
     assert trade.status == TradeStatus.UNKNOWN and trade.attempts == 1
     assert exchange.accepted_orders() == []
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    # Its sender holds it while a send could still be in flight: the reconciler waits that out.
+    assert trades_reconcile(gateway=get_gateway(), guards=get_guards())["resend"] == 0
+    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-10)
     trade.refresh_from_db()
     assert trade.status == TradeStatus.FILLED and trade.attempts == 2
     assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
@@ -318,3 +320,24 @@ def test_a_deferred_send_retries_a_busy_database(monkeypatch):
     monkeypatch.setattr(services.time, "sleep", lambda s: None)
     services._send_reserved_inprocess(42, 1_700_000_000_000)
     assert calls == [{"trade_id": 42, "open_at_ms": 1_700_000_000_000, "reserved": True}] * 2
+
+
+def test_the_reconciler_leaves_a_held_trade_to_its_sender(exchange, live):
+    """A sender about to wait (Retry-After, the open) or to send holds its trade: the
+    reconciler neither resends nor fails it until the hold has passed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.execution import _hold
+
+    listing = listing_on(exchange)
+    trade = TradeFactory(listing=listing, mode="live", status=TradeStatus.SUBMITTED, attempts=1)
+    _hold(trade, 5)
+    counts = trades_reconcile(gateway=get_gateway(), guards=get_guards())
+    assert counts["resend"] == 0 and counts["settled"] == 0
+    trade.refresh_from_db()
+    assert trade.status == TradeStatus.SUBMITTED and exchange.accepted_orders() == []
+    Trade.objects.filter(pk=trade.pk).update(updated_at=timezone.now() - timedelta(seconds=10))
+    assert trades_reconcile(gateway=get_gateway(), guards=get_guards())["resend"] == 1
+    assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
