@@ -24,23 +24,25 @@ class MonitorStatusView(APIView):
         return Response(MonitorStatusSerializer(monitor_status()).data)
 
 
-class MonitorStartView(APIView):
+class _MonitorControlView(APIView):
+    """Set the desired state (idempotent), answer with the resulting status."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+    service = staticmethod(monitor_request_start)
+
+    @extend_schema(request=None, responses=MonitorStatusSerializer)
+    def post(self, request: Request) -> Response:
+        self.service(actor=request.user)
+        return Response(MonitorStatusSerializer(monitor_status()).data)
+
+
+class MonitorStartView(_MonitorControlView):
     """Ask the monitor to run (idempotent)."""
 
-    permission_classes = (ViewerReadsOperatorWrites,)
-
-    @extend_schema(request=None, responses=MonitorStatusSerializer)
-    def post(self, request: Request) -> Response:
-        monitor_request_start(actor=request.user)
-        return Response(MonitorStatusSerializer(monitor_status()).data)
+    service = staticmethod(monitor_request_start)
 
 
-class MonitorStopView(APIView):
+class MonitorStopView(_MonitorControlView):
     """Ask the monitor to stop (idempotent)."""
 
-    permission_classes = (ViewerReadsOperatorWrites,)
-
-    @extend_schema(request=None, responses=MonitorStatusSerializer)
-    def post(self, request: Request) -> Response:
-        monitor_request_stop(actor=request.user)
-        return Response(MonitorStatusSerializer(monitor_status()).data)
+    service = staticmethod(monitor_request_stop)
