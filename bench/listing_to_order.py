@@ -1,10 +1,17 @@
 """Listing -> order: the real monitor and trading pipeline against the simulator, in live mode.
 
 The simulator opens symbols (single listings, then bursts of 10 and 50 opening at the same
-moment); the monitor detects them on the WebSocket, records them, hands them to trading (a
-Celery worker over Redis in the production shape, in-process threads in the embedded one),
-which runs the risk checks and sends a signed MARKET order to the simulator. Latencies come
-from each Trade's stage stamps (epoch ns taken in the monitor and the worker, same host).
+moment); the monitor detects them on the WebSocket and records each one. By default the
+monitor decides the trade in the listing's own transaction and sends the order itself
+(trading/inline.py); orders the rate limiter defers go to a Celery worker over Redis in the
+production shape (in-process timers in the embedded one). A baseline run beside it sends
+every listing through a Celery task (SNIPE_INLINE=0), the path before the inline snipe.
+Latencies come from each Trade's stage stamps (epoch ns, same host).
+
+Inline, the stages are: persist = detection -> listing row written (not yet committed);
+dispatch = config locked; risk = checks done; send = trade row written claimed, the one
+commit, the hand-off to a sender thread, up to the request going out; ack = the exchange's
+answer.
 
     python -m bench.listing_to_order            # embedded, and production when available
 
@@ -22,7 +29,7 @@ from pathlib import Path
 from bench._table import machine, print_table, stats, verdict
 from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 
-SINGLES = 30
+SINGLES = 100  # p99 is then the 99th of 100 samples, not the maximum
 SINGLE_GAP_S = 0.3  # more than 1 / ORDER_RATE_PER_S (5/s): singles, not a paced stream
 BURSTS = (10, 50)
 LIMITS = {
@@ -81,8 +88,18 @@ def spans(rows: list[dict]) -> list[tuple[str, dict]]:
     return table
 
 
-def run_shape(name: str, workdir: Path, database_url: str | None, redis_url: str | None) -> None:
+def run_shape(
+    name: str,
+    workdir: Path,
+    database_url: str | None,
+    redis_url: str | None,
+    *,
+    inline: bool = True,
+    bursts: tuple[int, ...] = BURSTS,
+) -> dict[str, dict]:
+    """Run one shape; returns the single listings' stats ("sent", "ack")."""
     env = {"MONITOR_CALENDAR_INTERVAL_S": "3600"}  # the detection path, not calendar arming
+    env["SNIPE_INLINE"] = "1" if inline else "0"
     stack = BotStack(
         workdir,
         database_url=database_url,
@@ -93,12 +110,14 @@ def run_shape(name: str, workdir: Path, database_url: str | None, redis_url: str
     )
     try:
         stack.start(monitor_running=True, config=LIMITS)
-        measure(stack, name, redis_url)
+        return measure(stack, name, redis_url, bursts)
     finally:
         stack.stop()
 
 
-def measure(stack: BotStack, name: str, redis_url: str | None) -> None:
+def measure(
+    stack: BotStack, name: str, redis_url: str | None, bursts: tuple[int, ...]
+) -> dict[str, dict]:
     wait_until(
         lambda: stack.rows(
             "SELECT 1 FROM monitoring_bothealth WHERE component='mexc_websocket' AND status='ok'"
@@ -106,13 +125,15 @@ def measure(stack: BotStack, name: str, redis_url: str | None) -> None:
         60,
         "the monitor's WebSocket",
     )
-    print(
-        f"\n== {name}: database {stack.database_url.split(':')[0]}, "
-        f"{'Celery worker over Redis' if redis_url else 'in-process trading'} =="
-    )
+    how = "the monitor sends (inline)"
+    if stack.extra_env["SNIPE_INLINE"] != "1":
+        how = "every listing via a task (SNIPE_INLINE=0)"
+    workers = "Celery worker over Redis" if redis_url else "in-process trading"
+    print(f"\n== {name}: database {stack.database_url.split(':')[0]}, {workers}, {how} ==")
+    tag = name[:1].upper()
 
     for i in range(SINGLES):
-        open_now(stack, [f"ONE{i:03d}X{name[:1].upper()}USDT"], lead_ms=0)
+        open_now(stack, [f"ONE{i:03d}X{tag}USDT"], lead_ms=0)
         settled(stack, f"ONE{i:03d}X", 1)
         time.sleep(SINGLE_GAP_S)  # single listings: not paced by the order rate limiter
     singles = trades(stack, "ONE")
@@ -127,9 +148,9 @@ def measure(stack: BotStack, name: str, redis_url: str | None) -> None:
         acked["p99"] <= 10, f"{name}: detection -> ack p99 {acked['p99']:.2f} ms vs target <= 10 ms"
     )
 
-    for size in BURSTS:
+    for size in bursts:
         prefix = f"B{size}X"
-        symbols = [f"{prefix}{i:03d}{name[:1].upper()}USDT" for i in range(size)]
+        symbols = [f"{prefix}{i:03d}{tag}USDT" for i in range(size)]
         open_at_ms = open_now(stack, symbols, lead_ms=1500)
         rows = settled(stack, prefix, size)
         listed = stack.rows(f"SELECT count(*) FROM listings_listing WHERE symbol LIKE '{prefix}%'")[
@@ -151,6 +172,23 @@ def measure(stack: BotStack, name: str, redis_url: str | None) -> None:
             f"{name}: burst of {size} recorded and decided in {decided_ms:.0f} ms "
             "vs target <= 1000 ms",
         )
+    return {"sent": sent, "ack": acked}
+
+
+def print_ratios(baseline: dict[str, dict], ours: dict[str, dict]) -> None:
+    """Single listings, production shape: the inline snipe against the task hop beside it."""
+    print("\nproduction, single listings: inline snipe vs every listing via a Celery task")
+    print(
+        f"{'detection ->':<14}{'task median':>13}{'inline median':>15}{'ratio':>8}"
+        f"{'task p99':>10}{'inline p99':>12}{'ratio':>8}"
+    )
+    for key, label in (("sent", "order sent"), ("ack", "ack")):
+        b, o = baseline[key], ours[key]
+        print(
+            f"{label:<14}{b['median']:>13.2f}{o['median']:>15.2f}"
+            f"{b['median'] / o['median']:>7.1f}x{b['p99']:>10.2f}{o['p99']:>12.2f}"
+            f"{b['p99'] / o['p99']:>7.1f}x"
+        )
 
 
 def main() -> int:
@@ -163,7 +201,13 @@ def main() -> int:
             return 0
         (Path(tmp) / "production").mkdir()
         with RedisServer(Path(tmp) / "production") as redis:
-            run_shape("production", Path(tmp) / "production", database_url, redis.url)
+            ours = run_shape("production", Path(tmp) / "production", database_url, redis.url)
+        (Path(tmp) / "hop").mkdir()
+        with RedisServer(Path(tmp) / "hop") as redis:
+            baseline = run_shape(
+                "celery-hop", Path(tmp) / "hop", database_url, redis.url, inline=False, bursts=()
+            )
+        print_ratios(baseline, ours)
     return 0
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import current_app
 from django.conf import settings
 from django.db import connections
+from django.utils.module_loading import import_string
 
 log = logging.getLogger(__name__)
 SNIPE_TASK = "trading.tasks.snipe"
@@ -112,6 +113,43 @@ def _send(key: Hashable, name: str, kwargs: dict) -> None:
                 "dispatch.broker_unavailable", extra={"task": name, **kwargs, "error": repr(exc)}
             )
     _backlog.hold(key, name, kwargs)
+
+
+INLINE_SNIPE = "trading.inline"  # named, not imported: listings does not depend on trading
+_inline_snipe: Callable[..., None] | None = None
+
+
+def serve_snipes_inline() -> None:
+    """This process (the monitor) decides a new listing's trade in the listing's transaction
+    and sends it itself: no hop on the way to the exchange (see trading.inline)."""
+    global _inline_snipe
+    import_string(f"{INLINE_SNIPE}.prepare")()
+    _inline_snipe = import_string(f"{INLINE_SNIPE}.snipe_in_transaction")
+
+
+def stop_serving_inline() -> None:
+    global _inline_snipe
+    _inline_snipe = None
+
+
+class InlineSnipeFailed(Exception):
+    """The inline decision failed; the listing's transaction is void and must be redone."""
+
+
+def snipe_inline(*, listing, detected_ns: int | None, persisted_ns: int | None) -> bool:
+    """Inside the listing's transaction: decide its trade here. False: hand it to a task.
+
+    No savepoint (two more round trips on every listing): a failure raises
+    InlineSnipeFailed, which voids the listing's transaction; the caller records the listing
+    again with `inline=False`, and a worker decides its trade the usual way.
+    """
+    if _inline_snipe is None:
+        return False
+    try:
+        _inline_snipe(listing=listing, detected_ns=detected_ns, persisted_ns=persisted_ns)
+    except Exception as exc:
+        raise InlineSnipeFailed(repr(exc)) from exc
+    return True
 
 
 def dispatch_snipe(

@@ -6,14 +6,16 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events, metrics
+from sniperbot import fastsql
 
-from .dispatch import dispatch_snipe
+from .dispatch import InlineSnipeFailed, dispatch_snipe, snipe_inline
 from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
 from .payloads import listing_payload
 
@@ -62,50 +64,79 @@ def listing_record(
     symbol = symbol.strip().upper()
     if not symbol.isalnum():
         raise ValueError(f"{symbol!r} is not a MEXC symbol (letters and digits, e.g. ABCUSDT).")
-    source = ListingSource(source)
-    detected_at = detected_at or timezone.now()
+    sighting = {
+        "symbol": symbol,
+        "source": ListingSource(source),
+        "detected_at": detected_at or timezone.now(),
+        "detected_ns": detected_ns,
+        "listed_at": listed_at,
+        "base_asset": base_asset,
+        "quote_asset": quote_asset,
+        "raw": raw,
+    }
+    try:
+        return _record(**sighting, inline=True)
+    except InlineSnipeFailed as exc:
+        log.exception("snipe.inline_failed", extra={"symbol": symbol, "error": str(exc)})
+        return _record(**sighting, inline=False)
+
+
+def _record(
+    *,
+    symbol: str,
+    source: ListingSource,
+    detected_at: datetime,
+    detected_ns: int | None,
+    listed_at: datetime | None,
+    base_asset: str,
+    quote_asset: str,
+    raw: dict[str, Any] | None,
+    inline: bool,
+) -> RecordResult:
     if not base_asset or not quote_asset:
         base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
-
     with transaction.atomic():
-        announcement = _matching_announcement(symbol, listed_at or detected_at)
+        announcement, existing = _sighting_context(symbol, listed_at or detected_at)
         if listed_at is None and announcement is not None:
             listed_at = announcement.open_at
-        live = Listing.objects.select_for_update().filter(symbol=symbol, delisted_at__isnull=True)
-        existing = live.first()
         if existing is not None:
             if listed_at is None or abs(existing.listed_at - listed_at) < RELIST_MIN_GAP:
                 return _dedup_hit(existing, source)
             existing.delisted_at = detected_at  # it left and came back while we weren't looking
             existing.save(update_fields=["delisted_at"])
-        try:
-            with transaction.atomic():
-                listing = Listing.objects.create(
-                    symbol=symbol,
-                    base_asset=base_asset,
-                    quote_asset=quote_asset,
-                    listed_at=listed_at or detected_at,
-                    detected_at=detected_at,
-                    source=source,
-                    raw=raw or {},
-                )
-        except IntegrityError:
+        listing = Listing(
+            symbol=symbol,
+            base_asset=base_asset,
+            quote_asset=quote_asset,
+            listed_at=listed_at or detected_at,
+            detected_at=detected_at,
+            source=source,
+            raw=raw or {},
+        )
+        if not fastsql.insert(listing, ignore_conflicts=True):  # recorded meanwhile elsewhere
             same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
             if same is None:
                 same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
             return _dedup_hit(same, source)
-        _mark_symbol_seen(symbol, detected_at)
+        # Trading first: in the monitor the trade is decided right here (see snipe_inline).
+        persisted_ns = time.time_ns()
+        if not (
+            inline
+            and snipe_inline(listing=listing, detected_ns=detected_ns, persisted_ns=persisted_ns)
+        ):
+
+            def hand_to_trading() -> None:
+                dispatch_snipe(
+                    listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=time.time_ns()
+                )
+
+            transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
+        # The universe row is not needed before the order: it is written once that has left.
+        transaction.on_commit(partial(_mark_symbol_seen, symbol, detected_at), robust=True)
         if announcement is not None:
             announcement.status = UpcomingStatus.OPENED
             announcement.listing = listing
             announcement.save(update_fields=["status", "listing"])
-
-        def hand_to_trading() -> None:
-            dispatch_snipe(
-                listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=time.time_ns()
-            )
-
-        transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
         events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
@@ -129,26 +160,42 @@ def _dedup_hit(listing: Listing, source: ListingSource) -> RecordResult:
     return RecordResult(listing=listing, created=False)
 
 
-def _matching_announcement(symbol: str, around: datetime) -> UpcomingListing | None:
+# The lookups below run on every detection (the path to the order): plain SQL, and the ORM
+# only for the rare hit (see sniperbot/fastsql.py).
+
+
+def _sighting_context(
+    symbol: str, around: datetime
+) -> tuple[UpcomingListing | None, Listing | None]:
+    """The announcement matching a sighting, and the symbol's live listing, in one statement.
+
+    No row lock on the live listing: the unique "one live listing per symbol" index and the
+    conflict-skipping insert settle a race between two recorders.
+    """
+    announcement_id, live_id = fastsql.first_row(
+        "SELECT (SELECT id FROM listings_upcominglisting WHERE symbol = %s AND open_at >= %s"
+        " AND open_at <= %s AND status <> %s ORDER BY open_at LIMIT 1),"
+        " (SELECT id FROM listings_listing WHERE symbol = %s AND delisted_at IS NULL)",
+        (
+            symbol,
+            fastsql.when(around - ANNOUNCEMENT_MATCH),
+            fastsql.when(around + ANNOUNCEMENT_MATCH),
+            UpcomingStatus.CANCELED.value,
+            symbol,
+        ),
+    )
     return (
-        UpcomingListing.objects.filter(
-            symbol=symbol,
-            open_at__gte=around - ANNOUNCEMENT_MATCH,
-            open_at__lte=around + ANNOUNCEMENT_MATCH,
-        )
-        .exclude(status=UpcomingStatus.CANCELED)
-        .order_by("open_at")
-        .first()
+        UpcomingListing.objects.get(pk=announcement_id) if announcement_id else None,
+        Listing.objects.get(pk=live_id) if live_id else None,
     )
 
 
 def _mark_symbol_seen(symbol: str, when: datetime) -> None:
-    """One upsert statement (it runs inside the listing's transaction, before the hand-off)."""
-    ExchangeSymbol.objects.bulk_create(
-        [ExchangeSymbol(symbol=symbol, first_seen_at=when, last_seen_at=when, delisted_at=None)],
-        update_conflicts=True,
-        unique_fields=["symbol"],
-        update_fields=["last_seen_at", "delisted_at"],
+    """One upsert statement."""
+    fastsql.insert(
+        ExchangeSymbol(symbol=symbol, first_seen_at=when, last_seen_at=when, delisted_at=None),
+        upsert_on=["symbol"],
+        upsert_fields=["last_seen_at", "delisted_at"],
     )
 
 

@@ -259,6 +259,9 @@ LOGGING = {
     },
 }
 INPROCESS_TRADE_THREADS = env_int("INPROCESS_TRADE_THREADS", 4, min_value=1, max_value=64)
+# The monitor decides a new listing's trade in the listing's own transaction and sends the order
+# itself (trading/inline.py); off (0), every listing goes to a Celery task (one more hop).
+SNIPE_INLINE = env_bool("SNIPE_INLINE", True)
 
 # --- Listing monitor --------------------------------------------------------------------------
 MONITOR_REST_INTERVAL_MS = env_int("MONITOR_REST_INTERVAL_MS", 2000, min_value=100)

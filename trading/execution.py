@@ -111,16 +111,19 @@ def _update(
     if expect is not None:
         query = query.filter(status__in=expect)
     now = timezone.now() + timedelta(seconds=hold_s)
+    if getattr(trade, "sent_unsaved", False):  # stamped in memory as the order left
+        fields.setdefault("sent_ns", trade.sent_ns)
     if query.update(**fields, updated_at=now) != 1:
         return False
+    trade.sent_unsaved = False
     if any(isinstance(value, Combinable) for value in fields.values()):
         trade.refresh_from_db()  # an expression (e.g. attempts + 1): read the result
     else:
         for name, value in fields.items():
             setattr(trade, name, value)
         trade.updated_at = now
-    if publish:
-        events.publish(events.TRADE_UPDATED, trade_payload(trade))
+    if publish:  # inside a transaction (the inline snipe), the push waits for its commit
+        events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
     if trade.status in (TradeStatus.FILLED, TradeStatus.FAILED, TradeStatus.REJECTED):
         metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
     if "acked_ns" in fields:
@@ -209,33 +212,69 @@ def execute_live(
     given, the send is handed to `defer(wait_s)` (which calls back with `reserved=True`) and
     this worker is free to decide the next listing of a burst instead of sleeping.
     """
+    if admit_live(
+        trade, guards, sleep=sleep, max_wait_s=max_wait_s, defer=defer, reserved=reserved
+    ):
+        send_until_settled(trade, gateway, guards, policy, sleep=sleep)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """May an order go now? Refused (reason), or after `wait_s` (its rate-limit slot)."""
+
+    wait_s: float = 0.0
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.reason)
+
+
+def reserve_send(
+    guards: Guards, *, max_wait_s: float | None = None, strict: bool = False
+) -> Admission:
+    """Ask the breaker, then reserve a rate-limit slot within the wait budget.
+
+    `strict`: if the guards' store (Redis) fails, raise rather than refuse, for a caller that
+    can hand the trade to another path (the inline snipe hands it to a task).
+    """
+    if not (guards.breaker.allow(strict=True) if strict else guards.breaker.allow()):
+        return Admission(
+            reason="circuit_open", message="Circuit breaker open: the exchange is failing."
+        )
+    budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
+    wait = guards.limiter.reserve(budget)
+    if wait is None:
+        return Admission(
+            reason="rate_limited", message="Order rate limit: no slot within the wait budget."
+        )
+    return Admission(wait_s=wait)
+
+
+def admit_live(
+    trade: Trade,
+    guards: Guards,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait_s: float | None = None,
+    defer: Callable[[float], None] | None = None,
+    reserved: bool = False,
+) -> bool:
+    """Breaker, rate-limit slot, then the claim: True when the caller now owns the send."""
     if not reserved:
-        if not guards.breaker.allow():
-            _fail(
-                trade,
-                "circuit_open",
-                "Circuit breaker open: the exchange is failing.",
-                status=TradeStatus.REJECTED,
-            )
-            return
-        budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
-        wait = guards.limiter.reserve(budget)
-        if wait is None:
-            _fail(
-                trade,
-                "rate_limited",
-                "Order rate limit: no slot within the wait budget.",
-                status=TradeStatus.REJECTED,
-            )
-            return
-        if wait > DEFER_OVER_S and defer is not None:
-            defer(wait)
-            return
-        if wait:
-            sleep(wait)
+        admission = reserve_send(guards, max_wait_s=max_wait_s)
+        if admission.refused:
+            _fail(trade, admission.reason, admission.message, status=TradeStatus.REJECTED)
+            return False
+        if admission.wait_s > DEFER_OVER_S and defer is not None:
+            defer(admission.wait_s)
+            return False
+        if admission.wait_s:
+            sleep(admission.wait_s)
     # Claim: from here this worker alone owns the trade; the row says it may be at the exchange.
     # Only one claim can match `pending`, so a plain attempts + 1 is safe; the push waits.
-    claimed = _update(
+    return _update(
         trade,
         expect=(TradeStatus.PENDING,),
         publish=False,
@@ -244,9 +283,6 @@ def execute_live(
         attempts=trade.attempts + 1,
         sent_ns=time.time_ns(),
     )
-    if not claimed:
-        return
-    send_until_settled(trade, gateway, guards, policy, sleep=sleep)
 
 
 def send_until_settled(
@@ -258,6 +294,9 @@ def send_until_settled(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     while True:
+        if trade.sent_ns is None:  # claimed in its decision's transaction: stamp the request
+            trade.sent_ns = time.time_ns()
+            trade.sent_unsaved = True
         try:
             order_id = gateway.place_market_buy(
                 symbol=trade.symbol,

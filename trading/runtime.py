@@ -49,11 +49,14 @@ class ReportingBreaker:
     def __init__(self, inner) -> None:
         self.inner = inner
 
-    def allow(self) -> bool:
+    def allow(self, *, strict: bool = False) -> bool:
+        """`strict`: a failing store raises instead of refusing (the caller has another way)."""
         try:
             return self.inner.allow()
         except Exception as exc:
             log.error("breaker.unavailable", extra={"error": repr(exc)})
+            if strict:
+                raise
             return False
 
     def record_success(self) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from risk.checks import Exposure
+from sniperbot import fastsql
 
 from .models import Trade, TradeStatus
 
@@ -30,24 +29,37 @@ def exposure_for(*, mode: str) -> Exposure:
     Dry-run trades count against dry-run exposure only, so a simulation respects the limits
     the way live trading would, without eating the live budget.
     """
+    return decision_inputs(mode=mode)[1]
+
+
+def decision_inputs(*, mode: str, client_order_id: str = "") -> tuple[int | None, Exposure]:
+    """The trade already holding `client_order_id` (its id), and the exposure of `mode`.
+
+    One plain statement: every decision runs it under the config lock, on the path from a
+    detection to its order (see sniperbot/fastsql.py).
+    """
     now = timezone.now()
-    money = DecimalField(max_digits=20, decimal_places=8)
-    figures = Trade.objects.filter(mode=mode, created_at__gte=now - timedelta(hours=24)).aggregate(
-        spent=Coalesce(
-            Sum(Coalesce("quote_spent", "quote_qty"), filter=Q(status__in=COMMITTED)),
-            Decimal(0),
-            output_field=money,
+    committed = ", ".join(["%s"] * len(COMMITTED))
+    in_flight = ", ".join(["%s"] * len(IN_FLIGHT))
+    row = fastsql.first_row(
+        "SELECT (SELECT id FROM trading_trade WHERE client_order_id = %s),"
+        f" COALESCE(SUM(CASE WHEN status IN ({committed})"
+        " THEN COALESCE(quote_spent, quote_qty) ELSE 0 END), 0),"
+        f" COUNT(CASE WHEN status IN ({committed}) AND created_at >= %s THEN 1 END),"
+        f" COUNT(CASE WHEN status IN ({in_flight}) THEN 1 END)"
+        " FROM trading_trade WHERE mode = %s AND created_at >= %s",
+        (
+            client_order_id,
+            *COMMITTED,
+            *COMMITTED,
+            fastsql.when(now - timedelta(hours=1)),
+            *IN_FLIGHT,
+            mode,
+            fastsql.when(now - timedelta(hours=24)),
         ),
-        last_hour=Count(
-            "id", filter=Q(status__in=COMMITTED, created_at__gte=now - timedelta(hours=1))
-        ),
-        in_flight=Count("id", filter=Q(status__in=IN_FLIGHT)),
     )
-    return Exposure(
-        spent_24h=figures["spent"],
-        trades_last_hour=figures["last_hour"],
-        in_flight=figures["in_flight"],
-    )
+    exposure = Exposure(spent_24h=fastsql.money(row[1]), trades_last_hour=row[2], in_flight=row[3])
+    return row[0], exposure
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.

@@ -21,14 +21,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events
-from risk.checks import Intent, Outcome, effective_mode
-from risk.models import TradeConfig
-from risk.selectors import config_current_version
+from risk.checks import Intent, Limits, Outcome, effective_mode
+from risk.models import ACTIVE_CONFIG_NAME, TradeConfig
 from risk.services import risk_evaluate, risk_limits
+from sniperbot import fastsql
 
+from .execution import SendPolicy
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
-from .selectors import exposure_for
+from .selectors import decision_inputs
 
 log = logging.getLogger(__name__)
 
@@ -70,54 +71,122 @@ def trade_decide(
     config row is locked while deciding, so concurrent decisions see each other's exposure.
     """
     with transaction.atomic():
-        config = TradeConfig.objects.select_for_update().get(name="default")
-        existing = Trade.objects.filter(client_order_id=client_order_id).first()
-        if existing is not None:
-            return existing, False
-        version = config_current_version(config=config)
-        limits = risk_limits(config)
-        signal_age_ms = None
-        if stamps.detected_ns is not None and not manual:
-            signal_age_ms = (time.time_ns() - stamps.detected_ns) / 1e6
-        intent = Intent(
+        return decide_locked(
+            locked=config_lock(),
             symbol=symbol,
             quote_asset=quote_asset,
-            quote_qty=quote_qty if quote_qty is not None else config.snipe_quote_usdt,
+            quote_qty=quote_qty,
+            client_order_id=client_order_id,
+            listing_id=listing_id,
             manual=manual,
             want_live=want_live,
-            signal_age_ms=signal_age_ms,
-        )
-        mode = effective_mode(limits, intent)
-        decision = risk_evaluate(
-            limits=limits,
-            intent=intent,
-            exposure=exposure_for(mode=mode),
-            keys_present=keys_present(),
-        )
-        status = _STATUS_FOR[decision.outcome]
-        trade = Trade.objects.create(
-            listing_id=listing_id,
-            symbol=symbol,
-            quote_qty=intent.quote_qty,
-            mode=decision.mode,
-            status=status,
-            reason_code=decision.reason.value if decision.reason else "",
-            error_message=decision.detail if decision.reason else "",
-            client_order_id=client_order_id,
-            config_version=version,
-            manual=manual,
             requested_by=requested_by,
-            expires_at=(
-                timezone.now() + timedelta(seconds=config.confirmation_ttl_s)
-                if status == TradeStatus.AWAITING_CONFIRMATION
-                else None
-            ),
-            detected_ns=stamps.detected_ns,
-            persisted_ns=stamps.persisted_ns,
-            dispatched_ns=stamps.dispatched_ns,
-            risk_done_ns=time.time_ns(),
+            stamps=stamps,
         )
-        events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
+
+
+@dataclass(frozen=True)
+class LockedConfig:
+    """The active configuration, the version in force, and its limits for the checks."""
+
+    config: TradeConfig
+    version_id: int
+    limits: Limits
+
+
+_config_seen: tuple[tuple, LockedConfig] | None = None
+
+
+def config_lock() -> LockedConfig:
+    """The active config, locked until the caller's transaction ends (decisions queue here).
+
+    One plain statement reads the row and its latest version; the model is built again only
+    when that row differs from the last one seen, so the decision path compiles no query.
+    """
+    global _config_seen
+    row = fastsql.first_row(
+        "SELECT c.*, (SELECT h.history_id FROM risk_historicaltradeconfig h WHERE h.id = c.id"
+        " ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1)"
+        " FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
+        (ACTIVE_CONFIG_NAME,),
+    )
+    seen = _config_seen
+    if seen is not None and seen[0] == row:
+        return seen[1]
+    config = TradeConfig.objects.get(name=ACTIVE_CONFIG_NAME)
+    locked = LockedConfig(config=config, version_id=row[-1], limits=risk_limits(config))
+    _config_seen = (row, locked)
+    return locked
+
+
+def decide_locked(
+    *,
+    locked: LockedConfig,
+    symbol: str,
+    quote_asset: str,
+    quote_qty: Decimal | None,
+    client_order_id: str,
+    listing_id: int | None = None,
+    manual: bool = False,
+    want_live: bool = True,
+    requested_by: str = "",
+    stamps: Stamps = Stamps(),
+    before_insert: Callable[[Trade], None] | None = None,
+) -> tuple[Trade, bool]:
+    """`trade_decide` inside the caller's transaction, with the config locked (`config_lock`).
+
+    `before_insert(trade)`: a passing trade, before its row is written (the inline snipe
+    reserves its send there, so the row is born claimed or refused: one write, one commit).
+    """
+    config, limits = locked.config, locked.limits
+    signal_age_ms = None
+    if stamps.detected_ns is not None and not manual:
+        signal_age_ms = (time.time_ns() - stamps.detected_ns) / 1e6
+    intent = Intent(
+        symbol=symbol,
+        quote_asset=quote_asset,
+        quote_qty=quote_qty if quote_qty is not None else config.snipe_quote_usdt,
+        manual=manual,
+        want_live=want_live,
+        signal_age_ms=signal_age_ms,
+    )
+    existing_id, exposure = decision_inputs(
+        mode=effective_mode(limits, intent), client_order_id=client_order_id
+    )
+    if existing_id is not None:
+        return Trade.objects.get(pk=existing_id), False
+    decision = risk_evaluate(
+        limits=limits, intent=intent, exposure=exposure, keys_present=keys_present()
+    )
+    status = _STATUS_FOR[decision.outcome]
+    now = timezone.now()
+    trade = Trade(
+        listing_id=listing_id,
+        symbol=symbol,
+        quote_qty=intent.quote_qty,
+        mode=decision.mode,
+        status=status,
+        reason_code=decision.reason.value if decision.reason else "",
+        error_message=decision.detail if decision.reason else "",
+        client_order_id=client_order_id,
+        config_version_id=locked.version_id,
+        manual=manual,
+        requested_by=requested_by,
+        expires_at=(
+            now + timedelta(seconds=config.confirmation_ttl_s)
+            if status == TradeStatus.AWAITING_CONFIRMATION
+            else None
+        ),
+        detected_ns=stamps.detected_ns,
+        persisted_ns=stamps.persisted_ns,
+        dispatched_ns=stamps.dispatched_ns,
+        risk_done_ns=time.time_ns(),
+        updated_at=now,
+    )
+    if before_insert is not None and status == TradeStatus.PENDING:
+        before_insert(trade)
+    fastsql.insert(trade, keep=("updated_at",))
+    events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
     log.info(
         "trade.decided",
         extra={
@@ -126,10 +195,25 @@ def trade_decide(
             "mode": trade.mode,
             "status": trade.status,
             "reason": trade.reason_code,
-            "config_version": version.history_id,
+            "config_version": locked.version_id,
         },
     )
     return trade, True
+
+
+def send_policy(config: TradeConfig, open_at_ms: int | None) -> SendPolicy:
+    return SendPolicy(
+        recv_window_ms=config.recv_window_ms,
+        open_at_ms=open_at_ms,
+        open_retry_window_ms=config.open_retry_window_ms,
+        open_retry_interval_ms=config.open_retry_interval_ms,
+    )
+
+
+def max_send_wait_s(config: TradeConfig) -> float:
+    """Waiting longer than a signal stays fresh makes no sense (the reconciler would expire
+    the trade meanwhile): beyond that the order is refused as rate limited."""
+    return config.signal_max_age_ms / 1000 * 0.8
 
 
 # --- orchestration: what tasks, commands and the API call -------------------------------------
@@ -147,7 +231,7 @@ def trade_execute(
     `trade`: the row just decided, when the caller has it (saves a read on the hot path).
     `reserved`: its rate-limit slot was reserved earlier and has come (a deferred send).
     """
-    from .execution import SendPolicy, execute_dry_run, execute_live
+    from .execution import execute_dry_run, execute_live
     from .runtime import get_gateway, get_guards
 
     if trade is None or trade.pk != trade_id:
@@ -159,21 +243,13 @@ def trade_execute(
         execute_dry_run(trade, gateway)
     else:
         config = TradeConfig.objects.get(name="default")
-        policy = SendPolicy(
-            recv_window_ms=config.recv_window_ms,
-            open_at_ms=open_at_ms,
-            open_retry_window_ms=config.open_retry_window_ms,
-            open_retry_interval_ms=config.open_retry_interval_ms,
-        )
         execute_live(
             trade,
             gateway,
             get_guards(),
-            policy,
-            # Waiting longer than a signal stays fresh makes no sense (the reconciler would
-            # expire the trade meanwhile): beyond that the order is refused as rate limited.
-            max_wait_s=config.signal_max_age_ms / 1000 * 0.8,
-            defer=None if reserved else partial(_send_later, trade.pk, open_at_ms),
+            send_policy(config, open_at_ms),
+            max_wait_s=max_send_wait_s(config),
+            defer=None if reserved else partial(send_later, trade.pk, open_at_ms),
             reserved=reserved,
         )
     trade.refresh_from_db()
@@ -183,7 +259,7 @@ def trade_execute(
 SEND_TASK = "trading.tasks.send_reserved"
 
 
-def _send_later(trade_id: int, open_at_ms: int | None, wait_s: float) -> None:
+def send_later(trade_id: int, open_at_ms: int | None, wait_s: float) -> None:
     """Send a trade when its reserved rate-limit slot comes, without holding this worker.
 
     Celery holds the task until then (countdown); in-process (embedded), a timer thread does.

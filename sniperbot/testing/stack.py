@@ -284,7 +284,11 @@ class BotStack:
 
     def kill_worker(self) -> None:
         """SIGKILL: the worker dies wherever it is, without acking or recording anything."""
-        proc = self.procs.pop("worker")
+        self.kill("worker")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process ("worker", "monitor", ...): it dies wherever it is."""
+        proc = self.procs.pop(name)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,16 @@ def trades(stack: BotStack) -> list[tuple]:
         "SELECT t.id, l.symbol, t.status, t.client_order_id, t.reason_code "
         "FROM trading_trade t LEFT JOIN listings_listing l ON l.id = t.listing_id"
     )
+
+
+RECONCILE_QUIET_S = 2.5  # the reconciler leaves trades touched in the last 2 s alone
+
+
+def stored_time(value) -> datetime:
+    """A timestamp read straight from the stack's database (SQLite gives UTC text)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value
 
 
 def exchange_quiet(stack: BotStack) -> bool:
@@ -299,11 +310,11 @@ def test_order_storms_settle_every_trade_once(storm, tmp_path, fault_table):
 
 @needs_redis_server
 def test_a_worker_killed_between_sending_and_recording_is_settled_on_restart(tmp_path, fault_table):
+    # Every listing through a task, so the worker is the one sending (inline, the monitor is).
+    env = {"MEXC_HTTP_TIMEOUT_MS": "5000", "SNIPE_INLINE": "0"}
     with (
         RedisServer(tmp_path) as redis,
-        start(
-            fault_stack(tmp_path, redis_url=redis.url, extra_env={"MEXC_HTTP_TIMEOUT_MS": "5000"})
-        ) as stack,
+        start(fault_stack(tmp_path, redis_url=redis.url, extra_env=env)) as stack,
     ):
         # The order is accepted, its answer held 4 s: the worker dies before it hears it.
         inject(
@@ -321,6 +332,42 @@ def test_a_worker_killed_between_sending_and_recording_is_settled_on_restart(tmp
         wait_until(lambda: trades(stack)[0][2] == "filled", 30, "the restarted worker to settle it")
         audit = settle_and_audit(
             stack, "worker SIGKILL mid-order", 1, ["KILLUSDT"], fault_table, reconciled=1
+        )
+        assert audit.accepted == Counter({coid: 1})
+
+
+@needs_redis_server
+def test_a_monitor_killed_while_its_inline_order_is_out_is_settled_by_a_worker(
+    tmp_path, fault_table
+):
+    with (
+        RedisServer(tmp_path) as redis,
+        start(
+            fault_stack(tmp_path, redis_url=redis.url, extra_env={"MEXC_HTTP_TIMEOUT_MS": "5000"})
+        ) as stack,
+    ):
+        # The monitor sends the order itself; its answer is held 4 s and the monitor dies.
+        inject(
+            stack, kind="latency", count=1, ms=4000, path=ORDER_PATH, method="POST", effect="after"
+        )
+        list_symbols(stack, ["MONKUSDT"])
+        wait_until(
+            lambda: stack.sim_call("GET", "/_sim/orders")["orders"], 20, "the order to arrive"
+        )
+        stack.kill("monitor")
+        ((_, _, status, coid, _),) = trades(stack)
+        assert status == "submitted", status  # claimed in the listing's own commit
+        wait_until(lambda: exchange_quiet(stack), 10, "the held order to be answered")
+        # The claim holds the trade for one send (HTTP timeout + 1 s); once that has passed,
+        # a worker's reconciler settles it by its client order id, never by sending again.
+        settle_from = stored_time(stack.rows("SELECT updated_at FROM trading_trade")[0][0])
+        settle_from += timedelta(seconds=RECONCILE_QUIET_S)
+        wait_until(lambda: datetime.now(UTC) > settle_from, 20, "the claim's hold to pass")
+        stack.kill_worker()
+        stack.start_worker()  # it reconciles on start
+        wait_until(lambda: trades(stack)[0][2] == "filled", 30, "a worker to settle it")
+        audit = settle_and_audit(
+            stack, "monitor SIGKILL mid-order", 1, ["MONKUSDT"], fault_table, reconciled=1
         )
         assert audit.accepted == Counter({coid: 1})
 

@@ -111,3 +111,14 @@ def _now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_a_config_written_without_a_new_version_still_applies_at_once():
+    # Decisions keep the config they last read while its row is unchanged; a change made
+    # behind the services' back (a bulk UPDATE, no history row) must still be seen.
+    from risk.models import TradeConfig
+
+    assert decide(quote="20").status == TradeStatus.PENDING
+    TradeConfig.objects.filter(name="default").update(max_trade_usdt=Decimal("10"))
+    refused = decide(quote="20")
+    assert (refused.status, refused.reason_code) == (TradeStatus.REJECTED, "max_trade_exceeded")

@@ -5,6 +5,7 @@ import asyncio
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from listings.dispatch import serve_snipes_inline
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
 from risk.live import LiveWithoutKeys, ensure_live_has_keys
@@ -29,6 +30,8 @@ class Command(BaseCommand):
             ensure_live_has_keys("monitor")
         except LiveWithoutKeys as exc:
             raise CommandError(str(exc)) from None
+        if settings.SNIPE_INLINE:
+            serve_snipes_inline()
         config = MonitorConfig(
             rest_interval=rest_interval_ms / 1000,
             calendar_interval=calendar_interval_s,

@@ -1,0 +1,135 @@
+"""The plain-SQL statements on the order path store and read what the ORM would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Count, DecimalField, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from listings.models import ExchangeSymbol, Listing
+from risk.models import TradingMode
+from risk.selectors import config_current_version
+from sniperbot import fastsql
+from trading.models import Trade, TradeStatus
+from trading.selectors import COMMITTED, IN_FLIGHT, decision_inputs, exposure_for
+from trading.tests.factories import TradeFactory
+
+pytestmark = pytest.mark.django_db
+
+SKIP = {"id", "created_at", "updated_at", "listing", "config_version"}
+
+
+def stored(obj) -> dict:
+    """A row as read back through the ORM."""
+    fresh = type(obj).objects.get(pk=obj.pk)
+    return {
+        f.attname: getattr(fresh, f.attname)
+        for f in type(obj)._meta.concrete_fields
+        if f.name not in SKIP
+    }
+
+
+def test_an_inserted_listing_reads_back_like_an_orm_created_one():
+    values = {
+        "symbol": "FASTUSDT",
+        "base_asset": "FAST",
+        "quote_asset": "USDT",
+        "listed_at": timezone.now(),
+        "detected_at": timezone.now(),
+        "source": "mexc_websocket",
+        "raw": {"via": "spot@public.miniTickers", "n": [1, 2]},
+    }
+    fast = Listing(**values)
+    assert fastsql.insert(fast) and fast.pk is not None and fast.created_at is not None
+    orm = Listing.objects.create(**{**values, "symbol": "ORMUSDT"})
+    assert stored(fast) == {**stored(orm), "symbol": "FASTUSDT"}
+
+
+def test_an_inserted_trade_keeps_decimals_stamps_and_a_deliberate_updated_at():
+    version = config_current_version()
+    later = timezone.now() + timedelta(seconds=3)
+    values = {
+        "symbol": "FASTUSDT",
+        "quote_qty": Decimal("12.34567891"),
+        "mode": TradingMode.LIVE,
+        "status": TradeStatus.SUBMITTED,
+        "config_version_id": version.pk,
+        "detected_ns": 1_700_000_000_000_000_001,
+        "attempts": 1,
+    }
+    fast = Trade(client_order_id="fast-1", updated_at=later, **values)
+    fastsql.insert(fast, keep=("updated_at",))
+    orm = Trade.objects.create(client_order_id="orm-1", **values)
+    assert {**stored(fast), "client_order_id": "x"} == {**stored(orm), "client_order_id": "x"}
+    assert Trade.objects.get(pk=fast.pk).updated_at == later
+
+
+def test_a_conflicting_insert_is_skipped_and_an_upsert_updates_only_its_fields():
+    now = timezone.now()
+    first = Listing(symbol="DUPUSDT", listed_at=now, detected_at=now, source="mexc_rest_api")
+    assert fastsql.insert(first, ignore_conflicts=True)
+    again = Listing(symbol="DUPUSDT", listed_at=now, detected_at=now, source="mexc_websocket")
+    assert fastsql.insert(again, ignore_conflicts=True) is False
+    assert list(Listing.objects.values_list("source", flat=True)) == ["mexc_rest_api"]
+
+    seen = ExchangeSymbol.objects.create(
+        symbol="DUPUSDT", first_seen_at=now, last_seen_at=now, delisted_at=now
+    )
+    later = now + timedelta(minutes=5)
+    fastsql.insert(
+        ExchangeSymbol(symbol="DUPUSDT", first_seen_at=later, last_seen_at=later),
+        upsert_on=["symbol"],
+        upsert_fields=["last_seen_at", "delisted_at"],
+    )
+    seen.refresh_from_db()
+    assert (seen.first_seen_at, seen.last_seen_at, seen.delisted_at) == (now, later, None)
+
+
+def orm_exposure(mode: str) -> tuple[Decimal, int, int]:
+    """The ORM aggregate the plain statement replaced: the oracle."""
+    now = timezone.now()
+    money = DecimalField(max_digits=20, decimal_places=8)
+    figures = Trade.objects.filter(mode=mode, created_at__gte=now - timedelta(hours=24)).aggregate(
+        spent=Coalesce(
+            Sum(Coalesce("quote_spent", "quote_qty"), filter=Q(status__in=COMMITTED)),
+            Decimal(0),
+            output_field=money,
+        ),
+        last_hour=Count(
+            "id", filter=Q(status__in=COMMITTED, created_at__gte=now - timedelta(hours=1))
+        ),
+        in_flight=Count("id", filter=Q(status__in=IN_FLIGHT)),
+    )
+    return figures["spent"], figures["last_hour"], figures["in_flight"]
+
+
+def test_exposure_matches_the_orm_aggregate_across_statuses_modes_and_ages():
+    now = timezone.now()
+    for i, status in enumerate(TradeStatus.values):
+        for mode in TradingMode.values:
+            for age in (timedelta(minutes=5), timedelta(hours=3), timedelta(hours=30)):
+                trade = TradeFactory(
+                    listing=None,
+                    status=status,
+                    mode=mode,
+                    quote_qty=Decimal("10.12345678") + i,
+                    quote_spent=Decimal("9.5") if i % 2 else None,
+                    reason_code="r",
+                )
+                Trade.objects.filter(pk=trade.pk).update(created_at=now - age)
+    for mode in TradingMode.values:
+        exposure = exposure_for(mode=mode)
+        assert (exposure.spent_24h, exposure.trades_last_hour, exposure.in_flight) == orm_exposure(
+            mode
+        )
+        assert exposure.spent_24h > 0 and exposure.in_flight > 0
+
+
+def test_decision_inputs_find_the_trade_already_holding_an_id():
+    trade = TradeFactory(listing=None, client_order_id="held-1")
+    assert decision_inputs(mode=TradingMode.DRY_RUN, client_order_id="held-1")[0] == trade.pk
+    assert decision_inputs(mode=TradingMode.DRY_RUN, client_order_id="free-1")[0] is None

@@ -1,0 +1,170 @@
+"""The inline snipe: the process that detects a listing decides and sends its first order.
+
+Why not a Celery task: the hop (broker, worker pickup, a second transaction) costs more than
+the whole latency budget (detection -> order sent p99 <= 5 ms, design.md section 5). The
+monitor already holds the listing's transaction, a warm exchange connection and the shared
+guards, so for a new listing it:
+
+1. decides the trade inside the listing's own transaction (the same risk checks, with the
+   config row locked, as every other decision);
+2. reserves the rate-limit slot and claims the trade in that transaction too, so one commit
+   makes the listing, the decision and the claim durable before anything leaves the process;
+3. after the commit, a sender thread sends the order and follows it to its final state.
+
+Everything else stays on Celery workers: sends the rate limiter defers, the reconciler, armed
+listings, confirmations, manual trades. A monitor killed mid-send leaves a claimed, held trade
+that the reconciler settles by client order id, exactly as for a worker killed mid-send.
+`listings.dispatch.serve_snipes_inline` turns this on (the monitor does, unless SNIPE_INLINE=0).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from monitoring import metrics
+from risk.models import TradingMode
+
+from .execution import (
+    DEFER_OVER_S,
+    Admission,
+    reserve_send,
+    send_hold_s,
+    send_until_settled,
+)
+from .ids import snipe_order_id
+from .models import Trade, TradeStatus
+from .runtime import get_gateway, get_guards
+from .services import (
+    Stamps,
+    config_lock,
+    decide_locked,
+    max_send_wait_s,
+    send_later,
+    send_policy,
+    trade_execute,
+)
+
+log = logging.getLogger(__name__)
+_senders: ThreadPoolExecutor | None = None
+_senders_lock = threading.Lock()
+
+
+def prepare() -> None:
+    """Build the exchange gateway and guards now, and warm the connection in the background,
+    so the first listing pays no handshake inside its transaction."""
+    gateway = get_gateway()
+    get_guards()
+    _sender_pool()
+
+    def warm() -> None:
+        try:
+            gateway.warm()
+        except Exception:
+            log.exception("snipe.inline_warm_failed")  # a cold first order is slower, not lost
+
+    threading.Thread(target=warm, name="inline-warm", daemon=True).start()
+
+
+def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int | None) -> None:
+    """Decide a new listing's trade in the caller's (the listing's) transaction.
+
+    A live trade that passes the checks reserves its send before its row is written, so the
+    row is born claimed (`submitted`, held against the reconciler for one send), deferred
+    (`pending`, sent when its rate-limit slot comes) or refused. The order leaves after the
+    commit, from a sender thread; a dry run is filled there too.
+    """
+    locked = config_lock()
+    open_at_ms = int(listing.listed_at.timestamp() * 1000)
+    admission = Admission()
+
+    def reserve(trade: Trade) -> None:
+        nonlocal admission
+        if trade.mode != TradingMode.LIVE:
+            return
+        # Guards unreachable (Redis down): this raises, and the listing goes to a task, which
+        # waits for the broker like any other, instead of a refusal here.
+        admission = reserve_send(
+            get_guards(), max_wait_s=max_send_wait_s(locked.config), strict=True
+        )
+        if admission.refused:
+            trade.status = TradeStatus.REJECTED
+            trade.reason_code, trade.error_message = admission.reason, admission.message
+            metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
+        elif admission.wait_s <= DEFER_OVER_S:
+            trade.status = TradeStatus.SUBMITTED
+            trade.attempts = 1
+            trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
+
+    trade, created = decide_locked(
+        locked=locked,
+        symbol=listing.symbol,
+        quote_asset=listing.quote_asset,
+        quote_qty=None,
+        client_order_id=snipe_order_id(listing.symbol, listing.listed_at),
+        listing_id=listing.pk,
+        stamps=Stamps(
+            detected_ns=detected_ns, persisted_ns=persisted_ns, dispatched_ns=time.time_ns()
+        ),
+        before_insert=reserve,
+    )
+    if not created:
+        if trade.listing_id is None:  # decided at the open (armed), before this row existed
+            Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
+    elif trade.status == TradeStatus.SUBMITTED:
+        policy = send_policy(locked.config, open_at_ms)
+        _after_commit(_send, trade, admission.wait_s, policy)
+    elif trade.status != TradeStatus.PENDING:
+        return  # rejected, or awaiting an operator's confirmation
+    elif trade.mode == TradingMode.DRY_RUN:
+        _after_commit(trade_execute, trade_id=trade.pk, trade=trade)
+    else:  # its rate-limit slot is further away: a worker sends it then
+        transaction.on_commit(partial(send_later, trade.pk, open_at_ms, admission.wait_s))
+
+
+def _send(trade: Trade, wait_s: float, policy) -> None:
+    if wait_s:
+        time.sleep(wait_s)  # a slot a few ms away: cheaper than a hand-off
+    send_until_settled(trade, get_gateway(), get_guards(), policy)
+
+
+def _sender_pool() -> ThreadPoolExecutor:
+    global _senders
+    with _senders_lock:
+        if _senders is None:
+            _senders = ThreadPoolExecutor(
+                max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix="inline-send"
+            )
+        return _senders
+
+
+def _after_commit(fn: Callable, *args, **kwargs) -> None:
+    pool = _sender_pool()
+    transaction.on_commit(lambda: pool.submit(_run, fn, *args, **kwargs))
+
+
+def _run(fn: Callable, *args, **kwargs) -> None:
+    try:
+        fn(*args, **kwargs)
+    except Exception:
+        log.exception("snipe.inline_send_failed")  # the claimed trade is the reconciler's now
+    finally:
+        connections.close_all()  # back to the pool (PostgreSQL); no thread keeps a connection
+
+
+def wait_senders() -> None:
+    """Let inline sends finish (a short-lived process, tests)."""
+    global _senders
+    with _senders_lock:
+        pool, _senders = _senders, None
+    if pool is not None:
+        pool.shutdown(wait=True)

@@ -1,0 +1,177 @@
+"""The inline snipe: the monitor decides in the listing's transaction and sends the order itself."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import override_settings
+
+from listings import dispatch
+from listings.services import listing_record
+from sniperbot.testing.stack import wait_until
+from trading import inline, runtime
+from trading.models import Trade, TradeStatus
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("no_push"),
+]
+
+
+@pytest.fixture
+def handoffs(monkeypatch) -> list[int]:
+    """Listings handed to a task (the path the inline snipe saves)."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "listings.services.dispatch_snipe", lambda *, listing_id, **_: sent.append(listing_id)
+    )
+    return sent
+
+
+@pytest.fixture
+def serving(exchange, handoffs):
+    dispatch.serve_snipes_inline()
+    yield exchange
+    dispatch.stop_serving_inline()
+    inline.wait_senders()
+
+
+def detect(symbol: str):
+    return listing_record(symbol=symbol, source="mexc_websocket", detected_ns=time.time_ns())
+
+
+def settled(trade_id: int) -> Trade:
+    def final() -> Trade | None:
+        trade = Trade.objects.get(pk=trade_id)
+        return trade if trade.status not in (TradeStatus.PENDING, TradeStatus.SUBMITTED) else None
+
+    return wait_until(final, 10, f"trade {trade_id} settled")
+
+
+@pytest.mark.usefixtures("live")
+def test_the_order_leaves_after_one_commit_of_listing_and_claimed_trade(
+    serving, handoffs, monkeypatch
+):
+    serving.list_symbol(symbol="INLUSDT", open_in_ms=0, price="0.5")
+    gateway = runtime.get_gateway()
+    place = gateway.place_market_buy
+    at_send: list[tuple] = []
+
+    def watched(**order):
+        # The sender thread has its own connection: it sees committed rows only.
+        at_send.append(
+            Trade.objects.filter(client_order_id=order["client_order_id"])
+            .values_list("status", "attempts", "listing__symbol")
+            .get()
+        )
+        return place(**order)
+
+    monkeypatch.setattr(gateway, "place_market_buy", watched)
+    result = detect("INLUSDT")
+    inline.wait_senders()
+
+    trade = settled(Trade.objects.get(listing=result.listing).pk)
+    assert at_send == [(TradeStatus.SUBMITTED, 1, "INLUSDT")]
+    assert handoffs == []  # no task: the detecting process sent it
+    assert trade.status == TradeStatus.FILLED and trade.mode == "live"
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["INLUSDT"]
+    stamps = [
+        trade.detected_ns,
+        trade.persisted_ns,
+        trade.dispatched_ns,
+        trade.risk_done_ns,
+        trade.sent_ns,
+        trade.acked_ns,
+    ]
+    assert None not in stamps and stamps == sorted(stamps)
+
+
+def test_a_dry_run_is_filled_by_the_detecting_process(serving, handoffs):
+    from risk.services import config_update
+
+    config_update(actor=None, changes={"auto_trade": True}, reason="test: dry run")
+    serving.list_symbol(symbol="DRYINUSDT", open_in_ms=0, price="0.5")
+    result = detect("DRYINUSDT")
+    inline.wait_senders()
+    trade = Trade.objects.get(listing=result.listing)
+    assert (trade.status, trade.mode, handoffs) == (TradeStatus.FILLED, "dry_run", [])
+    assert serving.accepted_orders() == []
+
+
+@pytest.mark.usefixtures("live")
+def test_an_open_breaker_refuses_in_the_same_row_and_nothing_is_sent(serving):
+    breaker = runtime.get_guards().breaker
+    for _ in range(3):
+        breaker.record_failure()
+    result = detect("BRKINUSDT")
+    trade = Trade.objects.get(listing=result.listing)
+    assert (trade.status, trade.reason_code, trade.attempts) == (
+        TradeStatus.REJECTED,
+        "circuit_open",
+        0,
+    )
+    assert serving.accepted_orders() == []
+
+
+@pytest.mark.usefixtures("live")
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_a_listing_beyond_the_burst_waits_for_its_slot_then_is_sent(serving):
+    serving.list_symbol(symbol="LATEUSDT", open_in_ms=0, price="0.5")
+    limiter = runtime.get_guards().limiter
+    while limiter.reserve(0) == 0:  # spend the burst: the next slot is in the future
+        pass
+    result = detect("LATEUSDT")
+    trade = Trade.objects.get(listing=result.listing)
+    assert trade.status == TradeStatus.PENDING  # deferred, not refused
+    assert settled(trade.pk).status == TradeStatus.FILLED
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["LATEUSDT"]
+
+
+@pytest.mark.usefixtures("live")
+def test_a_failing_inline_decision_costs_the_listing_nothing(serving, handoffs, monkeypatch):
+    def broken(**_):
+        raise RuntimeError("decision bug")
+
+    monkeypatch.setattr("trading.inline.decide_locked", broken)
+    result = detect("BUGINUSDT")
+    assert result.created and result.listing.pk is not None
+    assert handoffs == [result.listing.pk]  # a worker decides it the usual way
+    assert not Trade.objects.filter(symbol="BUGINUSDT").exists()
+
+
+@pytest.mark.usefixtures("live")
+def test_an_announced_listing_decided_at_the_open_is_not_decided_again(serving):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.ids import snipe_order_id
+    from trading.services import trade_decide
+
+    listed_at = timezone.now() - timedelta(milliseconds=5)
+    armed, _ = trade_decide(
+        symbol="ARMINUSDT",
+        quote_asset="USDT",
+        quote_qty=None,
+        client_order_id=snipe_order_id("ARMINUSDT", listed_at),
+    )
+    result = listing_record(
+        symbol="ARMINUSDT", source="mexc_websocket", listed_at=listed_at, detected_ns=1
+    )
+    assert list(Trade.objects.filter(symbol="ARMINUSDT").values_list("pk", "listing")) == [
+        (armed.pk, result.listing.pk)
+    ]
+
+
+@pytest.mark.usefixtures("live")
+def test_unreachable_guards_hand_the_listing_to_a_task_instead_of_refusing(
+    serving, handoffs, monkeypatch
+):
+    def down() -> bool:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(runtime.get_guards().breaker.inner, "allow", down)
+    result = detect("GRDINUSDT")
+    assert handoffs == [result.listing.pk]  # sent once the broker answers, like any task
+    assert not Trade.objects.filter(symbol="GRDINUSDT").exists()
