@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -53,36 +54,15 @@ def keys_present() -> bool:
     return bool(settings.MEXC_API_KEY and settings.MEXC_SECRET_KEY)
 
 
-def trade_decide(
-    *,
-    symbol: str,
-    quote_asset: str,
-    quote_qty: Decimal | None,
-    client_order_id: str,
-    listing_id: int | None = None,
-    manual: bool = False,
-    want_live: bool = True,
-    requested_by: str = "",
-    stamps: Stamps = Stamps(),
-) -> tuple[Trade, bool]:
+def trade_decide(**intent: Any) -> tuple[Trade, bool]:
     """Run the risk checks for one intent and record the outcome as a Trade.
 
+    Takes `decide_locked`'s arguments (all but `locked`) and locks the config itself.
     Idempotent on `client_order_id`: a second call returns the existing row (False). The
     config row is locked while deciding, so concurrent decisions see each other's exposure.
     """
     with transaction.atomic():
-        return decide_locked(
-            locked=config_lock(),
-            symbol=symbol,
-            quote_asset=quote_asset,
-            quote_qty=quote_qty,
-            client_order_id=client_order_id,
-            listing_id=listing_id,
-            manual=manual,
-            want_live=want_live,
-            requested_by=requested_by,
-            stamps=stamps,
-        )
+        return decide_locked(locked=config_lock(), **intent)
 
 
 @dataclass(frozen=True)
