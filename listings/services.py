@@ -6,7 +6,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -131,8 +130,7 @@ def _record(
                 )
 
             transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
-        # The universe row is not needed before the order: it is written once that has left.
-        transaction.on_commit(partial(_mark_symbol_seen, symbol, detected_at), robust=True)
+        _mark_symbol_seen(symbol, detected_at)
         if announcement is not None:
             announcement.status = UpcomingStatus.OPENED
             announcement.listing = listing
@@ -191,7 +189,7 @@ def _sighting_context(
 
 
 def _mark_symbol_seen(symbol: str, when: datetime) -> None:
-    """One upsert statement."""
+    """One upsert statement, in the listing's transaction (a restart's diff relies on it)."""
     fastsql.insert(
         ExchangeSymbol(symbol=symbol, first_seen_at=when, last_seen_at=when, delisted_at=None),
         upsert_on=["symbol"],

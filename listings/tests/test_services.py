@@ -46,7 +46,7 @@ def test_nothing_is_handed_over_when_the_transaction_rolls_back(
         listing_record(symbol="NEWUSDT", source="mexc_websocket")
     # Not executed: on_commit callbacks only run after a commit.
     assert dispatched == []
-    assert len(callbacks) == 3  # the hand-off, the universe row, the push
+    assert len(callbacks) == 2  # the hand-off, the push
 
 
 def test_every_source_seeing_the_same_listing_makes_one_row(dispatched):
@@ -111,12 +111,9 @@ def test_a_symbol_that_opened_while_we_were_down_is_new_on_the_next_snapshot():
     assert universe_sync(symbols={"BTCUSDT", "ETHUSDT", "MISSEDUSDT"}).new == frozenset()
 
 
-def test_a_symbol_recorded_by_a_detection_is_not_new_for_the_rest_diff(
-    dispatched, django_capture_on_commit_callbacks
-):
+def test_a_symbol_recorded_by_a_detection_is_not_new_for_the_rest_diff(dispatched):
     universe_sync(symbols={"BTCUSDT", "ETHUSDT"})
-    with django_capture_on_commit_callbacks(execute=True):  # written once the listing commits
-        listing_record(symbol="FASTUSDT", source=ListingSource.WEBSOCKET)
+    listing_record(symbol="FASTUSDT", source=ListingSource.WEBSOCKET)
     assert universe_sync(symbols={"BTCUSDT", "ETHUSDT", "FASTUSDT"}).new == frozenset()
 
 
