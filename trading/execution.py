@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -68,6 +69,14 @@ class OrderGateway(Protocol):
         self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
     ) -> str:
         """Send the order; return the exchange order id. Raises mexc.errors types."""
+
+    def start_market_buy(
+        self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
+    ) -> Future:
+        """Send the order without waiting for its answer (see `order_id_of`)."""
+
+    def order_id_of(self, order: Future) -> str:
+        """The answer to a started order, as `place_market_buy` returns it."""
 
     def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
         """Raises mexc.errors.UnknownOrder when the exchange has no such order."""
@@ -292,18 +301,24 @@ def send_until_settled(
     policy: SendPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    started: Future | None = None,
 ) -> None:
+    """Send (or, `started`: follow the already sent first attempt) until the trade is settled."""
     while True:
         if trade.sent_ns is None:  # claimed in its decision's transaction: stamp the request
             trade.sent_ns = time.time_ns()
             trade.sent_unsaved = True
         try:
-            order_id = gateway.place_market_buy(
-                symbol=trade.symbol,
-                quote_qty=trade.quote_qty,
-                client_order_id=trade.client_order_id,
-                recv_window_ms=policy.recv_window_ms,
-            )
+            if started is not None:
+                order, started = started, None
+                order_id = gateway.order_id_of(order)
+            else:
+                order_id = gateway.place_market_buy(
+                    symbol=trade.symbol,
+                    quote_qty=trade.quote_qty,
+                    client_order_id=trade.client_order_id,
+                    recv_window_ms=policy.recv_window_ms,
+                )
         except mexc_errors.SymbolNotTradable as exc:
             deadline = (policy.open_at_ms or 0) + policy.open_retry_window_ms
             if policy.open_at_ms is not None and gateway.server_time_ms() < deadline:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import Future
 from decimal import Decimal
 from typing import Any
 
@@ -47,8 +48,12 @@ class MexcGateway:
         )
 
     def _run(self, coro) -> Any:
+        return self._result(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    @staticmethod
+    def _result(future: Future) -> Any:
         try:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT_S)
+            return future.result(CALL_TIMEOUT_S)
         except MexcError as exc:
             exchange_errors.labels(
                 code=str(exc.code) if exc.code is not None else type(exc).__name__
@@ -61,7 +66,20 @@ class MexcGateway:
     def place_market_buy(
         self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
     ) -> str:
-        ack = self._run(
+        return self.order_id_of(
+            self.start_market_buy(
+                symbol=symbol,
+                quote_qty=quote_qty,
+                client_order_id=client_order_id,
+                recv_window_ms=recv_window_ms,
+            )
+        )
+
+    def start_market_buy(
+        self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
+    ) -> Future:
+        """Send the order now, on the gateway's loop; `order_id_of` collects the answer."""
+        return asyncio.run_coroutine_threadsafe(
             self.client.place_order(
                 symbol=symbol,
                 side="BUY",
@@ -69,9 +87,13 @@ class MexcGateway:
                 quote_order_qty=quote_qty,
                 client_order_id=client_order_id,
                 recv_window=recv_window_ms,
-            )
+            ),
+            self._loop,
         )
-        return ack.order_id
+
+    def order_id_of(self, order: Future) -> str:
+        """The exchange order id of a started order. Raises mexc.errors types."""
+        return self._result(order).order_id
 
     def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
         order = self._run(self.client.query_order(symbol=symbol, client_order_id=client_order_id))

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from functools import partial
 
@@ -31,18 +31,20 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from monitoring import metrics
+from monitoring import events, metrics
 from risk.models import TradingMode
 
 from .execution import (
     DEFER_OVER_S,
     Admission,
+    SendPolicy,
     reserve_send,
     send_hold_s,
     send_until_settled,
 )
 from .ids import snipe_order_id
 from .models import Trade, TradeStatus
+from .payloads import trade_payload
 from .runtime import get_gateway, get_guards
 from .services import (
     Stamps,
@@ -116,22 +118,56 @@ def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int 
             detected_ns=detected_ns, persisted_ns=persisted_ns, dispatched_ns=time.time_ns()
         ),
         before_insert=reserve,
+        publish=False,
     )
     if not created:
         if trade.listing_id is None:  # decided at the open (armed), before this row existed
             Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
-    elif trade.status == TradeStatus.SUBMITTED:
+        return
+    if trade.status == TradeStatus.SUBMITTED:
         policy = send_policy(locked.config, open_at_ms)
-        _after_commit(_send, trade, admission.wait_s, policy)
+        if admission.wait_s:
+            _after_commit(_send, trade, admission.wait_s, policy)
+        else:
+            transaction.on_commit(lambda: _fire(trade, policy))  # first: the order, then the rest
     elif trade.status != TradeStatus.PENDING:
-        return  # rejected, or awaiting an operator's confirmation
+        pass  # rejected, or awaiting an operator's confirmation
     elif trade.mode == TradingMode.DRY_RUN:
         _after_commit(trade_execute, trade_id=trade.pk, trade=trade)
     else:  # its rate-limit slot is further away: a worker sends it then
         transaction.on_commit(partial(send_later, trade.pk, open_at_ms, admission.wait_s))
+    events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
 
 
-def _send(trade: Trade, wait_s: float, policy) -> None:
+ANSWER_WAIT_S = 0.02
+
+
+def _fire(trade: Trade, policy: SendPolicy) -> None:
+    """Right after the commit, on the committing thread: the order leaves now.
+
+    Waiting here on the answer (a loopback round trip is a few ms; at most ANSWER_WAIT_S)
+    hands the interpreter to the gateway's thread at once, where a hand-off to another thread
+    could wait a whole switch interval (5 ms) for it. A sender thread follows the answer up.
+    """
+    gateway, guards = get_gateway(), get_guards()
+    started = None
+    try:
+        trade.sent_ns, trade.sent_unsaved = time.time_ns(), True
+        started = gateway.start_market_buy(
+            symbol=trade.symbol,
+            quote_qty=trade.quote_qty,
+            client_order_id=trade.client_order_id,
+            recv_window_ms=policy.recv_window_ms,
+        )
+        wait([started], timeout=ANSWER_WAIT_S)
+    except Exception:
+        log.exception("snipe.inline_fire_failed", extra={"trade_id": trade.pk})
+        if started is None:  # it never left: the sender thread sends it, same id
+            trade.sent_ns, trade.sent_unsaved = None, False
+    _sender_pool().submit(_run, send_until_settled, trade, gateway, guards, policy, started=started)
+
+
+def _send(trade: Trade, wait_s: float, policy: SendPolicy) -> None:
     if wait_s:
         time.sleep(wait_s)  # a slot a few ms away: cheaper than a hand-off
     send_until_settled(trade, get_gateway(), get_guards(), policy)

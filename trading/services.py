@@ -112,11 +112,13 @@ def decide_locked(
     requested_by: str = "",
     stamps: Stamps = Stamps(),
     before_insert: Callable[[Trade], None] | None = None,
+    publish: bool = True,
 ) -> tuple[Trade, bool]:
     """`trade_decide` inside the caller's transaction, with the config locked (`config_lock`).
 
     `before_insert(trade)`: a passing trade, before its row is written (the inline snipe
     reserves its send there, so the row is born claimed or refused: one write, one commit).
+    `publish=False`: the caller pushes the new trade itself (after its order has left).
     """
     config, limits = locked.config, locked.limits
     signal_age_ms = None
@@ -166,7 +168,8 @@ def decide_locked(
     if before_insert is not None and status == TradeStatus.PENDING:
         before_insert(trade)
     fastsql.insert(trade, keep=("updated_at",))
-    events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
+    if publish:
+        events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
     log.info(
         "trade.decided",
         extra={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -55,19 +56,28 @@ def test_the_order_leaves_after_one_commit_of_listing_and_claimed_trade(
 ):
     serving.list_symbol(symbol="INLUSDT", open_in_ms=0, price="0.5")
     gateway = runtime.get_gateway()
-    place = gateway.place_market_buy
+    start = gateway.start_market_buy
     at_send: list[tuple] = []
 
-    def watched(**order):
-        # The sender thread has its own connection: it sees committed rows only.
-        at_send.append(
-            Trade.objects.filter(client_order_id=order["client_order_id"])
-            .values_list("status", "attempts", "listing__symbol")
-            .get()
+    def committed(client_order_id: str) -> tuple:
+        """Read from another thread, so another connection: committed rows only."""
+        seen: list[tuple] = []
+        reader = threading.Thread(
+            target=lambda: seen.append(
+                Trade.objects.filter(client_order_id=client_order_id)
+                .values_list("status", "attempts", "listing__symbol")
+                .get()
+            )
         )
-        return place(**order)
+        reader.start()
+        reader.join(5)
+        return seen[0]
 
-    monkeypatch.setattr(gateway, "place_market_buy", watched)
+    def watched(**order):
+        at_send.append(committed(order["client_order_id"]))
+        return start(**order)
+
+    monkeypatch.setattr(gateway, "start_market_buy", watched)
     result = detect("INLUSDT")
     inline.wait_senders()
 
@@ -175,3 +185,27 @@ def test_unreachable_guards_hand_the_listing_to_a_task_instead_of_refusing(
     result = detect("GRDINUSDT")
     assert handoffs == [result.listing.pk]  # sent once the broker answers, like any task
     assert not Trade.objects.filter(symbol="GRDINUSDT").exists()
+
+
+@pytest.mark.usefixtures("live")
+def test_an_order_that_cannot_start_right_after_the_commit_is_sent_by_the_sender(
+    serving, monkeypatch
+):
+    serving.list_symbol(symbol="LAGINUSDT", open_in_ms=0, price="0.5")
+    gateway = runtime.get_gateway()
+    start, calls = gateway.start_market_buy, []
+
+    def refuse_once(**order):
+        calls.append(order["client_order_id"])
+        if len(calls) == 1:
+            raise RuntimeError("loop busy")
+        return start(**order)
+
+    monkeypatch.setattr(gateway, "start_market_buy", refuse_once)
+    result = detect("LAGINUSDT")
+    inline.wait_senders()
+    trade = settled(Trade.objects.get(listing=result.listing).pk)
+    assert (trade.status, trade.attempts) == (TradeStatus.FILLED, 1)
+    assert calls == [trade.client_order_id] * 2  # refused, then sent by the sender thread
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["LAGINUSDT"]
+    assert trade.risk_done_ns <= trade.sent_ns <= trade.acked_ns

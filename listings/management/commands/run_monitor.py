@@ -1,6 +1,8 @@
 """Run the listing monitor (WebSocket first, REST fallback, calendar arming) until SIGTERM."""
 
 import asyncio
+import gc
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +11,19 @@ from listings.dispatch import serve_snipes_inline
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
 from risk.live import LiveWithoutKeys, ensure_live_has_keys
+
+
+def tune_for_latency() -> None:
+    """This process sends orders: keep the interpreter's own pauses off that path.
+
+    - Everything loaded so far (Django, the apps) is moved out of the collector's sight, so a
+      full collection no longer walks it for milliseconds.
+    - A thread waiting on a socket (database, exchange) gets the interpreter back within
+      0.5 ms instead of the default 5 ms, longer than the whole detection-to-order budget.
+    """
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(0.0005)
 
 
 class Command(BaseCommand):
@@ -32,6 +47,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if settings.SNIPE_INLINE:
             serve_snipes_inline()
+            tune_for_latency()
         config = MonitorConfig(
             rest_interval=rest_interval_ms / 1000,
             calendar_interval=calendar_interval_s,
