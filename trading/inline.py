@@ -9,7 +9,8 @@ guards, so for a new listing it:
    config row locked, as every other decision);
 2. reserves the rate-limit slot and claims the trade in that transaction too, so one commit
    makes the listing, the decision and the claim durable before anything leaves the process;
-3. after the commit, a sender thread sends the order and follows it to its final state.
+3. right after the commit, the committing thread starts the order; a sender thread follows
+   its answer to the final state.
 
 Everything else stays on Celery workers: sends the rate limiter defers, the reconciler, armed
 listings, confirmations, manual trades. A monitor killed mid-send leaves a claimed, held trade
@@ -82,8 +83,8 @@ def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int 
 
     A live trade that passes the checks reserves its send before its row is written, so the
     row is born claimed (`submitted`, held against the reconciler for one send), deferred
-    (`pending`, sent when its rate-limit slot comes) or refused. The order leaves after the
-    commit, from a sender thread; a dry run is filled there too.
+    (`pending`, sent when its rate-limit slot comes) or refused. The order leaves right after
+    the commit (`_fire`); a sender thread follows it up, and fills a dry run.
     """
     locked = config_lock()
     open_at_ms = int(listing.listed_at.timestamp() * 1000)
