@@ -308,6 +308,20 @@ def test_order_storms_settle_every_trade_once(storm, tmp_path, fault_table):
         assert audit.trades
 
 
+def order_out_unanswered(stack: BotStack, symbol: str) -> None:
+    """List `symbol`; its order is accepted but the answer held 4 s, so its sender can die
+    between sending and recording. Returns once the order is at the exchange."""
+    inject(stack, kind="latency", count=1, ms=4000, path=ORDER_PATH, method="POST", effect="after")
+    list_symbols(stack, [symbol])
+    wait_until(lambda: stack.sim_call("GET", "/_sim/orders")["orders"], 20, "the order to arrive")
+
+
+def settled_once_by_a_worker(stack: BotStack, fault: str, symbol: str, coid: str, table) -> None:
+    wait_until(lambda: trades(stack)[0][2] == "filled", 30, "a worker to settle it")
+    audit = settle_and_audit(stack, fault, 1, [symbol], table, reconciled=1)
+    assert audit.accepted == Counter({coid: 1})
+
+
 @needs_redis_server
 def test_a_worker_killed_between_sending_and_recording_is_settled_on_restart(tmp_path, fault_table):
     # Every listing through a task, so the worker is the one sending (inline, the monitor is).
@@ -317,23 +331,13 @@ def test_a_worker_killed_between_sending_and_recording_is_settled_on_restart(tmp
         start(fault_stack(tmp_path, redis_url=redis.url, extra_env=env)) as stack,
     ):
         # The order is accepted, its answer held 4 s: the worker dies before it hears it.
-        inject(
-            stack, kind="latency", count=1, ms=4000, path=ORDER_PATH, method="POST", effect="after"
-        )
-        list_symbols(stack, ["KILLUSDT"])
-        wait_until(
-            lambda: stack.sim_call("GET", "/_sim/orders")["orders"], 20, "the order to arrive"
-        )
+        order_out_unanswered(stack, "KILLUSDT")
         stack.kill_worker()
         ((_, _, status, coid, _),) = trades(stack)
         assert status in ("submitted", "unknown"), status
         wait_until(lambda: exchange_quiet(stack), 10, "the held order to be answered")
         stack.start_worker()  # it reconciles on start
-        wait_until(lambda: trades(stack)[0][2] == "filled", 30, "the restarted worker to settle it")
-        audit = settle_and_audit(
-            stack, "worker SIGKILL mid-order", 1, ["KILLUSDT"], fault_table, reconciled=1
-        )
-        assert audit.accepted == Counter({coid: 1})
+        settled_once_by_a_worker(stack, "worker SIGKILL mid-order", "KILLUSDT", coid, fault_table)
 
 
 @needs_redis_server
@@ -347,13 +351,7 @@ def test_a_monitor_killed_while_its_inline_order_is_out_is_settled_by_a_worker(
         ) as stack,
     ):
         # The monitor sends the order itself; its answer is held 4 s and the monitor dies.
-        inject(
-            stack, kind="latency", count=1, ms=4000, path=ORDER_PATH, method="POST", effect="after"
-        )
-        list_symbols(stack, ["MONKUSDT"])
-        wait_until(
-            lambda: stack.sim_call("GET", "/_sim/orders")["orders"], 20, "the order to arrive"
-        )
+        order_out_unanswered(stack, "MONKUSDT")
         stack.kill("monitor")
         ((_, _, status, coid, _),) = trades(stack)
         assert status == "submitted", status  # claimed in the listing's own commit
@@ -365,11 +363,7 @@ def test_a_monitor_killed_while_its_inline_order_is_out_is_settled_by_a_worker(
         wait_until(lambda: datetime.now(UTC) > settle_from, 20, "the claim's hold to pass")
         stack.kill_worker()
         stack.start_worker()  # it reconciles on start
-        wait_until(lambda: trades(stack)[0][2] == "filled", 30, "a worker to settle it")
-        audit = settle_and_audit(
-            stack, "monitor SIGKILL mid-order", 1, ["MONKUSDT"], fault_table, reconciled=1
-        )
-        assert audit.accepted == Counter({coid: 1})
+        settled_once_by_a_worker(stack, "monitor SIGKILL mid-order", "MONKUSDT", coid, fault_table)
 
 
 @needs_redis_server
