@@ -94,16 +94,9 @@ def _record(
 ) -> RecordResult:
     if not base_asset or not quote_asset:
         base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
-    with transaction.atomic():
-        announcement, existing = _sighting_context(symbol, listed_at or detected_at)
-        if listed_at is None and announcement is not None:
-            listed_at = announcement.open_at
-        if existing is not None:
-            if listed_at is None or abs(existing.listed_at - listed_at) < RELIST_MIN_GAP:
-                return _dedup_hit(existing, source)
-            existing.delisted_at = detected_at  # it left and came back while we weren't looking
-            existing.save(update_fields=["delisted_at"])
-        listing = Listing(
+
+    def new_listing() -> Listing:
+        return Listing(
             symbol=symbol,
             base_asset=base_asset,
             quote_asset=quote_asset,
@@ -112,11 +105,34 @@ def _record(
             source=source,
             raw=raw or {},
         )
-        if not fastsql.insert(listing, ignore_conflicts=True):  # recorded meanwhile elsewhere
-            same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
-            if same is None:
-                same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
-            return _dedup_hit(same, source)
+
+    with transaction.atomic():
+        # The common case, a symbol never seen and not announced, in one round trip: the
+        # listing inserted unless an announcement matches (or a live listing conflicts), and
+        # the symbol marked seen.
+        listing = new_listing()
+        announcement = None
+        first, _ = fastsql.first_rows(
+            fastsql.insert_statement(
+                listing, ignore_conflicts=True, unless=_announced_near(symbol, listing.listed_at)
+            ),
+            _symbol_seen(symbol, detected_at),
+        )
+        if not fastsql.inserted(listing, first):  # announced, live already, or a re-listing
+            announcement, existing = _sighting_context(symbol, listed_at or detected_at)
+            if listed_at is None and announcement is not None:
+                listed_at = announcement.open_at
+            if existing is not None:
+                if listed_at is None or abs(existing.listed_at - listed_at) < RELIST_MIN_GAP:
+                    return _dedup_hit(existing, source)
+                existing.delisted_at = detected_at  # it left and came back meanwhile
+                existing.save(update_fields=["delisted_at"])
+            listing = new_listing()
+            if not fastsql.insert(listing, ignore_conflicts=True):  # recorded meanwhile elsewhere
+                same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
+                if same is None:
+                    same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
+                return _dedup_hit(same, source)
         # Trading first: in the monitor the trade is decided right here (see snipe_inline).
         persisted_ns = time.time_ns()
         if not (
@@ -130,7 +146,6 @@ def _record(
                 )
 
             transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
-        _mark_symbol_seen(symbol, detected_at)
         if announcement is not None:
             announcement.status = UpcomingStatus.OPENED
             announcement.listing = listing
@@ -170,17 +185,11 @@ def _sighting_context(
     No row lock on the live listing: the unique "one live listing per symbol" index and the
     conflict-skipping insert settle a race between two recorders.
     """
+    announced_sql, announced_params = _announced_near(symbol, around)
     announcement_id, live_id = fastsql.first_row(
-        "SELECT (SELECT id FROM listings_upcominglisting WHERE symbol = %s AND open_at >= %s"
-        " AND open_at <= %s AND status <> %s ORDER BY open_at LIMIT 1),"
+        f"SELECT ({announced_sql}),"
         " (SELECT id FROM listings_listing WHERE symbol = %s AND delisted_at IS NULL)",
-        (
-            symbol,
-            fastsql.when(around - ANNOUNCEMENT_MATCH),
-            fastsql.when(around + ANNOUNCEMENT_MATCH),
-            UpcomingStatus.CANCELED.value,
-            symbol,
-        ),
+        (*announced_params, symbol),
     )
     return (
         UpcomingListing.objects.get(pk=announcement_id) if announcement_id else None,
@@ -188,9 +197,23 @@ def _sighting_context(
     )
 
 
-def _mark_symbol_seen(symbol: str, when: datetime) -> None:
-    """One upsert statement, in the listing's transaction (a restart's diff relies on it)."""
-    fastsql.insert(
+def _announced_near(symbol: str, around: datetime) -> fastsql.Statement:
+    """The announcement (not canceled) of `symbol` opening around a sighting, the nearest first."""
+    return (
+        "SELECT id FROM listings_upcominglisting WHERE symbol = %s AND open_at >= %s"
+        " AND open_at <= %s AND status <> %s ORDER BY open_at LIMIT 1",
+        (
+            symbol,
+            fastsql.when(around - ANNOUNCEMENT_MATCH),
+            fastsql.when(around + ANNOUNCEMENT_MATCH),
+            UpcomingStatus.CANCELED.value,
+        ),
+    )
+
+
+def _symbol_seen(symbol: str, when: datetime) -> fastsql.Statement:
+    """The universe upsert, in the listing's transaction (a restart's diff relies on it)."""
+    return fastsql.insert_statement(
         ExchangeSymbol(symbol=symbol, first_seen_at=when, last_seen_at=when, delisted_at=None),
         upsert_on=["symbol"],
         upsert_fields=["last_seen_at", "delisted_at"],

@@ -81,15 +81,15 @@ class Decision:
         return self.outcome is Outcome.PASS
 
 
-def effective_mode(limits: Limits, intent: Intent) -> str:
+def effective_mode(limits: Limits, want_live: bool) -> str:
     """Live only when the operator turned auto-trade on, chose live, and the intent wants it."""
-    if limits.auto_trade and limits.mode == TradingMode.LIVE and intent.want_live:
+    if limits.auto_trade and limits.mode == TradingMode.LIVE and want_live:
         return TradingMode.LIVE
     return TradingMode.DRY_RUN
 
 
 def evaluate(*, limits: Limits, intent: Intent, exposure: Exposure, keys_present: bool) -> Decision:
-    mode = effective_mode(limits, intent)
+    mode = effective_mode(limits, intent.want_live)
 
     def reject(reason: Reason, detail: str) -> Decision:
         return Decision(Outcome.REJECT, mode, reason, detail)

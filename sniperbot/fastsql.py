@@ -5,6 +5,12 @@ the database round trip itself, and the listing -> order path needs several befo
 may leave (see BENCHMARKS.md). These helpers build their SQL once per model from its own
 metadata and prepare each value with its field's own methods, so a row written here is the
 row the ORM would write. Everything off that path keeps using the ORM.
+
+On PostgreSQL every statement here is a server-side prepared statement: the server parses
+and plans it once per connection, not on every listing (parsing and planning were most of
+the server's time per statement, see BENCHMARKS.md). Statements that do not depend on each
+other's results go together (`first_rows`): on PostgreSQL in one round trip (psycopg's
+pipeline mode), elsewhere one after the other.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import connection, models
+
+Statement = tuple[str, Sequence[Any]]
 
 
 def _quoted(name: str) -> str:
@@ -24,30 +33,49 @@ def _quoted(name: str) -> str:
 
 @cache
 def _insert_sql(
-    model: type[models.Model], vendor: str, conflict: str
+    model: type[models.Model], vendor: str, conflict: str, unless: str
 ) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
     columns = ", ".join(_quoted(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({marks}){conflict}"
+    if unless:
+        # A SELECT list gives its parameters no column to take their type from: say it.
+        marks = ", ".join(_typed_mark(f, vendor) for f in fields)
+        rows = f"SELECT {marks} WHERE NOT EXISTS ({unless})"
+    else:
+        rows = f"VALUES ({', '.join(['%s'] * len(fields))})"
+    sql = f"INSERT INTO {_quoted(meta.db_table)} ({columns}) {rows}{conflict}"
     return f"{sql} RETURNING {_quoted(meta.pk.column)}", fields
 
 
-def insert(
+def _typed_mark(field: models.Field, vendor: str) -> str:
+    return f"%s::{field.cast_db_type(connection)}" if vendor == "postgresql" else "%s"
+
+
+def insert(instance: models.Model, **how: Any) -> bool:
+    """INSERT one model instance and set its pk. Returns False when nothing was inserted.
+
+    Takes `insert_statement`'s options.
+    """
+    return inserted(instance, first_row(*insert_statement(instance, **how)))
+
+
+def insert_statement(
     instance: models.Model,
     *,
     ignore_conflicts: bool = False,
     upsert_on: Sequence[str] = (),
     upsert_fields: Sequence[str] = (),
     keep: Iterable[str] = (),
-) -> bool:
-    """INSERT one model instance and set its pk. Returns False when a conflict skipped it.
+    unless: Statement | None = None,
+) -> Statement:
+    """The INSERT of one model instance (RETURNING its pk), for `first_rows` + `inserted`.
 
     `ignore_conflicts`: ON CONFLICT DO NOTHING (any unique constraint).
     `upsert_on` / `upsert_fields`: ON CONFLICT (those fields) DO UPDATE SET those fields.
     `keep`: fields whose value is written as set on the instance, not by their pre_save
     (e.g. an `auto_now` timestamp deliberately set ahead).
+    `unless`: a SELECT; when it finds a row, nothing is inserted.
     """
     meta = type(instance)._meta
     conflict = ""
@@ -60,7 +88,8 @@ def insert(
         conflict = f" ON CONFLICT ({on}) DO UPDATE SET {sets}"
     elif ignore_conflicts:
         conflict = " ON CONFLICT DO NOTHING"
-    sql, fields = _insert_sql(type(instance), connection.vendor, conflict)
+    unless_sql, unless_params = unless or ("", ())
+    sql, fields = _insert_sql(type(instance), connection.vendor, conflict, unless_sql)
     kept = set(keep)
     params = [
         f.get_db_prep_save(
@@ -69,9 +98,11 @@ def insert(
         )
         for f in fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    return sql, [*params, *unless_params]
+
+
+def inserted(instance: models.Model, row: tuple | None) -> bool:
+    """Set the pk an `insert_statement` returned; False when it inserted nothing."""
     if row is None:
         return False
     instance.pk = row[0]
@@ -81,9 +112,36 @@ def insert(
 
 
 def first_row(sql: str, params: Sequence[Any] = ()) -> tuple | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    return first_rows((sql, params))[0]
+
+
+def first_rows(*statements: Statement) -> list[tuple | None]:
+    """Each statement's first row, the statements run in order in the caller's transaction.
+
+    On PostgreSQL: prepared, and all sent in one round trip. A failing statement raises here
+    (as Django's own errors), and the ones after it did not run.
+    """
+    if connection.vendor != "postgresql":
+        rows = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                rows.append(cursor.fetchone())
+        return rows
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    pg = connection.connection
+    with connection.wrap_database_errors:
+        # psycopg's own cursor binds on the server (Django's binds on the client, which
+        # makes every listing's statement a new one to parse and plan).
+        cursors = [psycopg.Cursor(pg) for _ in statements]
+        if len(statements) == 1:
+            cursors[0].execute(*statements[0], prepare=True)
+        else:
+            with pg.pipeline():  # sent on leaving the block, results read after
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params, prepare=True)
+        return [cursor.fetchone() for cursor in cursors]
 
 
 def when(value: datetime) -> Any:

@@ -130,6 +130,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env_int("DB_POOL_MAX", 20, min_value=1, max_value=500),
         "timeout": 10,
     }
+    # Prepared statements only where asked: the order path's plain SQL (sniperbot/fastsql.py)
+    # is parsed and planned once per connection. Django's own queries bind on the client and
+    # are never prepared, so nothing else changes (None, Django's default, disables them).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and immediate transactions let the monitor, the web process and in-process trades
     # share the file: writers queue for the lock instead of failing with "database is locked".

@@ -49,9 +49,9 @@ from .payloads import trade_payload
 from .runtime import get_gateway, get_guards
 from .services import (
     Stamps,
-    config_lock,
     decide_locked,
     max_send_wait_s,
+    read_for_decision,
     send_later,
     send_policy,
     trade_execute,
@@ -86,7 +86,9 @@ def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int 
     (`pending`, sent when its rate-limit slot comes) or refused. The order leaves right after
     the commit (`_fire`); a sender thread follows it up, and fills a dry run.
     """
-    locked = config_lock()
+    client_order_id = snipe_order_id(listing.symbol, listing.listed_at)
+    reads = read_for_decision(client_order_id=client_order_id)
+    locked = reads.locked
     open_at_ms = int(listing.listed_at.timestamp() * 1000)
     admission = Admission()
 
@@ -109,11 +111,11 @@ def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int 
             trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
 
     trade, created = decide_locked(
-        locked=locked,
+        reads=reads,
         symbol=listing.symbol,
         quote_asset=listing.quote_asset,
         quote_qty=None,
-        client_order_id=snipe_order_id(listing.symbol, listing.listed_at),
+        client_order_id=client_order_id,
         listing_id=listing.pk,
         stamps=Stamps(
             detected_ns=detected_ns, persisted_ns=persisted_ns, dispatched_ns=time.time_ns()

@@ -33,15 +33,24 @@ def exposure_for(*, mode: str) -> Exposure:
 
 
 def decision_inputs(*, mode: str, client_order_id: str = "") -> tuple[int | None, Exposure]:
-    """The trade already holding `client_order_id` (its id), and the exposure of `mode`.
+    """The trade already holding `client_order_id` (its id), and the exposure of `mode`."""
+    return decision_inputs_from(
+        fastsql.first_row(*decision_inputs_statement(mode=mode, client_order_id=client_order_id))
+    )
 
-    One plain statement: every decision runs it under the config lock, on the path from a
-    detection to its order (see sniperbot/fastsql.py).
-    """
+
+def decision_inputs_from(row: tuple) -> tuple[int | None, Exposure]:
+    exposure = Exposure(spent_24h=fastsql.money(row[1]), trades_last_hour=row[2], in_flight=row[3])
+    return row[0], exposure
+
+
+def decision_inputs_statement(*, mode: str, client_order_id: str = "") -> fastsql.Statement:
+    """`decision_inputs` as one plain statement: every decision runs it under the config
+    lock, on the path from a detection to its order (see sniperbot/fastsql.py)."""
     now = timezone.now()
     committed = ", ".join(["%s"] * len(COMMITTED))
     in_flight = ", ".join(["%s"] * len(IN_FLIGHT))
-    row = fastsql.first_row(
+    return (
         "SELECT (SELECT id FROM trading_trade WHERE client_order_id = %s),"
         f" COALESCE(SUM(CASE WHEN status IN ({committed})"
         " THEN COALESCE(quote_spent, quote_qty) ELSE 0 END), 0),"
@@ -58,8 +67,6 @@ def decision_inputs(*, mode: str, client_order_id: str = "") -> tuple[int | None
             fastsql.when(now - timedelta(hours=24)),
         ),
     )
-    exposure = Exposure(spent_24h=fastsql.money(row[1]), trades_last_hour=row[2], in_flight=row[3])
-    return row[0], exposure
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.

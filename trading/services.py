@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events
-from risk.checks import Intent, Limits, Outcome, effective_mode
+from risk.checks import Exposure, Intent, Limits, Outcome, effective_mode
 from risk.models import ACTIVE_CONFIG_NAME, TradeConfig
 from risk.services import risk_evaluate, risk_limits
 from sniperbot import fastsql
@@ -30,7 +30,7 @@ from sniperbot import fastsql
 from .execution import SendPolicy
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
-from .selectors import decision_inputs
+from .selectors import decision_inputs, decision_inputs_from, decision_inputs_statement
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,15 @@ def keys_present() -> bool:
 def trade_decide(**intent: Any) -> tuple[Trade, bool]:
     """Run the risk checks for one intent and record the outcome as a Trade.
 
-    Takes `decide_locked`'s arguments (all but `locked`) and locks the config itself.
+    Takes `decide_locked`'s arguments (all but `reads`) and locks the config itself.
     Idempotent on `client_order_id`: a second call returns the existing row (False). The
     config row is locked while deciding, so concurrent decisions see each other's exposure.
     """
     with transaction.atomic():
-        return decide_locked(locked=config_lock(), **intent)
+        reads = read_for_decision(
+            client_order_id=intent["client_order_id"], want_live=intent.get("want_live", True)
+        )
+        return decide_locked(reads=reads, **intent)
 
 
 @dataclass(frozen=True)
@@ -74,22 +77,61 @@ class LockedConfig:
     limits: Limits
 
 
+@dataclass(frozen=True)
+class DecisionReads:
+    """What a decision reads: the locked config, and the trade inputs read right after the
+    lock (`decision_inputs`) for `mode`, the mode the last config seen gave."""
+
+    locked: LockedConfig
+    mode: str | None = None
+    existing_id: int | None = None
+    exposure: Exposure | None = None
+
+
 _config_seen: tuple[tuple, LockedConfig] | None = None
 
 
 def config_lock() -> LockedConfig:
-    """The active config, locked until the caller's transaction ends (decisions queue here).
+    """The active config, locked until the caller's transaction ends (decisions queue here)."""
+    return _locked_from(fastsql.first_row(*_config_lock_statement()))
 
-    One plain statement reads the row and its latest version; the model is built again only
-    when that row differs from the last one seen, so the decision path compiles no query.
+
+def read_for_decision(*, client_order_id: str, want_live: bool = True) -> DecisionReads:
+    """`config_lock`, and the decision's inputs in the same round trip (fastsql.first_rows).
+
+    The inputs need the trading mode, which the locked config decides; they are read for
+    the mode the last config seen gives, so a decision that finds the mode changed reads
+    them again (`decide_locked`). They run after the lock, so they see every decision that
+    held it before.
     """
-    global _config_seen
-    row = fastsql.first_row(
-        "SELECT c.*, (SELECT h.history_id FROM risk_historicaltradeconfig h WHERE h.id = c.id"
-        " ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1)"
+    seen = _config_seen
+    if seen is None:
+        return DecisionReads(locked=config_lock())
+    mode = effective_mode(seen[1].limits, want_live)
+    lock_row, inputs_row = fastsql.first_rows(
+        _config_lock_statement(),
+        decision_inputs_statement(mode=mode, client_order_id=client_order_id),
+    )
+    existing_id, exposure = decision_inputs_from(inputs_row)
+    return DecisionReads(
+        locked=_locked_from(lock_row), mode=mode, existing_id=existing_id, exposure=exposure
+    )
+
+
+def _config_lock_statement() -> fastsql.Statement:
+    columns = ", ".join(f"c.{f.column}" for f in TradeConfig._meta.concrete_fields)
+    return (
+        f"SELECT {columns}, (SELECT h.history_id FROM risk_historicaltradeconfig h"
+        " WHERE h.id = c.id ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1)"
         " FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
         (ACTIVE_CONFIG_NAME,),
     )
+
+
+def _locked_from(row: tuple) -> LockedConfig:
+    """The model is built again only when the config's row differs from the last one seen,
+    so the decision path compiles no query."""
+    global _config_seen
     seen = _config_seen
     if seen is not None and seen[0] == row:
         return seen[1]
@@ -101,7 +143,7 @@ def config_lock() -> LockedConfig:
 
 def decide_locked(
     *,
-    locked: LockedConfig,
+    reads: DecisionReads,
     symbol: str,
     quote_asset: str,
     quote_qty: Decimal | None,
@@ -114,12 +156,14 @@ def decide_locked(
     before_insert: Callable[[Trade], None] | None = None,
     publish: bool = True,
 ) -> tuple[Trade, bool]:
-    """`trade_decide` inside the caller's transaction, with the config locked (`config_lock`).
+    """`trade_decide` inside the caller's transaction, with the config locked
+    (`read_for_decision`).
 
     `before_insert(trade)`: a passing trade, before its row is written (the inline snipe
     reserves its send there, so the row is born claimed or refused: one write, one commit).
     `publish=False`: the caller pushes the new trade itself (after its order has left).
     """
+    locked = reads.locked
     config, limits = locked.config, locked.limits
     signal_age_ms = None
     if stamps.detected_ns is not None and not manual:
@@ -132,9 +176,11 @@ def decide_locked(
         want_live=want_live,
         signal_age_ms=signal_age_ms,
     )
-    existing_id, exposure = decision_inputs(
-        mode=effective_mode(limits, intent), client_order_id=client_order_id
-    )
+    mode = effective_mode(limits, intent.want_live)
+    if reads.mode == mode and reads.exposure is not None:
+        existing_id, exposure = reads.existing_id, reads.exposure
+    else:  # no config seen before, or it changed the mode
+        existing_id, exposure = decision_inputs(mode=mode, client_order_id=client_order_id)
     if existing_id is not None:
         return Trade.objects.get(pk=existing_id), False
     decision = risk_evaluate(

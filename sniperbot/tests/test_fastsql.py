@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -133,3 +134,32 @@ def test_decision_inputs_find_the_trade_already_holding_an_id():
     trade = TradeFactory(listing=None, client_order_id="held-1")
     assert decision_inputs(mode=TradingMode.DRY_RUN, client_order_id="held-1")[0] == trade.pk
     assert decision_inputs(mode=TradingMode.DRY_RUN, client_order_id="free-1")[0] is None
+
+
+def test_statements_sent_together_run_in_order_and_a_failure_stops_the_rest():
+    now = timezone.now()
+    first = Listing(symbol="BATCHUSDT", listed_at=now, detected_at=now, source="mexc_websocket")
+    inserted, counted = fastsql.first_rows(
+        fastsql.insert_statement(first),
+        ("SELECT count(*) FROM listings_listing WHERE symbol = %s", ("BATCHUSDT",)),
+    )
+    assert fastsql.inserted(first, inserted) and counted == (1,)  # the second saw the first
+
+    twin = Listing(symbol="BATCHUSDT", listed_at=now, detected_at=now, source="mexc_rest_api")
+    other = Listing(symbol="OTHERUSDT", listed_at=now, detected_at=now, source="mexc_rest_api")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fastsql.first_rows(fastsql.insert_statement(twin), fastsql.insert_statement(other))
+    assert not Listing.objects.filter(symbol="OTHERUSDT").exists()
+
+
+def test_an_insert_with_a_guard_is_skipped_when_the_guard_finds_a_row():
+    now = timezone.now()
+    guard = ("SELECT 1 FROM listings_exchangesymbol WHERE symbol = %s", ("GUARDUSDT",))
+    kept_out = Listing(symbol="GUARDUSDT", listed_at=now, detected_at=now, source="mexc_websocket")
+    ExchangeSymbol.objects.create(symbol="GUARDUSDT", first_seen_at=now, last_seen_at=now)
+    assert fastsql.insert(kept_out, unless=guard) is False and kept_out.pk is None
+
+    let_in = Listing(symbol="FREEUSDT", listed_at=now, detected_at=now, source="mexc_websocket")
+    free = ("SELECT 1 FROM listings_exchangesymbol WHERE symbol = %s", ("FREEUSDT",))
+    assert fastsql.insert(let_in, unless=free, ignore_conflicts=True)
+    assert stored(let_in)["listed_at"] == now and stored(let_in)["source"] == "mexc_websocket"

@@ -122,3 +122,18 @@ def test_a_config_written_without_a_new_version_still_applies_at_once():
     TradeConfig.objects.filter(name="default").update(max_trade_usdt=Decimal("10"))
     refused = decide(quote="20")
     assert (refused.status, refused.reason_code) == (TradeStatus.REJECTED, "max_trade_exceeded")
+
+
+@override_settings(**KEYS)
+def test_a_switch_to_live_judges_the_next_trade_on_live_spend_only():
+    # A decision reads its exposure in the config lock's round trip, for the mode the last
+    # config gave; after a switch of mode it must read the new mode's, not the old one's.
+    limits = {"max_position_usdt": Decimal("50"), "max_trade_usdt": Decimal("40")}
+    config_update(actor=None, changes=limits, reason="tight")
+    rehearsal = decide(quote="40")
+    assert (rehearsal.mode, rehearsal.status) == ("dry_run", TradeStatus.PENDING)
+    go_live()
+    first_live = decide(quote="40")
+    assert (first_live.mode, first_live.status) == ("live", TradeStatus.PENDING)
+    over = decide(quote="40")  # 40 live + 40 > 50
+    assert (over.status, over.reason_code) == (TradeStatus.REJECTED, "max_position_exceeded")
