@@ -18,21 +18,27 @@ from typing import Protocol
 # Each grant moves the "theoretical arrival time" (TAT) one interval later. A caller is
 # granted a slot and told how long to wait for it, so bursts are paced, never dropped.
 
-_GCRA_LUA = """
+# The Redis scripts are built from two steps, so the order path can run both in one round
+# trip (`RedisAdmission`) with the same rules as each guard alone.
+_GCRA_STEP = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local tat = tonumber(redis.call('GET', limiter_key) or now)
 if tat < now then tat = now end
 local wait = tat - burst - now
 if wait < 0 then wait = 0 end
 if wait > max_wait then return -1 end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.floor((new_tat - now) / 1000) + 1000)
+redis.call('SET', limiter_key, new_tat, 'PX', math.floor((new_tat - now) / 1000) + 1000)
 return wait
 """
+_GCRA_LUA = (
+    """
+local limiter_key = KEYS[1]
+local interval, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+"""
+    + _GCRA_STEP
+)
 
 
 class RateLimiter(Protocol):
@@ -73,12 +79,12 @@ class RedisRateLimiter:
         self.burst_us = (burst - 1) * self.interval_us
         self._script = redis.register_script(_GCRA_LUA)
 
+    def script_args(self, max_wait_s: float) -> tuple[list[str], list[int]]:
+        return [self.key], [self.interval_us, self.burst_us, int(max_wait_s * 1e6)]
+
     def reserve(self, max_wait_s: float) -> float | None:
-        wait_us = int(
-            self._script(
-                keys=[self.key], args=[self.interval_us, self.burst_us, int(max_wait_s * 1e6)]
-            )
-        )
+        keys, args = self.script_args(max_wait_s)
+        wait_us = int(self._script(keys=keys, args=args))
         return None if wait_us < 0 else wait_us / 1e6
 
     def reset(self) -> None:
@@ -162,6 +168,34 @@ class LocalCircuitBreaker:
         self.record_success()
 
 
+# Open: refuse until the cool-down ends; then let one probe through at a time.
+_BREAKER_STEP = """
+local opened_until = redis.call('GET', open_key)
+if opened_until and (now_s < tonumber(opened_until)
+    or not redis.call('SET', probe_key, '1', 'NX', 'PX', probe_ms)) then
+  return -2
+end
+"""
+_BREAKER_LUA = (
+    """
+local open_key, probe_key = KEYS[1], KEYS[2]
+local now_s, probe_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+"""
+    + _BREAKER_STEP
+    + "return 1"
+)
+_ADMISSION_LUA = (
+    """
+local open_key, probe_key, limiter_key = KEYS[1], KEYS[2], KEYS[3]
+local now_s, probe_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval, burst, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+"""
+    + _BREAKER_STEP
+    + _GCRA_STEP
+)
+BREAKER_REFUSED = -2
+
+
 class RedisCircuitBreaker:
     """The same breaker with its state in Redis, so every worker sees one breaker."""
 
@@ -171,18 +205,18 @@ class RedisCircuitBreaker:
         self.k_failures = f"breaker:{name}:failures"
         self.k_open = f"breaker:{name}:opened_until"
         self.k_probe = f"breaker:{name}:probe"
+        self._allow = redis.register_script(_BREAKER_LUA)
 
     def _now(self) -> float:
         return time.time()
 
-    def allow(self) -> bool:
-        opened_until = self.redis.get(self.k_open)
-        if opened_until is None:
-            return True
-        if self._now() < float(opened_until):
-            return False
+    def script_args(self) -> tuple[list[str], list[str | int]]:
         probe_ms = int(self.config.cooldown_s * 1000)
-        return bool(self.redis.set(self.k_probe, "1", nx=True, px=probe_ms))
+        return [self.k_open, self.k_probe], [repr(self._now()), probe_ms]
+
+    def allow(self) -> bool:
+        keys, args = self.script_args()
+        return int(self._allow(keys=keys, args=args)) != BREAKER_REFUSED
 
     def record_success(self) -> None:
         self.redis.delete(self.k_failures, self.k_open, self.k_probe)
@@ -206,3 +240,24 @@ class RedisCircuitBreaker:
 
     def reset(self) -> None:
         self.record_success()
+
+
+class RedisAdmission:
+    """The breaker's check, then a rate-limit slot, in one Redis round trip (one script with
+    both guards' steps): the order path asks both before every send."""
+
+    def __init__(self, *, breaker: RedisCircuitBreaker, limiter: RedisRateLimiter) -> None:
+        self.breaker = breaker
+        self.limiter = limiter
+        self._script = limiter.redis.register_script(_ADMISSION_LUA)
+
+    def __call__(self, max_wait_s: float) -> tuple[bool, float | None]:
+        """(the breaker allows, seconds to wait for the slot or None when beyond max_wait_s)."""
+        breaker_keys, breaker_args = self.breaker.script_args()
+        limiter_keys, limiter_args = self.limiter.script_args(max_wait_s)
+        result = int(
+            self._script(keys=[*breaker_keys, *limiter_keys], args=[*breaker_args, *limiter_args])
+        )
+        if result == BREAKER_REFUSED:
+            return False, None
+        return True, None if result < 0 else result / 1e6

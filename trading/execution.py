@@ -101,6 +101,8 @@ class Guards:
     limiter: RateLimiter
     breaker: CircuitBreaker
     max_wait_s: float = 10.0
+    # The breaker's check and a slot in one call, where the store can (Redis: one round trip).
+    admission: Callable[[float], tuple[bool, float | None]] | None = None
 
 
 def _update(
@@ -248,17 +250,30 @@ def reserve_send(
     `strict`: if the guards' store (Redis) fails, raise rather than refuse, for a caller that
     can hand the trade to another path (the inline snipe hands it to a task).
     """
-    if not (guards.breaker.allow(strict=True) if strict else guards.breaker.allow()):
+    budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
+    allowed, wait = _breaker_then_slot(guards, budget, strict=strict)
+    if not allowed:
         return Admission(
             reason="circuit_open", message="Circuit breaker open: the exchange is failing."
         )
-    budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
-    wait = guards.limiter.reserve(budget)
     if wait is None:
         return Admission(
             reason="rate_limited", message="Order rate limit: no slot within the wait budget."
         )
     return Admission(wait_s=wait)
+
+
+def _breaker_then_slot(guards: Guards, budget: float, *, strict: bool) -> tuple[bool, float | None]:
+    if guards.admission is None:
+        allowed = guards.breaker.allow(strict=True) if strict else guards.breaker.allow()
+        return allowed, guards.limiter.reserve(budget) if allowed else None
+    try:
+        return guards.admission(budget)
+    except Exception as exc:  # the store failed: as the breaker alone would (ReportingBreaker)
+        log.error("breaker.unavailable", extra={"error": repr(exc)})
+        if strict:
+            raise
+        return False, None
 
 
 def admit_live(

@@ -20,6 +20,7 @@ from risk.guards import (
     BreakerState,
     LocalCircuitBreaker,
     LocalRateLimiter,
+    RedisAdmission,
     RedisCircuitBreaker,
     RedisRateLimiter,
 )
@@ -104,13 +105,15 @@ def get_guards() -> Guards:
             per_second=settings.ORDER_RATE_PER_S,
             burst=settings.ORDER_RATE_BURST,
         )
-        breaker = RedisCircuitBreaker(redis=_redis(), name="mexc-orders", config=config)
+        breaker = RedisCircuitBreaker(redis=limiter.redis, name="mexc-orders", config=config)
+        admission = RedisAdmission(breaker=breaker, limiter=limiter)
     else:
         limiter = LocalRateLimiter(
             per_second=settings.ORDER_RATE_PER_S, burst=settings.ORDER_RATE_BURST
         )
         breaker = LocalCircuitBreaker(config)
-    return Guards(limiter=limiter, breaker=ReportingBreaker(breaker))
+        admission = None
+    return Guards(limiter=limiter, breaker=ReportingBreaker(breaker), admission=admission)
 
 
 _gateway: OrderGateway | None = None

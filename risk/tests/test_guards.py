@@ -8,6 +8,7 @@ from risk.guards import (
     BreakerState,
     LocalCircuitBreaker,
     LocalRateLimiter,
+    RedisAdmission,
     RedisCircuitBreaker,
     RedisRateLimiter,
 )
@@ -105,3 +106,29 @@ def test_redis_breaker_behaves_the_same(monkeypatch):
         _exercise_breaker(breaker, advance)
     finally:
         breaker.reset()
+
+
+def test_redis_admission_asks_the_breaker_then_takes_a_slot_in_one_call(monkeypatch):
+    r = _redis()
+    name = uuid.uuid4().hex
+    config = BreakerConfig(failure_threshold=1, cooldown_s=30)
+    breaker = RedisCircuitBreaker(redis=r, name=name, config=config)
+    limiter = RedisRateLimiter(redis=r, key=f"test:limiter:{name}", per_second=5, burst=1)
+    admission = RedisAdmission(breaker=breaker, limiter=limiter)
+    now = [1000.0]
+    monkeypatch.setattr(breaker, "_now", lambda: now[0])
+    try:
+        assert admission(1) == (True, 0)
+        allowed, wait = admission(1)
+        assert allowed and 0.15 < wait <= 0.2
+        assert admission(0) == (True, None)  # no slot within 0 s, and none taken
+        breaker.record_failure()
+        assert admission(10) == (False, None)
+        assert admission(10) == (False, None)  # refused by the breaker: no slot taken either
+        now[0] += 31
+        allowed, wait = admission(10)  # the probe; its slot comes right after the two granted
+        assert allowed and 0.35 < wait <= 0.4
+        assert admission(10) == (False, None)  # one probe at a time
+    finally:
+        breaker.reset()
+        limiter.reset()

@@ -178,10 +178,13 @@ def test_an_announced_listing_decided_at_the_open_is_not_decided_again(serving):
 def test_unreachable_guards_hand_the_listing_to_a_task_instead_of_refusing(
     serving, handoffs, monkeypatch
 ):
-    def down() -> bool:
+    def down(*_) -> bool:
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(runtime.get_guards().breaker.inner, "allow", down)
+    guards = runtime.get_guards()
+    monkeypatch.setattr(guards.breaker.inner, "allow", down)
+    if guards.admission is not None:  # Redis: one script asks the breaker and takes the slot
+        monkeypatch.setattr(guards, "admission", down)
     result = detect("GRDINUSDT")
     assert handoffs == [result.listing.pk]  # sent once the broker answers, like any task
     assert not Trade.objects.filter(symbol="GRDINUSDT").exists()
