@@ -11,6 +11,7 @@ from listings.dispatch import serve_snipes_inline
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
 from risk.live import LiveWithoutKeys, ensure_live_has_keys
+from sniperbot.sqlite_wal import checkpoint_in_background
 
 
 def tune_for_latency() -> None:
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         if settings.SNIPE_INLINE:
             serve_snipes_inline()
             tune_for_latency()
+        checkpoint_in_background()  # SQLite: a listing's commit never copies the log back
         config = MonitorConfig(
             rest_interval=rest_interval_ms / 1000,
             calendar_interval=calendar_interval_s,
