@@ -9,9 +9,8 @@ every listing through a Celery task (SNIPE_INLINE=0), the path before the inline
 Latencies come from each Trade's stage stamps (epoch ns, same host).
 
 Inline, the stages are: persist = detection -> listing row written (not yet committed);
-dispatch = config locked; risk = checks done; send = trade row written claimed, the one
-commit, the hand-off to a sender thread, up to the request going out; ack = the exchange's
-answer.
+dispatch = config locked and the decision's inputs read; risk = checks done; send = trade row
+written claimed, the one commit, up to the request going out; ack = the exchange's answer.
 
     python -m bench.listing_to_order            # embedded, and production when available
 
