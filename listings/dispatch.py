@@ -18,16 +18,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from celery import current_app
 from django.conf import settings
-from django.db import connections
 from django.utils.module_loading import import_string
+
+from sniperbot.offthread import ThreadJobs
 
 log = logging.getLogger(__name__)
 SNIPE_TASK = "trading.tasks.snipe"
-_pool: ThreadPoolExecutor | None = None
 
 # Publishing to a dead broker: one retry 0.1 s later, then give up (kombu's default retries
 # for ~0.6 s, and a blackholed host could hold the caller for the connect timeout).
@@ -163,31 +163,25 @@ def dispatch_snipe(
         "dispatched_ns": time.time_ns(),
     }
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return _inprocess_pool().submit(_run_inprocess_task, SNIPE_TASK, kwargs)
+        return _run_inprocess(SNIPE_TASK, kwargs)
     _send(("snipe", listing_id), SNIPE_TASK, kwargs)
     return None
 
 
-def _inprocess_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
+_inprocess = ThreadJobs("snipe", failure_event="task.inprocess_failed")
+_tasks_loaded = False
+
+
+def _run_inprocess(name: str, kwargs: dict) -> Future:
+    """The embedded shape: the task runs on this process's threads, not on a worker."""
+    global _tasks_loaded
+    if not _tasks_loaded:
         # Celery discovers task modules lazily; a process that only sends (the monitor) must
         # load them before running a task by name in-process.
         current_app.loader.import_default_modules()
-        _pool = ThreadPoolExecutor(
-            max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix="snipe"
-        )
-    return _pool
-
-
-def _run_inprocess_task(name: str, kwargs: dict) -> None:
-    try:
-        current_app.signature(name, kwargs=kwargs).apply()
-    except Exception:
-        log.exception("task.inprocess_failed", extra={"task": name, **kwargs})
-    finally:
-        # Embedded shape only (SQLite): reconnecting is cheap, and no thread keeps a connection.
-        connections.close_all()
+        _tasks_loaded = True
+    task = current_app.signature(name, kwargs=kwargs)
+    return _inprocess.submit(task.apply, log_extra={"task": name, **kwargs})
 
 
 ARMED_TASK = "trading.tasks.snipe_announced"
@@ -197,7 +191,7 @@ def dispatch_armed(*, upcoming_id: int) -> Future | None:
     """Tell trading an announced listing opens soon, so it can fire at the open."""
     kwargs = {"upcoming_id": upcoming_id}
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return _inprocess_pool().submit(_run_inprocess_task, ARMED_TASK, kwargs)
+        return _run_inprocess(ARMED_TASK, kwargs)
     _send(("armed", upcoming_id), ARMED_TASK, kwargs)
     return None
 
@@ -208,14 +202,11 @@ RECONCILE_TASK = "trading.tasks.reconcile"
 def dispatch_reconcile() -> Future | None:
     """Ask trading to settle open trades (the monitor does this periodically)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return _inprocess_pool().submit(_run_inprocess_task, RECONCILE_TASK, {})
+        return _run_inprocess(RECONCILE_TASK, {})
     _send(("reconcile",), RECONCILE_TASK, {})
     return None
 
 
-def wait_inprocess(timeout: float = 30.0) -> None:
+def wait_inprocess() -> None:
     """Let in-process tasks finish before a short-lived process (a command) exits."""
-    global _pool
-    pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=False)
+    _inprocess.shutdown()

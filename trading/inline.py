@@ -24,16 +24,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events, metrics
 from risk.models import TradingMode
+from sniperbot.offthread import ThreadJobs
 
 from .execution import (
     DEFER_OVER_S,
@@ -58,8 +58,8 @@ from .services import (
 )
 
 log = logging.getLogger(__name__)
-_senders: ThreadPoolExecutor | None = None
-_senders_lock = threading.Lock()
+# A sender that fails leaves its claimed trade to the reconciler.
+_senders = ThreadJobs("inline-send", failure_event="snipe.inline_send_failed")
 
 
 def prepare() -> None:
@@ -67,7 +67,6 @@ def prepare() -> None:
     so the first listing pays no handshake inside its transaction."""
     gateway = get_gateway()
     get_guards()
-    _sender_pool()
 
     def warm() -> None:
         try:
@@ -167,7 +166,7 @@ def _fire(trade: Trade, policy: SendPolicy) -> None:
         log.exception("snipe.inline_fire_failed", extra={"trade_id": trade.pk})
         if started is None:  # it never left: the sender thread sends it, same id
             trade.sent_ns, trade.sent_unsaved = None, False
-    _sender_pool().submit(_run, send_until_settled, trade, gateway, guards, policy, started=started)
+    _senders.submit(send_until_settled, trade, gateway, guards, policy, started=started)
 
 
 def _send(trade: Trade, wait_s: float, policy: SendPolicy) -> None:
@@ -176,34 +175,10 @@ def _send(trade: Trade, wait_s: float, policy: SendPolicy) -> None:
     send_until_settled(trade, get_gateway(), get_guards(), policy)
 
 
-def _sender_pool() -> ThreadPoolExecutor:
-    global _senders
-    with _senders_lock:
-        if _senders is None:
-            _senders = ThreadPoolExecutor(
-                max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix="inline-send"
-            )
-        return _senders
-
-
 def _after_commit(fn: Callable, *args, **kwargs) -> None:
-    pool = _sender_pool()
-    transaction.on_commit(lambda: pool.submit(_run, fn, *args, **kwargs))
-
-
-def _run(fn: Callable, *args, **kwargs) -> None:
-    try:
-        fn(*args, **kwargs)
-    except Exception:
-        log.exception("snipe.inline_send_failed")  # the claimed trade is the reconciler's now
-    finally:
-        connections.close_all()  # back to the pool (PostgreSQL); no thread keeps a connection
+    transaction.on_commit(lambda: _senders.submit(fn, *args, **kwargs))
 
 
 def wait_senders() -> None:
     """Let inline sends finish (a short-lived process, tests)."""
-    global _senders
-    with _senders_lock:
-        pool, _senders = _senders, None
-    if pool is not None:
-        pool.shutdown(wait=True)
+    _senders.shutdown()

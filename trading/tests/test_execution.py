@@ -243,7 +243,6 @@ def test_a_burst_is_decided_at_once_and_sent_at_the_rate_limit(exchange, live):
     first five go out at once, the rest when their slots come, each exactly once. (With
     Redis the deferred send is a Celery countdown: see test_worker.py.)"""
     import time as clock
-    from itertools import pairwise
 
     from django.db import close_old_connections
 
@@ -273,8 +272,9 @@ def test_a_burst_is_decided_at_once_and_sent_at_the_rate_limit(exchange, live):
     assert len({o["clientOrderId"] for o in orders}) == 8
     at = [o["received_at_ms"] - orders[0]["received_at_ms"] for o in orders]
     # 5/s with a burst of 5: slots at 0 (x5), 200, 400, 600 ms after the first reservation.
-    assert at[5] >= 180, at
-    assert all(b - a >= 180 for a, b in pairwise(at[5:])), at
+    # None arrives before its slot; one sent late (a busy timer thread) does not move the
+    # next one's slot, so two may arrive closer together than 200 ms and still keep the rate.
+    assert all(at[k] >= (k - 4) * 200 - 20 for k in range(5, 8)), at
 
 
 def test_with_the_breaker_store_down_sends_are_refused_and_outcomes_still_recorded(exchange, live):

@@ -213,4 +213,5 @@ def test_a_burst_beyond_the_rate_limit_is_sent_later_by_countdown(sim, worker):
         Trade.objects.filter(symbol__in=symbols).values_list("client_order_id", flat=True)
     )
     at = [o["received_at_ms"] - orders[0]["received_at_ms"] for o in orders]
-    assert at[5] >= 180 and at[6] - at[5] >= 180, at  # 5/s after a burst of 5
+    # 5/s after a burst of 5: none before its slot (a late one does not move the next slot)
+    assert at[5] >= 180 and at[6] >= 380, at
