@@ -17,13 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from sniperbot import fastsql
 from sniperbot.offthread import ThreadJobs
 
 log = logging.getLogger(__name__)
@@ -116,7 +120,7 @@ def _send(key: Hashable, name: str, kwargs: dict) -> None:
 
 
 INLINE_SNIPE = "trading.inline"  # named, not imported: listings does not depend on trading
-_inline_snipe: Callable[..., None] | None = None
+_inline_snipe: Callable[..., Any] | None = None
 
 
 def serve_snipes_inline() -> None:
@@ -124,7 +128,7 @@ def serve_snipes_inline() -> None:
     and sends it itself: no hop on the way to the exchange (see trading.inline)."""
     global _inline_snipe
     import_string(f"{INLINE_SNIPE}.prepare")()
-    _inline_snipe = import_string(f"{INLINE_SNIPE}.snipe_in_transaction")
+    _inline_snipe = import_string(f"{INLINE_SNIPE}.InlineSnipe")
 
 
 def stop_serving_inline() -> None:
@@ -136,20 +140,41 @@ class InlineSnipeFailed(Exception):
     """The inline decision failed; the listing's transaction is void and must be redone."""
 
 
-def snipe_inline(*, listing, detected_ns: int | None, persisted_ns: int | None) -> bool:
-    """Inside the listing's transaction: decide its trade here. False: hand it to a task.
+def inline_snipe(*, symbol: str, listed_at: datetime) -> Any | None:
+    """The inline decision (trading.inline.InlineSnipe) of a listing about to be recorded,
+    or None: this process does not decide trades, a task does.
 
-    No savepoint (two more round trips on every listing): a failure raises
-    InlineSnipeFailed, which voids the listing's transaction; the caller records the listing
-    again with `inline=False`, and a worker decides its trade the usual way.
+    No savepoint around it (two more round trips on every listing): any failure of its steps
+    raises InlineSnipeFailed, which voids the listing's transaction; the caller records the
+    listing again without it, and a worker decides its trade the usual way.
     """
     if _inline_snipe is None:
-        return False
+        return None
+    with _inline_failure():
+        return _inline_snipe(symbol=symbol, listed_at=listed_at)
+
+
+def snipe_inline(snipe: Any, *, listing, rows, detected_ns: int | None, persisted_ns: int | None):
+    """Inside the listing's transaction: decide its trade (`InlineSnipe.decide`)."""
+    with _inline_failure():
+        snipe.decide(listing=listing, rows=rows, detected_ns=detected_ns, persisted_ns=persisted_ns)
+
+
+def commit_inline(snipe: Any) -> None:
+    """The listing transaction's last step: its trade's row and the COMMIT in one round trip.
+    A COMMIT whose outcome is unknown (the connection broke) raises as it is."""
     try:
-        _inline_snipe(listing=listing, detected_ns=detected_ns, persisted_ns=persisted_ns)
+        fastsql.commit(*snipe.at_commit)
+    except fastsql.NotCommitted as exc:
+        raise InlineSnipeFailed(str(exc)) from exc
+
+
+@contextmanager
+def _inline_failure() -> Iterator[None]:
+    try:
+        yield
     except Exception as exc:
         raise InlineSnipeFailed(repr(exc)) from exc
-    return True
 
 
 def dispatch_snipe(

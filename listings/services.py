@@ -14,7 +14,13 @@ from django.utils import timezone
 from monitoring import events, metrics
 from sniperbot import fastsql
 
-from .dispatch import InlineSnipeFailed, dispatch_snipe, snipe_inline
+from .dispatch import (
+    InlineSnipeFailed,
+    commit_inline,
+    dispatch_snipe,
+    inline_snipe,
+    snipe_inline,
+)
 from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
 from .payloads import listing_payload
 
@@ -108,17 +114,20 @@ def _record(
 
     with transaction.atomic():
         # The common case, a symbol never seen and not announced, in one round trip: the
-        # listing inserted unless an announcement matches (or a live listing conflicts), and
-        # the symbol marked seen.
+        # listing inserted unless an announcement matches (or a live listing conflicts), the
+        # symbol marked seen, and (inline) its trade decision's reads.
         listing = new_listing()
+        snipe = inline_snipe(symbol=symbol, listed_at=listing.listed_at) if inline else None
         announcement = None
-        first, _ = fastsql.first_rows(
+        first, _, *reads = fastsql.first_rows(
             fastsql.insert_statement(
                 listing, ignore_conflicts=True, unless=_announced_near(symbol, listing.listed_at)
             ),
             _symbol_seen(symbol, detected_at),
+            *(snipe.statements if snipe else ()),
         )
         if not fastsql.inserted(listing, first):  # announced, live already, or a re-listing
+            reads = None  # the decision reads again, for this listing
             announcement, existing = _sighting_context(symbol, listed_at or detected_at)
             if listed_at is None and announcement is not None:
                 listed_at = announcement.open_at
@@ -133,12 +142,21 @@ def _record(
                 if same is None:
                     same = Listing.objects.get(symbol=symbol, listed_at=listed_at or detected_at)
                 return _dedup_hit(same, source)
-        # Trading first: in the monitor the trade is decided right here (see snipe_inline).
+            if announcement is not None:
+                announcement.status = UpcomingStatus.OPENED
+                announcement.listing = listing
+                announcement.save(update_fields=["status", "listing"])
+        # Trading first: in the monitor the trade is decided right here (see inline_snipe).
         persisted_ns = time.time_ns()
-        if not (
-            inline
-            and snipe_inline(listing=listing, detected_ns=detected_ns, persisted_ns=persisted_ns)
-        ):
+        if snipe is not None:
+            snipe_inline(
+                snipe,
+                listing=listing,
+                rows=reads,
+                detected_ns=detected_ns,
+                persisted_ns=persisted_ns,
+            )
+        else:
 
             def hand_to_trading() -> None:
                 dispatch_snipe(
@@ -146,11 +164,9 @@ def _record(
                 )
 
             transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
-        if announcement is not None:
-            announcement.status = UpcomingStatus.OPENED
-            announcement.listing = listing
-            announcement.save(update_fields=["status", "listing"])
         events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
+        if snipe is not None:
+            commit_inline(snipe)  # the block's last statement: the trade's row, and COMMIT
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
         "listing.detected",

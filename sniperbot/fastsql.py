@@ -10,7 +10,8 @@ On PostgreSQL every statement here is a server-side prepared statement: the serv
 and plans it once per connection, not on every listing (parsing and planning were most of
 the server's time per statement, see BENCHMARKS.md). Statements that do not depend on each
 other's results go together (`first_rows`): on PostgreSQL in one round trip (psycopg's
-pipeline mode), elsewhere one after the other.
+pipeline mode), elsewhere one after the other. The last statements of a transaction can ride
+with its COMMIT (`commit`); a row written that way draws its id beforehand (`next_id_statement`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
+from psycopg.pq import TransactionStatus
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -33,10 +35,10 @@ def _quoted(name: str) -> str:
 
 @cache
 def _insert_sql(
-    model: type[models.Model], vendor: str, conflict: str, unless: str
+    model: type[models.Model], vendor: str, conflict: str, unless: str, with_pk: bool
 ) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
-    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    fields = tuple(f for f in meta.concrete_fields if with_pk or not f.primary_key)
     columns = ", ".join(_quoted(f.column) for f in fields)
     if unless:
         # A SELECT list gives its parameters no column to take their type from: say it.
@@ -68,6 +70,7 @@ def insert_statement(
     upsert_fields: Sequence[str] = (),
     keep: Iterable[str] = (),
     unless: Statement | None = None,
+    with_pk: bool = False,
 ) -> Statement:
     """The INSERT of one model instance (RETURNING its pk), for `first_rows` + `inserted`.
 
@@ -76,6 +79,7 @@ def insert_statement(
     `keep`: fields whose value is written as set on the instance, not by their pre_save
     (e.g. an `auto_now` timestamp deliberately set ahead).
     `unless`: a SELECT; when it finds a row, nothing is inserted.
+    `with_pk`: the instance's pk is written too (drawn by `next_id`).
     """
     meta = type(instance)._meta
     conflict = ""
@@ -89,7 +93,7 @@ def insert_statement(
     elif ignore_conflicts:
         conflict = " ON CONFLICT DO NOTHING"
     unless_sql, unless_params = unless or ("", ())
-    sql, fields = _insert_sql(type(instance), connection.vendor, conflict, unless_sql)
+    sql, fields = _insert_sql(type(instance), connection.vendor, conflict, unless_sql, with_pk)
     kept = set(keep)
     params = [
         f.get_db_prep_save(
@@ -113,6 +117,64 @@ def inserted(instance: models.Model, row: tuple | None) -> bool:
 
 def first_row(sql: str, params: Sequence[Any] = ()) -> tuple | None:
     return first_rows((sql, params))[0]
+
+
+def next_id_statement(model: type[models.Model]) -> Statement | None:
+    """The statement drawing the next id of `model`'s table, where the database has sequences
+    (PostgreSQL): a row written with the COMMIT (`commit`) then has its id from the start.
+    None elsewhere: insert such rows as usual, which sets their id at once."""
+    if connection.vendor != "postgresql":
+        return None
+    meta = model._meta
+    return "SELECT nextval(pg_get_serial_sequence(%s, %s))", (meta.db_table, meta.pk.column)
+
+
+def insert_with_id(instance: models.Model, pk: int, **how: Any) -> Statement:
+    """Give `instance` the id `next_id_statement` drew, and return its INSERT for `commit`.
+
+    Takes `insert_statement`'s options."""
+    instance.pk = pk
+    statement = insert_statement(instance, with_pk=True, **how)
+    inserted(instance, (pk,))
+    return statement
+
+
+class NotCommitted(Exception):
+    """`commit`'s statements failed before the COMMIT: none of the transaction is committed
+    (the caller's atomic block rolls it back). Raised from the database's own error."""
+
+
+def commit(*statements: Statement) -> None:
+    """The caller's transaction's last statements, and its COMMIT, in one round trip.
+
+    On PostgreSQL the COMMIT goes in the same pipeline as the statements, so Django's commit
+    at the end of the atomic block finds the transaction already ended (nothing is sent) and
+    runs its on_commit hooks as usual. Call it as the block's last statement: anything after
+    it would run in a transaction of its own. Elsewhere, or inside an enclosing atomic block
+    (whose own commit is the one that counts), the statements run and Django commits.
+    Without statements, nothing is done here.
+    """
+    if not statements:
+        return
+    ends_here = (
+        connection.vendor == "postgresql"
+        and len(connection.atomic_blocks) == 1
+        and not connection.needs_rollback
+    )
+    try:
+        first_rows(*statements, *([COMMIT] if ends_here else []))
+    except DatabaseError as exc:
+        if connection.vendor == "postgresql" and _server_transaction() not in _OPEN:
+            raise  # the connection broke: whether the COMMIT ran is unknown
+        raise NotCommitted(repr(exc)) from exc
+
+
+COMMIT: Statement = ("COMMIT", ())  # never prepared: a transaction's own statement
+_OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+def _server_transaction() -> TransactionStatus:
+    return connection.connection.info.transaction_status
 
 
 def first_rows(*statements: Statement) -> list[tuple | None]:
@@ -140,8 +202,8 @@ def first_rows(*statements: Statement) -> list[tuple | None]:
         else:
             with pg.pipeline():  # sent on leaving the block, results read after
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params, prepare=True)
-        return [cursor.fetchone() for cursor in cursors]
+                    cursor.execute(sql, params, prepare=sql != "COMMIT")
+        return [cursor.fetchone() if cursor.description else None for cursor in cursors]
 
 
 def when(value: datetime) -> Any:

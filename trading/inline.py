@@ -6,16 +6,18 @@ monitor already holds the listing's transaction, a warm exchange connection and 
 guards, so for a new listing it:
 
 1. decides the trade inside the listing's own transaction (the same risk checks, with the
-   config row locked, as every other decision);
-2. reserves the rate-limit slot and claims the trade in that transaction too, so one commit
-   makes the listing, the decision and the claim durable before anything leaves the process;
+   config row locked, as every other decision), its reads sent with the listing's insert;
+2. reserves the rate-limit slot and claims the trade in that transaction too, the trade's
+   row sent with the COMMIT, so one commit makes the listing, the decision and the claim
+   durable before anything leaves the process;
 3. right after the commit, the committing thread starts the order; a sender thread follows
    its answer to the final state.
 
 Everything else stays on Celery workers: sends the rate limiter defers, the reconciler, armed
 listings, confirmations, manual trades. A monitor killed mid-send leaves a claimed, held trade
 that the reconciler settles by client order id, exactly as for a worker killed mid-send.
-`listings.dispatch.serve_snipes_inline` turns this on (the monitor does, unless SNIPE_INLINE=0).
+`listings.dispatch.serve_snipes_inline` turns this on (`InlineSnipe`; the monitor does, unless
+SNIPE_INLINE=0).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import wait
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from monitoring import events, metrics
 from risk.models import TradingMode
+from sniperbot import fastsql
 from sniperbot.offthread import ThreadJobs
 
 from .execution import (
@@ -48,9 +51,12 @@ from .models import Trade, TradeStatus
 from .payloads import trade_payload
 from .runtime import get_gateway, get_guards
 from .services import (
+    TRADE_KEPT,
     Stamps,
     decide_locked,
+    log_decided,
     max_send_wait_s,
+    pending_reads,
     read_for_decision,
     send_later,
     send_policy,
@@ -77,68 +83,118 @@ def prepare() -> None:
     threading.Thread(target=warm, name="inline-warm", daemon=True).start()
 
 
-def snipe_in_transaction(*, listing, detected_ns: int | None, persisted_ns: int | None) -> None:
-    """Decide a new listing's trade in the caller's (the listing's) transaction.
+class InlineSnipe:
+    """A new listing's trade, decided inside the listing's transaction, in three steps that
+    ride the listing's own round trips to the database:
 
-    A live trade that passes the checks reserves its send before its row is written, so the
-    row is born claimed (`submitted`, held against the reconciler for one send), deferred
-    (`pending`, sent when its rate-limit slot comes) or refused. The order leaves right after
-    the commit (`_fire`); a sender thread follows it up, and fills a dry run.
+    - `statements` (the config lock, the decision's inputs, the trade's id drawn) go with the
+      listing's insert;
+    - `decide` judges the listing from their rows: a live trade that passes reserves its
+      send before its row exists, so the row is born claimed (`submitted`, held against the
+      reconciler for one send), deferred (`pending`, sent when its rate-limit slot comes) or
+      refused;
+    - `at_commit` (the trade's row) goes with the COMMIT (`fastsql.commit`).
+
+    The order leaves right after the commit (`_fire`); a sender thread follows it up, and
+    fills a dry run.
     """
-    client_order_id = snipe_order_id(listing.symbol, listing.listed_at)
-    reads = read_for_decision(client_order_id=client_order_id)
-    locked = reads.locked
-    open_at_ms = int(listing.listed_at.timestamp() * 1000)
-    admission = Admission()
 
-    def reserve(trade: Trade) -> None:
-        nonlocal admission
-        if trade.mode != TradingMode.LIVE:
-            return
-        # Guards unreachable (Redis down): this raises, and the listing goes to a task, which
-        # waits for the broker like any other, instead of a refusal here.
-        admission = reserve_send(
-            get_guards(), max_wait_s=max_send_wait_s(locked.config), strict=True
+    def __init__(self, *, symbol: str, listed_at: datetime) -> None:
+        self.client_order_id = snipe_order_id(symbol, listed_at)
+        self.reads = pending_reads(client_order_id=self.client_order_id)
+        draw_id = fastsql.next_id_statement(Trade)
+        self.statements = (*self.reads.statements, *((draw_id,) if draw_id else ()))
+        self.at_commit: list[fastsql.Statement] = []
+
+    def decide(
+        self,
+        *,
+        listing,
+        rows: Sequence[tuple | None] | None,
+        detected_ns: int | None,
+        persisted_ns: int | None,
+    ) -> None:
+        """Decide `listing`'s trade. `rows`: the rows of `statements`, or None when they were
+        not run for this listing (the insert was skipped, and its open time may have moved)."""
+        client_order_id = snipe_order_id(listing.symbol, listing.listed_at)
+        trade_id = None
+        if rows is None or client_order_id != self.client_order_id:
+            reads = read_for_decision(client_order_id=client_order_id)
+        else:
+            reads = self.reads.result(rows)
+            if len(rows) > len(self.reads.statements):
+                trade_id = rows[-1][0]
+        locked = reads.locked
+        admission = Admission()
+
+        def reserve(trade: Trade) -> None:
+            nonlocal admission
+            admission = _reserve(trade, locked.config)
+
+        def write(trade: Trade) -> None:
+            if trade_id is None:  # no id drawn (SQLite, or read late): written now
+                fastsql.insert(trade, keep=TRADE_KEPT)
+            else:
+                self.at_commit.append(fastsql.insert_with_id(trade, trade_id, keep=TRADE_KEPT))
+
+        trade, created = decide_locked(
+            reads=reads,
+            symbol=listing.symbol,
+            quote_asset=listing.quote_asset,
+            quote_qty=None,
+            client_order_id=client_order_id,
+            listing_id=listing.pk,
+            stamps=Stamps(
+                detected_ns=detected_ns, persisted_ns=persisted_ns, dispatched_ns=time.time_ns()
+            ),
+            before_insert=reserve,
+            write=write,
+            publish=False,
         )
-        if admission.refused:
-            trade.status = TradeStatus.REJECTED
-            trade.reason_code, trade.error_message = admission.reason, admission.message
-            metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
-        elif admission.wait_s <= DEFER_OVER_S:
-            trade.status = TradeStatus.SUBMITTED
-            trade.attempts = 1
-            trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
+        if not created:
+            if trade.listing_id is None:  # decided at the open (armed), before this row existed
+                Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(
+                    listing_id=listing.pk
+                )
+            return
+        open_at_ms = int(listing.listed_at.timestamp() * 1000)
+        _after_decision(trade, admission, send_policy(locked.config, open_at_ms))
 
-    trade, created = decide_locked(
-        reads=reads,
-        symbol=listing.symbol,
-        quote_asset=listing.quote_asset,
-        quote_qty=None,
-        client_order_id=client_order_id,
-        listing_id=listing.pk,
-        stamps=Stamps(
-            detected_ns=detected_ns, persisted_ns=persisted_ns, dispatched_ns=time.time_ns()
-        ),
-        before_insert=reserve,
-        publish=False,
-    )
-    if not created:
-        if trade.listing_id is None:  # decided at the open (armed), before this row existed
-            Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
-        return
+
+def _reserve(trade: Trade, config) -> Admission:
+    """A live trade's send reserved before its row is written: the row is born claimed,
+    deferred (left pending) or refused."""
+    if trade.mode != TradingMode.LIVE:
+        return Admission()
+    # Guards unreachable (Redis down): this raises, and the listing goes to a task, which
+    # waits for the broker like any other, instead of a refusal here.
+    admission = reserve_send(get_guards(), max_wait_s=max_send_wait_s(config), strict=True)
+    if admission.refused:
+        trade.status = TradeStatus.REJECTED
+        trade.reason_code, trade.error_message = admission.reason, admission.message
+        metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
+    elif admission.wait_s <= DEFER_OVER_S:
+        trade.status = TradeStatus.SUBMITTED
+        trade.attempts = 1
+        trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
+    return admission
+
+
+def _after_decision(trade: Trade, admission: Admission, policy: SendPolicy) -> None:
+    """What the commit sets off for a new trade: its order first, then the push and the log."""
     if trade.status == TradeStatus.SUBMITTED:
-        policy = send_policy(locked.config, open_at_ms)
         if admission.wait_s:
             _after_commit(_send, trade, admission.wait_s, policy)
         else:
-            transaction.on_commit(lambda: _fire(trade, policy))  # first: the order, then the rest
+            transaction.on_commit(lambda: _fire(trade, policy))
     elif trade.status != TradeStatus.PENDING:
         pass  # rejected, or awaiting an operator's confirmation
     elif trade.mode == TradingMode.DRY_RUN:
         _after_commit(trade_execute, trade_id=trade.pk, trade=trade)
     else:  # its rate-limit slot is further away: a worker sends it then
-        transaction.on_commit(partial(send_later, trade.pk, open_at_ms, admission.wait_s))
+        transaction.on_commit(partial(send_later, trade.pk, policy.open_at_ms, admission.wait_s))
     events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
+    transaction.on_commit(partial(log_decided, trade))  # a log line costs a round trip here
 
 
 ANSWER_WAIT_S = 0.02

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -89,6 +89,7 @@ class DecisionReads:
 
 
 _config_seen: tuple[tuple, LockedConfig] | None = None
+TRADE_KEPT = ("updated_at",)  # a claimed trade's updated_at is its sender's lease, set ahead
 
 
 def config_lock() -> LockedConfig:
@@ -97,24 +98,47 @@ def config_lock() -> LockedConfig:
 
 
 def read_for_decision(*, client_order_id: str, want_live: bool = True) -> DecisionReads:
-    """`config_lock`, and the decision's inputs in the same round trip (fastsql.first_rows).
+    """`config_lock`, and the decision's inputs in the same round trip (`PendingReads`)."""
+    reads = pending_reads(client_order_id=client_order_id, want_live=want_live)
+    return reads.result(fastsql.first_rows(*reads.statements))
+
+
+@dataclass(frozen=True)
+class PendingReads:
+    """A decision's reads as statements, to send in one round trip with others
+    (fastsql.first_rows): the config lock first, then the decision's inputs.
 
     The inputs need the trading mode, which the locked config decides; they are read for
-    the mode the last config seen gives, so a decision that finds the mode changed reads
-    them again (`decide_locked`). They run after the lock, so they see every decision that
-    held it before.
+    the mode the last config seen gives (`mode`; None: no config seen yet, the lock alone),
+    so a decision that finds the mode changed reads them again (`decide_locked`). They run
+    after the lock, so they see every decision that held it before.
     """
+
+    statements: tuple[fastsql.Statement, ...]
+    mode: str | None
+
+    def result(self, rows: Sequence[tuple | None]) -> DecisionReads:
+        """The reads from the statements' rows (in order)."""
+        locked = _locked_from(rows[0])
+        if self.mode is None:
+            return DecisionReads(locked=locked)
+        existing_id, exposure = decision_inputs_from(rows[1])
+        return DecisionReads(
+            locked=locked, mode=self.mode, existing_id=existing_id, exposure=exposure
+        )
+
+
+def pending_reads(*, client_order_id: str, want_live: bool = True) -> PendingReads:
     seen = _config_seen
     if seen is None:
-        return DecisionReads(locked=config_lock())
+        return PendingReads(statements=(_config_lock_statement(),), mode=None)
     mode = effective_mode(seen[1].limits, want_live)
-    lock_row, inputs_row = fastsql.first_rows(
-        _config_lock_statement(),
-        decision_inputs_statement(mode=mode, client_order_id=client_order_id),
-    )
-    existing_id, exposure = decision_inputs_from(inputs_row)
-    return DecisionReads(
-        locked=_locked_from(lock_row), mode=mode, existing_id=existing_id, exposure=exposure
+    return PendingReads(
+        statements=(
+            _config_lock_statement(),
+            decision_inputs_statement(mode=mode, client_order_id=client_order_id),
+        ),
+        mode=mode,
     )
 
 
@@ -154,6 +178,7 @@ def decide_locked(
     requested_by: str = "",
     stamps: Stamps = Stamps(),
     before_insert: Callable[[Trade], None] | None = None,
+    write: Callable[[Trade], None] | None = None,
     publish: bool = True,
 ) -> tuple[Trade, bool]:
     """`trade_decide` inside the caller's transaction, with the config locked
@@ -161,7 +186,10 @@ def decide_locked(
 
     `before_insert(trade)`: a passing trade, before its row is written (the inline snipe
     reserves its send there, so the row is born claimed or refused: one write, one commit).
-    `publish=False`: the caller pushes the new trade itself (after its order has left).
+    `write(trade)`: writes the new row instead of an INSERT now (the inline snipe sends it
+    with the COMMIT); it must set the trade's id.
+    `publish=False`: the caller pushes and logs the new trade itself (after its order has
+    left: a log line costs as much as a round trip to the database here).
     """
     locked = reads.locked
     config, limits = locked.config, locked.limits
@@ -213,21 +241,28 @@ def decide_locked(
     )
     if before_insert is not None and status == TradeStatus.PENDING:
         before_insert(trade)
-    fastsql.insert(trade, keep=("updated_at",))
+    if write is None:
+        fastsql.insert(trade, keep=TRADE_KEPT)
+    else:
+        write(trade)
     if publish:
         events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
+        log_decided(trade)
+    return trade, True
+
+
+def log_decided(trade: Trade) -> None:
     log.info(
         "trade.decided",
         extra={
             "trade_id": trade.pk,
-            "symbol": symbol,
+            "symbol": trade.symbol,
             "mode": trade.mode,
             "status": trade.status,
             "reason": trade.reason_code,
-            "config_version": locked.version_id,
+            "config_version": trade.config_version_id,
         },
     )
-    return trade, True
 
 
 def send_policy(config: TradeConfig, open_at_ms: int | None) -> SendPolicy:

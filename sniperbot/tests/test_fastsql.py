@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -163,3 +164,68 @@ def test_an_insert_with_a_guard_is_skipped_when_the_guard_finds_a_row():
     free = ("SELECT 1 FROM listings_exchangesymbol WHERE symbol = %s", ("FREEUSDT",))
     assert fastsql.insert(let_in, unless=free, ignore_conflicts=True)
     assert stored(let_in)["listed_at"] == now and stored(let_in)["source"] == "mexc_websocket"
+
+
+def committed_symbols() -> set[str]:
+    """Listings another connection sees: committed rows only."""
+    seen: set[str] = set()
+
+    def read() -> None:
+        try:
+            seen.update(Listing.objects.values_list("symbol", flat=True))
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(5)
+    return seen
+
+
+def listing(symbol: str, **values) -> Listing:
+    now = timezone.now()
+    return Listing(symbol=symbol, listed_at=now, detected_at=now, source="mexc_websocket", **values)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_statements_sent_with_the_commit_are_committed_before_the_commit_hooks_run():
+    at_hook: list[set[str]] = []
+    with transaction.atomic():
+        first = listing("FIRSTUSDT")
+        fastsql.insert(first)
+        transaction.on_commit(lambda: at_hook.append(committed_symbols()))
+        last = listing("LASTUSDT")
+        draw = fastsql.next_id_statement(Listing)
+        if draw is None:  # no sequences (SQLite): the row is written as usual
+            fastsql.commit(fastsql.insert_statement(last))
+        else:
+            pk = fastsql.first_row(*draw)[0]
+            fastsql.commit(fastsql.insert_with_id(last, pk))
+            assert last.pk == pk  # known before the row was written
+            # PostgreSQL: the commit went with the statement, before the block's end
+            assert committed_symbols() == {"FIRSTUSDT", "LASTUSDT"}
+    assert at_hook == [{"FIRSTUSDT", "LASTUSDT"}]
+    assert Listing.objects.get(symbol="LASTUSDT").source == "mexc_websocket"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_statement_failing_before_the_commit_commits_nothing_and_says_so():
+    fastsql.insert(listing("TAKENUSDT"))
+    hooks: list[str] = []
+    with pytest.raises(fastsql.NotCommitted), transaction.atomic():
+        fastsql.insert(listing("EARLIERUSDT"))
+        transaction.on_commit(lambda: hooks.append("ran"))
+        fastsql.commit(fastsql.insert_statement(listing("TAKENUSDT")))  # unique (symbol, open)
+    assert committed_symbols() == {"TAKENUSDT"} and hooks == []
+    with transaction.atomic():  # the connection is usable again
+        fastsql.commit(fastsql.insert_statement(listing("AFTERUSDT")))
+    assert committed_symbols() == {"TAKENUSDT", "AFTERUSDT"}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_inside_an_enclosing_block_only_the_outer_block_commits():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with transaction.atomic():
+            fastsql.commit(fastsql.insert_statement(listing("INNERUSDT")))
+        raise RuntimeError("the outer block fails")
+    assert committed_symbols() == set()

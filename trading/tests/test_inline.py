@@ -13,6 +13,7 @@ from listings.services import listing_record
 from sniperbot.testing.stack import wait_until
 from trading import inline, runtime
 from trading.models import Trade, TradeStatus
+from trading.tests.factories import TradeFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -148,6 +149,28 @@ def test_a_failing_inline_decision_costs_the_listing_nothing(serving, handoffs, 
     assert result.created and result.listing.pk is not None
     assert handoffs == [result.listing.pk]  # a worker decides it the usual way
     assert not Trade.objects.filter(symbol="BUGINUSDT").exists()
+
+
+@pytest.mark.usefixtures("live")
+def test_a_trade_row_refused_at_the_commit_costs_the_listing_nothing(
+    serving, handoffs, monkeypatch
+):
+    held = TradeFactory(listing=None, client_order_id="h")
+    decide = inline.InlineSnipe.decide
+
+    def then_a_row_the_database_refuses(self, **how):
+        decide(self, **how)
+        # the database refuses the last write, which rides with the COMMIT where it can
+        self.at_commit.append(
+            ("UPDATE trading_trade SET client_order_id = %s WHERE id <> %s", ("h", held.pk))
+        )
+
+    monkeypatch.setattr(inline.InlineSnipe, "decide", then_a_row_the_database_refuses)
+    sent_before = len(serving.orders())
+    result = detect("REFUSEDUSDT")
+    assert result.created and handoffs == [result.listing.pk]  # a worker decides it instead
+    assert not Trade.objects.filter(symbol="REFUSEDUSDT").exists()
+    assert len(serving.orders()) == sent_before  # nothing left for the void decision
 
 
 @pytest.mark.usefixtures("live")
