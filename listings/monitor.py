@@ -38,7 +38,13 @@ from risk.selectors import config_current_version
 from .dispatch import dispatch_armed, dispatch_reconcile
 from .feed import Announcement, ExchangeFeed, Sighting, StreamState
 from .models import ExchangeSymbol, ListingSource, UpcomingListing, UpcomingStatus
-from .services import listing_record, universe_sync, upcoming_arm, upcoming_record
+from .services import (
+    listing_record,
+    snapshot_malformed,
+    universe_sync,
+    upcoming_arm,
+    upcoming_record,
+)
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "listing-monitor"
@@ -227,6 +233,7 @@ class ListingMonitor:
 
     async def step_rest(self) -> None:
         """Diff a REST snapshot of the universe: finds what the stream missed, and delistings."""
+        asked_at = timezone.now()
         try:
             symbols = await self.feed.trading_symbols()
         except Exception as exc:
@@ -237,8 +244,15 @@ class ListingMonitor:
         if self.rest_ok is not True:
             log.info("rest.recovered")
         self.rest_ok = True
-        diff = await _db(universe_sync)(symbols=symbols)
-        for symbol in sorted(diff.new):
+        # What this process has not seen is recorded first, from the snapshot in memory: the
+        # universe's bookkeeping (a pass over every symbol in the database) waits, the new
+        # listing does not.
+        symbols = {s.upper() for s in symbols if s}
+        fresh = [] if snapshot_malformed(symbols, self.known) else sorted(symbols - self.known)
+        for symbol in fresh:
+            await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
+        diff = await _db(universe_sync)(symbols=symbols, asked_at=asked_at)
+        for symbol in sorted(diff.new - set(fresh)):  # not in the database, though seen here
             await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
         self.known -= diff.gone
         self.stats["rest_polls"] += 1

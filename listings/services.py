@@ -244,22 +244,34 @@ class UniverseDiff:
     rejected: bool = False  # looked malformed; nothing was changed
 
 
-def universe_sync(*, symbols: set[str], seen_at: datetime | None = None) -> UniverseDiff:
+def snapshot_malformed(symbols: set[str], known: set[str]) -> bool:
+    """A REST snapshot that is empty, or would drop a large share of the known symbols at
+    once, is not believed (a truncated or broken answer, not a mass delisting)."""
+    return not symbols or bool(known and len(known - symbols) > MAX_DROP_SHARE * len(known))
+
+
+def universe_sync(
+    *, symbols: set[str], seen_at: datetime | None = None, asked_at: datetime | None = None
+) -> UniverseDiff:
     """Compare a full REST snapshot of trading symbols with the stored universe and store it.
 
     Returns the symbols that appeared (new listings, including ones that opened while the
     monitor was down) and the ones that disappeared (delisted). A snapshot that would drop a
     large share of the universe at once is refused as malformed rather than believed.
+    `asked_at`: when the snapshot was asked for. A symbol seen since (on the stream) is newer
+    than the snapshot, so its absence from it says nothing: it is not gone.
     """
     seen_at = seen_at or timezone.now()
     symbols = {s.upper() for s in symbols if s}
     with transaction.atomic():
-        active = set(
-            ExchangeSymbol.objects.filter(delisted_at__isnull=True).values_list("symbol", flat=True)
+        stored = ExchangeSymbol.objects.filter(delisted_at__isnull=True).values_list(
+            "symbol", "last_seen_at"
         )
+        active = {symbol for symbol, _ in stored}
+        newer = {symbol for symbol, seen in stored if asked_at and seen >= asked_at}
         baseline = not ExchangeSymbol.objects.exists()
-        new, gone = symbols - active, active - symbols
-        if not symbols or (active and len(gone) > MAX_DROP_SHARE * len(active)):
+        new, gone = symbols - active, active - symbols - newer
+        if snapshot_malformed(symbols, active - newer):
             log.warning(
                 "universe.snapshot_rejected",
                 extra={

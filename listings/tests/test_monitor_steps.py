@@ -76,6 +76,42 @@ async def test_rest_fallback_finds_listings_while_the_stream_is_down(dispatched)
     await monitor.stop_session(reason="test")
 
 
+async def test_a_listing_found_by_rest_is_recorded_before_the_universe_is_synced(
+    dispatched, monkeypatch
+):
+    from listings import monitor as monitor_module
+
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    recorded_at_sync: list[list] = []
+    sync = monitor_module.universe_sync
+
+    def watched_sync(**kwargs):
+        recorded_at_sync.append(list(Listing.objects.values_list("symbol", flat=True)))
+        return sync(**kwargs)
+
+    monkeypatch.setattr(monitor_module, "universe_sync", watched_sync)
+    feed.symbols.add("FIRSTUSDT")
+    await monitor.step_rest()
+    assert recorded_at_sync == [["FIRSTUSDT"]]  # the listing did not wait for the bookkeeping
+    assert await _listings() == [("FIRSTUSDT", ListingSource.REST)] and len(dispatched) == 1
+    await monitor.step_rest()  # the next snapshot: nothing new
+    assert len(await _listings()) == 1
+    await monitor.stop_session(reason="test")
+
+
+async def test_a_snapshot_missing_most_symbols_is_not_believed_even_for_new_ones(dispatched):
+    feed = ScriptedFeed({f"S{i:02d}USDT" for i in range(10)})
+    monitor = await _started_monitor(feed)
+    feed.symbols = {"S00USDT", "ODDUSDT"}  # nine of ten known symbols gone at once
+    await monitor.step_rest()
+    assert await _listings() == [] and dispatched == []
+    feed.symbols = {f"S{i:02d}USDT" for i in range(10)} | {"ODDUSDT"}
+    await monitor.step_rest()  # a whole snapshot again: the new symbol is a listing
+    assert await _listings() == [("ODDUSDT", ListingSource.REST)]
+    await monitor.stop_session(reason="test")
+
+
 async def test_stop_and_start_are_followed_on_the_next_control_step(dispatched):
     feed = ScriptedFeed()
     monitor = await _started_monitor(feed)

@@ -117,6 +117,20 @@ def test_a_symbol_recorded_by_a_detection_is_not_new_for_the_rest_diff(dispatche
     assert universe_sync(symbols={"BTCUSDT", "ETHUSDT", "FASTUSDT"}).new == frozenset()
 
 
+def test_a_snapshot_asked_for_before_a_detection_does_not_delist_it(dispatched):
+    universe_sync(symbols={f"S{i}USDT" for i in range(10)})
+    asked_at = timezone.now()  # the snapshot below is asked for now, answered later
+    listing = listing_record(symbol="MEANWHILEUSDT", source=ListingSource.WEBSOCKET).listing
+    diff = universe_sync(symbols={f"S{i}USDT" for i in range(10)}, asked_at=asked_at)
+    assert diff.gone == frozenset()
+    listing.refresh_from_db()
+    assert listing.delisted_at is None
+    # a snapshot asked for after it was seen, and still without it: it is gone
+    assert universe_sync(
+        symbols={f"S{i}USDT" for i in range(10)}, asked_at=timezone.now()
+    ).gone == {"MEANWHILEUSDT"}
+
+
 @pytest.mark.parametrize("snapshot", [set(), {"BTCUSDT"}])
 def test_an_empty_or_truncated_snapshot_is_refused_not_believed(snapshot):
     universe_sync(symbols={f"S{i}USDT" for i in range(10)} | {"BTCUSDT"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,11 +23,21 @@ import aiohttp
 
 from .config import SimulatorConfig
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands to outgoing connections
+# (to PostgreSQL, Redis...) could be taken between this check and the server's own bind.
+LISTEN_PORTS = range(20000, 32768)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port free to listen on now, outside the range outgoing connections draw from."""
+    for port in random.sample(LISTEN_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {LISTEN_PORTS} on {host}")
 
 
 class SimulatorProcess:
