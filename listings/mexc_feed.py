@@ -48,8 +48,7 @@ class MexcFeed:
         )
 
     async def trading_symbols(self) -> set[str]:
-        info = await self.rest.exchange_info()
-        symbols = {s.symbol for s in info.symbols if s.trading}
+        symbols = await self.rest.trading_symbol_names()
         symbols |= set(await self.rest.default_symbols())
         return symbols
 

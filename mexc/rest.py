@@ -219,6 +219,18 @@ class MexcRestClient:
         server_time = body.get("serverTime")
         return ExchangeInfo(int(server_time or 0), parsed, skipped)
 
+    async def trading_symbol_names(self) -> set[str]:
+        """The symbols open for spot trading (exchangeInfo), by name only.
+
+        For a poll that only diffs the universe: MEXC lists a few thousand symbols, and
+        building a SymbolInfo for each (~6 us apiece) on every poll holds the caller's event
+        loop as long as decoding the JSON itself does.
+        """
+        body = await self._request("GET", "/api/v3/exchangeInfo", encode_params([]))
+        names = {SymbolInfo.trading_name(item) for item in body.get("symbols") or []}
+        names.discard(None)
+        return names  # type: ignore[return-value]
+
     async def default_symbols(self) -> list[str]:
         """Symbols tradable through the API (anything else gets 10007)."""
         body = await self._request("GET", "/api/v3/defaultSymbols")

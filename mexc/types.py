@@ -57,6 +57,15 @@ class SymbolInfo:
         """Open for spot trading, as ccxt decides it (status "1" and spot allowed)."""
         return self.status in ("1", "ENABLED") and self.spot_allowed
 
+    @staticmethod
+    def trading_name(item: Any) -> str | None:
+        """An exchangeInfo entry's symbol when it is open for spot trading (`trading`), read
+        without building the whole SymbolInfo; None otherwise, or when unreadable."""
+        if not isinstance(item, dict) or not isinstance(symbol := item.get("symbol"), str):
+            return None
+        status, spot = str(item.get("status", "")), bool(item.get("isSpotTradingAllowed", True))
+        return symbol.upper() if status in ("1", "ENABLED") and spot and symbol else None
+
     @property
     def market_buy_allowed(self) -> bool:
         return (not self.order_types or "MARKET" in self.order_types) and (

@@ -13,6 +13,7 @@ from mexc import errors
 from mexc.errors import error_from_response
 from mexc.rest import MexcRestClient
 from mexc.signing import signed_query
+from mexc.types import SymbolInfo
 
 
 async def buy(client, symbol="BTCUSDT", quote="20", coid=None, **kw):
@@ -364,6 +365,7 @@ async def test_public_market_data(client):
     assert one.symbol == "BTCUSDT"
     two = await client.exchange_info(["BTCUSDT", "ETHUSDT"])
     assert {s.symbol for s in two.symbols} == {"BTCUSDT", "ETHUSDT"}
+    assert await client.trading_symbol_names() == {s.symbol for s in info.symbols if s.trading}
     assert "BTCUSDT" in await client.default_symbols()
     ticker = await client.book_ticker("BTCUSDT")
     assert ticker.ask_price > ticker.bid_price > 0 and ticker.symbol == "BTCUSDT"
@@ -437,3 +439,23 @@ async def test_keep_warm_pings_in_the_background(simulator):
             await asyncio.wait_for(pinged.wait(), 2)
         task = client._warm_task
     assert task.cancelled()
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"symbol": "abcusdt", "status": "1", "isSpotTradingAllowed": True},
+        {"symbol": "ABCUSDT", "status": "ENABLED"},
+        {"symbol": "ABCUSDT", "status": "2", "isSpotTradingAllowed": True},
+        {"symbol": "ABCUSDT", "status": "1", "isSpotTradingAllowed": False},
+        {"symbol": "ABCUSDT"},
+    ],
+)
+def test_a_symbol_is_trading_by_name_exactly_when_its_full_entry_says_so(item):
+    full = SymbolInfo.from_json(item)
+    assert SymbolInfo.trading_name(item) == (full.symbol if full.trading else None)
+
+
+@pytest.mark.parametrize("item", [None, "ABCUSDT", {"status": "1"}, {"symbol": 7, "status": "1"}])
+def test_an_unreadable_entry_has_no_trading_name(item):
+    assert SymbolInfo.trading_name(item) is None
