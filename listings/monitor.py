@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
@@ -59,6 +60,10 @@ class MonitorConfig:
     lease_ttl: float = 10.0
     arm_lead: float = 60.0  # subscribe and tell trading this long before an announced open
     reconcile_interval: float = 30.0  # ask trading to settle open trades this often
+    # A REST snapshot matching what the monitor knows skips the database's universe diff (a
+    # pass over every stored symbol on the thread that records listings), but not for longer
+    # than this: rows written elsewhere (an injected listing's symbol) are reconciled then.
+    universe_sync_interval: float = 30.0
 
 
 def _db(fn):
@@ -88,6 +93,7 @@ class ListingMonitor:
         self._stream_task: asyncio.Task | None = None
         self._upcoming: dict[int, UpcomingListing] = {}
         self._due: dict[str, float] = {}
+        self._universe_synced_at = -math.inf
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -224,6 +230,7 @@ class ListingMonitor:
             log.warning("monitor.universe_from_db", extra={"known_symbols": len(stored)})
             return True
         self.rest_ok = True
+        self._universe_synced_at = time.monotonic()
         diff = await _db(universe_sync)(symbols=symbols)
         self.known = set(symbols)
         for symbol in sorted(diff.new):  # opened while we were not watching
@@ -241,7 +248,8 @@ class ListingMonitor:
             await self._report_health()
             return
         received_ns = time.time_ns()
-        if self.rest_ok is not True:
+        recovered = self.rest_ok is not True
+        if recovered:
             log.info("rest.recovered")
         self.rest_ok = True
         # What this process has not seen is recorded first, from the snapshot in memory: the
@@ -251,11 +259,17 @@ class ListingMonitor:
         fresh = [] if snapshot_malformed(symbols, self.known) else sorted(symbols - self.known)
         for symbol in fresh:
             await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
+        self.stats["rest_polls"] += 1
+        since_sync = time.monotonic() - self._universe_synced_at
+        if not fresh and symbols == self.known and since_sync < self.config.universe_sync_interval:
+            if recovered:  # nothing new, nothing gone: the database has nothing to learn
+                await self._report_health()
+            return
+        self._universe_synced_at = time.monotonic()
         diff = await _db(universe_sync)(symbols=symbols, asked_at=asked_at)
         for symbol in sorted(diff.new - set(fresh)):  # not in the database, though seen here
             await self.detect(symbol, ListingSource.REST, received_ns, raw={"via": "rest_diff"})
         self.known -= diff.gone
-        self.stats["rest_polls"] += 1
         await self._report_health()
 
     async def step_calendar(self) -> None:

@@ -112,6 +112,34 @@ async def test_a_snapshot_missing_most_symbols_is_not_believed_even_for_new_ones
     await monitor.stop_session(reason="test")
 
 
+async def test_an_unchanged_snapshot_leaves_the_database_alone_until_the_sync_is_due(
+    dispatched, monkeypatch
+):
+    from listings import monitor as monitor_module
+
+    syncs: list[set] = []
+    sync = monitor_module.universe_sync
+
+    def counted_sync(**kwargs):
+        syncs.append(set(kwargs["symbols"]))
+        return sync(**kwargs)
+
+    monkeypatch.setattr(monitor_module, "universe_sync", counted_sync)
+    feed = ScriptedFeed({f"S{i:02d}USDT" for i in range(10)})
+    monitor = await _started_monitor(feed, universe_sync_interval=3600)
+    assert len(syncs) == 1  # on start
+    await monitor.step_rest()
+    await monitor.step_rest()
+    assert len(syncs) == 1
+    feed.symbols.discard("S09USDT")  # delisted on the exchange: the database must hear of it
+    await monitor.step_rest()
+    assert len(syncs) == 2 and "S09USDT" not in monitor.known
+    monitor.config.universe_sync_interval = 0  # due again: a full sync even when unchanged
+    await monitor.step_rest()
+    assert len(syncs) == 3
+    await monitor.stop_session(reason="test")
+
+
 async def test_stop_and_start_are_followed_on_the_next_control_step(dispatched):
     feed = ScriptedFeed()
     monitor = await _started_monitor(feed)
