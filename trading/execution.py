@@ -122,7 +122,7 @@ def _update(
     if expect is not None:
         query = query.filter(status__in=expect)
     now = timezone.now() + timedelta(seconds=hold_s)
-    if getattr(trade, "sent_unsaved", False):  # stamped in memory as the order left
+    if trade.sent_unsaved:  # stamped in memory as the order left
         fields.setdefault("sent_ns", trade.sent_ns)
     if query.update(**fields, updated_at=now) != 1:
         return False
@@ -241,6 +241,12 @@ class Admission:
     def refused(self) -> bool:
         return bool(self.reason)
 
+    @property
+    def deferred(self) -> bool:
+        """Its slot is further away than DEFER_OVER_S: the sender is freed meanwhile, and the
+        trade stays pending until the slot comes."""
+        return not self.refused and self.wait_s > DEFER_OVER_S
+
 
 def reserve_send(
     guards: Guards, *, max_wait_s: float | None = None, strict: bool = False
@@ -291,7 +297,7 @@ def admit_live(
         if admission.refused:
             _fail(trade, admission.reason, admission.message, status=TradeStatus.REJECTED)
             return False
-        if admission.wait_s > DEFER_OVER_S and defer is not None:
+        if admission.deferred and defer is not None:
             defer(admission.wait_s)
             return False
         if admission.wait_s:
@@ -321,8 +327,7 @@ def send_until_settled(
     """Send (or, `started`: follow the already sent first attempt) until the trade is settled."""
     while True:
         if trade.sent_ns is None:  # claimed in its decision's transaction: stamp the request
-            trade.sent_ns = time.time_ns()
-            trade.sent_unsaved = True
+            trade.stamp_sent()
         try:
             if started is not None:
                 order, started = started, None

@@ -39,7 +39,6 @@ from sniperbot import fastsql
 from sniperbot.offthread import ThreadJobs
 
 from .execution import (
-    DEFER_OVER_S,
     Admission,
     SendPolicy,
     reserve_send,
@@ -173,7 +172,7 @@ def _reserve(trade: Trade, config) -> Admission:
         trade.status = TradeStatus.REJECTED
         trade.reason_code, trade.error_message = admission.reason, admission.message
         metrics.trades_total.labels(mode=trade.mode, status=trade.status).inc()
-    elif admission.wait_s <= DEFER_OVER_S:
+    elif not admission.deferred:
         trade.status = TradeStatus.SUBMITTED
         trade.attempts = 1
         trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
@@ -210,7 +209,7 @@ def _fire(trade: Trade, policy: SendPolicy) -> None:
     gateway, guards = get_gateway(), get_guards()
     started = None
     try:
-        trade.sent_ns, trade.sent_unsaved = time.time_ns(), True
+        trade.stamp_sent()
         started = gateway.start_market_buy(
             symbol=trade.symbol,
             quote_qty=trade.quote_qty,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import models
 from django.db.models import Q
 
@@ -101,8 +103,16 @@ class Trade(models.Model):
             models.Index(fields=["mode", "-created_at"], name="trade_mode_recent"),
         ]
 
+    # Not a column: `sent_ns` was stamped in memory as the order left (its claim was written
+    # before, in the decision's transaction); the trade's next update writes it too.
+    sent_unsaved = False
+
     def __str__(self) -> str:
         return f"{self.side} {self.symbol} {self.quote_qty} [{self.mode}/{self.status}]"
+
+    def stamp_sent(self) -> None:
+        """The order leaves now: stamp it, to be written with the next update."""
+        self.sent_ns, self.sent_unsaved = time.time_ns(), True
 
     def stage_ms(self, start: str, end: str) -> float | None:
         """Milliseconds between two recorded stages, or None if either is missing."""
