@@ -154,7 +154,9 @@ def inline_snipe(*, symbol: str, listed_at: datetime) -> Any | None:
         return _inline_snipe(symbol=symbol, listed_at=listed_at)
 
 
-def snipe_inline(snipe: Any, *, listing, rows, detected_ns: int | None, persisted_ns: int | None):
+def decide_inline(
+    snipe: Any, *, listing, rows, detected_ns: int | None, persisted_ns: int | None
+) -> None:
     """Inside the listing's transaction: decide its trade (`InlineSnipe.decide`)."""
     with _inline_failure():
         snipe.decide(listing=listing, rows=rows, detected_ns=detected_ns, persisted_ns=persisted_ns)

@@ -17,9 +17,9 @@ from sniperbot import fastsql
 from .dispatch import (
     InlineSnipeFailed,
     commit_inline,
+    decide_inline,
     dispatch_snipe,
     inline_snipe,
-    snipe_inline,
 )
 from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
 from .payloads import listing_payload
@@ -149,7 +149,7 @@ def _record(
         # Trading first: in the monitor the trade is decided right here (see inline_snipe).
         persisted_ns = time.time_ns()
         if snipe is not None:
-            snipe_inline(
+            decide_inline(
                 snipe,
                 listing=listing,
                 rows=reads,

@@ -227,9 +227,8 @@ class MexcRestClient:
         loop as long as decoding the JSON itself does.
         """
         body = await self._request("GET", "/api/v3/exchangeInfo", encode_params([]))
-        names = {SymbolInfo.trading_name(item) for item in body.get("symbols") or []}
-        names.discard(None)
-        return names  # type: ignore[return-value]
+        items = body.get("symbols") or []
+        return {name for item in items if (name := SymbolInfo.trading_name(item))}
 
     async def default_symbols(self) -> list[str]:
         """Symbols tradable through the API (anything else gets 10007)."""

@@ -79,7 +79,7 @@ def insert_statement(
     `keep`: fields whose value is written as set on the instance, not by their pre_save
     (e.g. an `auto_now` timestamp deliberately set ahead).
     `unless`: a SELECT; when it finds a row, nothing is inserted.
-    `with_pk`: the instance's pk is written too (drawn by `next_id`).
+    `with_pk`: the instance's pk is written too (drawn by `next_id_statement`).
     """
     meta = type(instance)._meta
     conflict = ""

@@ -92,13 +92,9 @@ _config_seen: tuple[tuple, LockedConfig] | None = None
 TRADE_KEPT = ("updated_at",)  # a claimed trade's updated_at is its sender's lease, set ahead
 
 
-def config_lock() -> LockedConfig:
-    """The active config, locked until the caller's transaction ends (decisions queue here)."""
-    return _locked_from(fastsql.first_row(*_config_lock_statement()))
-
-
 def read_for_decision(*, client_order_id: str, want_live: bool = True) -> DecisionReads:
-    """`config_lock`, and the decision's inputs in the same round trip (`PendingReads`)."""
+    """The active config, locked until the caller's transaction ends (decisions queue here),
+    and the decision's inputs, in one round trip (`PendingReads`)."""
     reads = pending_reads(client_order_id=client_order_id, want_live=want_live)
     return reads.result(fastsql.first_rows(*reads.statements))
 
