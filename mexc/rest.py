@@ -38,13 +38,16 @@ from .errors import (
     TimestampOutsideWindow,
     error_from_response,
 )
-from .http import HttpPool, MaybeSent, NotSent
+from .http import HttpPool, HttpResponse, MaybeSent, NotSent
+from .jsonslices import array_items
 from .signing import encode_params, signed_query
 from .types import Account, BookQuote, ExchangeInfo, Order, OrderAck, SymbolInfo, dec
 
 __all__ = ["MAX_RECV_WINDOW_MS", "MexcRestClient"]
 
 log = logging.getLogger(__name__)
+# An exchangeInfo answer larger than this is decoded a slice at a time (mexc.jsonslices).
+SLICED_OVER_BYTES = 64 * 1024
 
 MAX_RECV_WINDOW_MS = 60_000  # MEXC answers 700005 above this
 ORDER_SIDES = ("BUY", "SELL")
@@ -222,12 +225,19 @@ class MexcRestClient:
     async def trading_symbol_names(self) -> set[str]:
         """The symbols open for spot trading (exchangeInfo), by name only.
 
-        For a poll that only diffs the universe: MEXC lists a few thousand symbols, and
-        building a SymbolInfo for each (~6 us apiece) on every poll holds the caller's event
-        loop as long as decoding the JSON itself does.
+        For a poll that only diffs the universe, on the monitor's event loop: MEXC lists a
+        few thousand symbols (~2 MB), so the answer is decoded a slice at a time
+        (`mexc.jsonslices`), and no SymbolInfo is built for each.
         """
-        body = await self._request("GET", "/api/v3/exchangeInfo", encode_params([]))
-        items = body.get("symbols") or []
+        path = "/api/v3/exchangeInfo"
+        response = await self._exchange("GET", path, encode_params([]))
+        if response.status_code < 400 and len(response.content) > SLICED_OVER_BYTES:
+            try:  # a slice at a time: the event loop is never held for the whole decode
+                items = array_items(response.content.decode("utf-8", "replace"), "symbols")
+                return {name async for item in items if (name := SymbolInfo.trading_name(item))}
+            except ValueError:
+                pass  # not the usual document: decoded whole below, errors reported as such
+        items = self._body(response, "GET", path).get("symbols") or []
         return {name for item in items if (name := SymbolInfo.trading_name(item))}
 
     async def default_symbols(self) -> list[str]:
@@ -385,6 +395,22 @@ class MexcRestClient:
         shape: type = dict,
     ) -> Any:
         """One request; the answer must be JSON of ``shape`` (dict or list)."""
+        response = await self._exchange(
+            method, path, query, signed=signed, placing=placing, coid=coid
+        )
+        return self._body(response, method, path, placing=placing, coid=coid, shape=shape)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        *,
+        signed: bool = False,
+        placing: bool = False,
+        coid: str | None = None,
+    ) -> HttpResponse:
+        """Send one request and return its answer, whatever the status."""
         target = f"{path}?{query}" if query else path
         headers = self._key_header if signed else b""
         started = time.perf_counter_ns()
@@ -409,6 +435,20 @@ class MexcRestClient:
                 "elapsed_ms": round((time.perf_counter_ns() - started) / 1e6, 3),
             },
         )
+        return response
+
+    def _body(
+        self,
+        response: HttpResponse,
+        method: str,
+        path: str,
+        *,
+        placing: bool = False,
+        coid: str | None = None,
+        shape: type = dict,
+    ) -> Any:
+        """The answer's JSON of ``shape``; an error status or error envelope raises."""
+        status = response.status_code
         try:
             body = json.loads(response.content) if response.content else {}
         except ValueError:

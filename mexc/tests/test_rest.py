@@ -459,3 +459,14 @@ def test_a_symbol_is_trading_by_name_exactly_when_its_full_entry_says_so(item):
 @pytest.mark.parametrize("item", [None, "ABCUSDT", {"status": "1"}, {"symbol": 7, "status": "1"}])
 def test_an_unreadable_entry_has_no_trading_name(item):
     assert SymbolInfo.trading_name(item) is None
+
+
+async def test_a_large_exchange_info_is_read_a_slice_at_a_time_with_the_same_names(
+    client, control, monkeypatch
+):
+    whole = await client.trading_symbol_names()
+    monkeypatch.setattr("mexc.rest.SLICED_OVER_BYTES", 0)  # every answer counts as large
+    assert await client.trading_symbol_names() == whole
+    await control.post("/_sim/faults", json={"kind": "http_5xx", "count": 1})
+    with pytest.raises(errors.ExchangeUnavailable):  # an error is still an error
+        await client.trading_symbol_names()
