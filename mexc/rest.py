@@ -384,20 +384,13 @@ class MexcRestClient:
     # --- transport ------------------------------------------------------------------------
 
     async def _request(
-        self,
-        method: str,
-        path: str,
-        query: str = "",
-        *,
-        signed: bool = False,
-        placing: bool = False,
-        coid: str | None = None,
-        shape: type = dict,
+        self, method: str, path: str, query: str = "", *, shape: type = dict, **how: Any
     ) -> Any:
-        """One request; the answer must be JSON of ``shape`` (dict or list)."""
-        response = await self._exchange(
-            method, path, query, signed=signed, placing=placing, coid=coid
-        )
+        """One request; the answer must be JSON of ``shape`` (dict or list).
+
+        `how`: `_exchange`'s options (signed, placing, coid)."""
+        response = await self._exchange(method, path, query, **how)
+        placing, coid = how.get("placing", False), how.get("coid")
         return self._body(response, method, path, placing=placing, coid=coid, shape=shape)
 
     async def _exchange(
