@@ -99,6 +99,7 @@ class InlineSnipe:
     """
 
     def __init__(self, *, symbol: str, listed_at: datetime) -> None:
+        self.symbol, self.listed_at = symbol, listed_at
         self.client_order_id = snipe_order_id(symbol, listed_at)
         self.reads = pending_reads(client_order_id=self.client_order_id)
         draw_id = fastsql.next_id_statement(Trade)
@@ -115,9 +116,10 @@ class InlineSnipe:
     ) -> None:
         """Decide `listing`'s trade. `rows`: the rows of `statements`, or None when they were
         not run for this listing (the insert was skipped, and its open time may have moved)."""
-        client_order_id = snipe_order_id(listing.symbol, listing.listed_at)
+        client_order_id = self.client_order_id
         trade_id = None
-        if rows is None or client_order_id != self.client_order_id:
+        if rows is None or (listing.symbol, listing.listed_at) != (self.symbol, self.listed_at):
+            client_order_id = snipe_order_id(listing.symbol, listing.listed_at)
             reads = read_for_decision(client_order_id=client_order_id)
         else:
             reads = self.reads.result(rows)
