@@ -46,6 +46,9 @@ def wait_until(predicate, timeout: float, what: str):
         time.sleep(0.05)
 
 
+WEB_PORT_TRIES = 3  # ports are checked free, then bound by another process: a race, rarely lost
+
+
 class RedisServer:
     """A private `redis-server` on a free port, no persistence: stop it, start it again."""
 
@@ -244,21 +247,35 @@ class BotStack:
         if not monitor_running:
             self.manage("monitor", "start")
             self.manage("monitor", "stop")
-        bin_dir = Path(sys.executable).parent
+        self._spawn_web()
+        if self.redis_url:
+            self.start_worker()
+        self.start_monitor()
+        for _ in range(WEB_PORT_TRIES - 1):
+            try:
+                self.wait_for("web", lambda: self._answers("/health"))
+                return self
+            except RuntimeError:
+                if "Address already in use" not in self.log("web"):
+                    raise
+            # taken between the check (free_port) and daphne's bind: another port
+            self.procs.pop("web")
+            (self.workdir / "web.log").unlink()
+            self.port = free_port()
+            self._spawn_web()
+        self.wait_for("web", lambda: self._answers("/health"))
+        return self
+
+    def _spawn_web(self) -> None:
         self.spawn(
             "web",
-            str(bin_dir / "daphne"),
+            str(Path(sys.executable).parent / "daphne"),
             "-b",
             "127.0.0.1",
             "-p",
             str(self.port),
             "sniperbot.asgi:application",
         )
-        if self.redis_url:
-            self.start_worker()
-        self.start_monitor()
-        self.wait_for("web", lambda: self._answers("/health"))
-        return self
 
     # --- processes a test crashes and restarts -------------------------------------------------
 
