@@ -140,18 +140,25 @@ class InlineSnipeFailed(Exception):
     """The inline decision failed; the listing's transaction is void and must be redone."""
 
 
-def inline_snipe(*, symbol: str, listed_at: datetime) -> Any | None:
+@contextmanager
+def inline_snipe(*, symbol: str, listed_at: datetime, wanted: bool = True) -> Iterator[Any | None]:
     """The inline decision (trading.inline.InlineSnipe) of a listing about to be recorded,
-    or None: this process does not decide trades, a task does.
+    for the listing's transaction, or None: this process does not decide trades (or the
+    caller does not want it to), a task does.
 
     No savepoint around it (two more round trips on every listing): any failure of its steps
     raises InlineSnipeFailed, which voids the listing's transaction; the caller records the
     listing again without it, and a worker decides its trade the usual way.
     """
-    if _inline_snipe is None:
-        return None
+    if _inline_snipe is None or not wanted:
+        yield None
+        return
     with _inline_failure():
-        return _inline_snipe(symbol=symbol, listed_at=listed_at)
+        snipe = _inline_snipe(symbol=symbol, listed_at=listed_at)
+    try:
+        yield snipe
+    finally:
+        snipe.close()
 
 
 def decide_inline(

@@ -112,12 +112,14 @@ def _record(
             raw=raw or {},
         )
 
-    with transaction.atomic():
+    listing = new_listing()
+    with (
+        transaction.atomic(),
+        inline_snipe(symbol=symbol, listed_at=listing.listed_at, wanted=inline) as snipe,
+    ):
         # The common case, a symbol never seen and not announced, in one round trip: the
         # listing inserted unless an announcement matches (or a live listing conflicts), the
         # symbol marked seen, and (inline) its trade decision's reads.
-        listing = new_listing()
-        snipe = inline_snipe(symbol=symbol, listed_at=listing.listed_at) if inline else None
         announcement = None
         first, _, *reads = fastsql.first_rows(
             fastsql.insert_statement(

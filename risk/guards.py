@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from redis.exceptions import NoScriptError
+
 # --- Rate limiter: GCRA (a token bucket kept as one timestamp) --------------------------------
 #
 # Each grant moves the "theoretical arrival time" (TAT) one interval later. A caller is
@@ -39,6 +41,23 @@ local interval, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber
 """
     + _GCRA_STEP
 )
+
+
+# A slot granted but not used (`RedisRateLimiter.give_back`): the TAT one interval earlier.
+_GIVE_BACK_LUA = """
+local limiter_key, interval = KEYS[1], tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', limiter_key))
+if not tat then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+tat = tat - interval
+if tat <= now then
+  redis.call('DEL', limiter_key)
+else
+  redis.call('SET', limiter_key, tat, 'PX', math.floor((tat - now) / 1000) + 1000)
+end
+return 1
+"""
 
 
 class RateLimiter(Protocol):
@@ -78,6 +97,7 @@ class RedisRateLimiter:
         self.interval_us = int(1_000_000 / per_second)
         self.burst_us = (burst - 1) * self.interval_us
         self._script = redis.register_script(_GCRA_LUA)
+        self._give_back = redis.register_script(_GIVE_BACK_LUA)
 
     def script_args(self, max_wait_s: float) -> tuple[list[str], list[int]]:
         return [self.key], [self.interval_us, self.burst_us, int(max_wait_s * 1e6)]
@@ -86,6 +106,10 @@ class RedisRateLimiter:
         keys, args = self.script_args(max_wait_s)
         wait_us = int(self._script(keys=keys, args=args))
         return None if wait_us < 0 else wait_us / 1e6
+
+    def give_back(self) -> None:
+        """Return one granted slot that will not be used (the next caller's comes earlier)."""
+        self._give_back(keys=[self.key], args=[self.interval_us])
 
     def reset(self) -> None:
         self.redis.delete(self.key)
@@ -194,6 +218,17 @@ local interval, burst, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber
     + _GCRA_STEP
 )
 BREAKER_REFUSED = -2
+# Asked ahead, only a closed breaker is answered: an open or half-open one (whose probe must
+# not be taken for a send that may never happen) leaves the question to the caller.
+_AHEAD_LUA = (
+    """
+local open_key, limiter_key = KEYS[1], KEYS[2]
+local interval, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('EXISTS', open_key) == 1 then return -3 end
+"""
+    + _GCRA_STEP
+)
+NOT_ANSWERED = -3
 
 
 class RedisCircuitBreaker:
@@ -250,6 +285,7 @@ class RedisAdmission:
         self.breaker = breaker
         self.limiter = limiter
         self._script = limiter.redis.register_script(_ADMISSION_LUA)
+        self._ahead_sha: str | None = None
 
     def __call__(self, max_wait_s: float) -> tuple[bool, float | None]:
         """(the breaker allows, seconds to wait for the slot or None when beyond max_wait_s)."""
@@ -261,3 +297,72 @@ class RedisAdmission:
         if result == BREAKER_REFUSED:
             return False, None
         return True, None if result < 0 else result / 1e6
+
+    def ask_ahead(self, max_wait_s: float) -> AdmissionAhead:
+        """Send the question now and read the answer later (`AdmissionAhead.take`): the order
+        path asks while its database round trip is out, before it knows it will send. A
+        slot granted but not taken goes back (`AdmissionAhead.give_back`). Only a closed
+        breaker is answered this way; otherwise the caller asks again (`__call__`)."""
+        self.load()
+        limiter_keys, limiter_args = self.limiter.script_args(max_wait_s)
+        pool = self.limiter.redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            keys = [self.breaker.k_open, *limiter_keys]
+            connection.send_command("EVALSHA", self._ahead_sha, len(keys), *keys, *limiter_args)
+        except BaseException:
+            connection.disconnect()  # nothing half-sent may be read by the next user
+            pool.release(connection)
+            raise
+        return AdmissionAhead(self, connection, max_wait_s)
+
+    def load(self) -> None:
+        """Load the ahead script into Redis (once, and again after Redis lost it)."""
+        if self._ahead_sha is None:
+            self._ahead_sha = self.limiter.redis.script_load(_AHEAD_LUA)
+
+
+class AdmissionAhead:
+    """A `RedisAdmission` asked ahead: its connection is held until the answer is read."""
+
+    def __init__(self, admission: RedisAdmission, connection, max_wait_s: float) -> None:
+        self.admission = admission
+        self.max_wait_s = max_wait_s
+        self._connection = connection
+        self._answer: int | None = None
+        self._taken = False
+
+    def _read(self) -> int:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            pool = self.admission.limiter.redis.connection_pool
+            try:
+                self._answer = int(connection.read_response())
+            except NoScriptError:  # Redis restarted since the script was loaded
+                self.admission._ahead_sha = None
+                self._answer = NOT_ANSWERED
+            except BaseException:
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
+        assert self._answer is not None
+        return self._answer
+
+    def take(self) -> tuple[bool, float | None] | None:
+        """The answer, as `RedisAdmission.__call__` gives it; None: not answered ahead (the
+        breaker is not closed), ask again. The caller now owns a slot it granted."""
+        answer = self._read()
+        if answer == NOT_ANSWERED:
+            return None
+        self._taken = True
+        return True, None if answer < 0 else answer / 1e6
+
+    def give_back(self) -> None:
+        """The caller will not send: a slot granted ahead and not taken returns to the
+        limiter. Reads the answer first if nobody did."""
+        if self._taken:
+            return
+        self._taken = True
+        if self._read() >= 0:
+            self.admission.limiter.give_back()

@@ -256,8 +256,18 @@ def reserve_send(
     `strict`: if the guards' store (Redis) fails, raise rather than refuse, for a caller that
     can hand the trade to another path (the inline snipe hands it to a task).
     """
-    budget = guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
-    allowed, wait = _breaker_then_slot(guards, budget, strict=strict)
+    allowed, wait = _breaker_then_slot(guards, send_budget(guards, max_wait_s), strict=strict)
+    return admission_from(allowed, wait)
+
+
+def send_budget(guards: Guards, max_wait_s: float | None) -> float:
+    """How long a send may wait for its rate-limit slot: the caller's budget, within the
+    guards' own."""
+    return guards.max_wait_s if max_wait_s is None else min(max_wait_s, guards.max_wait_s)
+
+
+def admission_from(allowed: bool, wait: float | None) -> Admission:
+    """The guards' answer (the breaker allows; the slot's wait, None beyond the budget)."""
     if not allowed:
         return Admission(
             reason="circuit_open", message="Circuit breaker open: the exchange is failing."

@@ -7,6 +7,8 @@ guards, so for a new listing it:
 
 1. decides the trade inside the listing's own transaction (the same risk checks, with the
    config row locked, as every other decision), its reads sent with the listing's insert;
+   with the guards in Redis, their answer (breaker, rate-limit slot) is asked for while
+   that round trip is out, and a slot the decision does not use goes back;
 2. reserves the rate-limit slot and claims the trade in that transaction too, the trade's
    row sent with the COMMIT, so one commit makes the listing, the decision and the claim
    durable before anything leaves the process;
@@ -34,6 +36,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events, metrics
+from risk.checks import effective_mode
+from risk.guards import AdmissionAhead, RedisAdmission
 from risk.models import TradingMode
 from sniperbot import fastsql
 from sniperbot.offthread import ThreadJobs
@@ -41,7 +45,9 @@ from sniperbot.offthread import ThreadJobs
 from .execution import (
     Admission,
     SendPolicy,
+    admission_from,
     reserve_send,
+    send_budget,
     send_hold_s,
     send_until_settled,
 )
@@ -52,6 +58,7 @@ from .runtime import get_gateway, get_guards
 from .services import (
     TRADE_KEPT,
     Stamps,
+    config_seen,
     decide_locked,
     log_decided,
     max_send_wait_s,
@@ -71,11 +78,13 @@ def prepare() -> None:
     """Build the exchange gateway and guards now, and warm the connection in the background,
     so the first listing pays no handshake inside its transaction."""
     gateway = get_gateway()
-    get_guards()
+    guards = get_guards()
 
     def warm() -> None:
         try:
             gateway.warm()
+            if isinstance(guards.admission, RedisAdmission):
+                guards.admission.load()
         except Exception:
             log.exception("snipe.inline_warm_failed")  # a cold first order is slower, not lost
 
@@ -89,9 +98,9 @@ class InlineSnipe:
     - `statements` (the config lock, the decision's inputs, the trade's id drawn) go with the
       listing's insert;
     - `decide` judges the listing from their rows: a live trade that passes reserves its
-      send before its row exists, so the row is born claimed (`submitted`, held against the
-      reconciler for one send), deferred (`pending`, sent when its rate-limit slot comes) or
-      refused;
+      send before its row exists (with the answer asked ahead, `SendAhead`), so the row is
+      born claimed (`submitted`, held against the reconciler for one send), deferred
+      (`pending`, sent when its rate-limit slot comes) or refused;
     - `at_commit` (the trade's row) goes with the COMMIT (`fastsql.commit`).
 
     The order leaves right after the commit (`_fire`); a sender thread follows it up, and
@@ -105,6 +114,11 @@ class InlineSnipe:
         draw_id = fastsql.next_id_statement(Trade)
         self.statements = (*self.reads.statements, *((draw_id,) if draw_id else ()))
         self.at_commit: list[fastsql.Statement] = []
+        self.ahead = SendAhead.ask()
+
+    def close(self) -> None:
+        """The listing's transaction is over: a slot asked ahead and not used goes back."""
+        self.ahead.close()
 
     def decide(
         self,
@@ -130,7 +144,7 @@ class InlineSnipe:
 
         def reserve(trade: Trade) -> None:
             nonlocal admission
-            admission = _reserve(trade, locked.config)
+            admission = _reserve(trade, locked.config, self.ahead)
 
         def write(trade: Trade) -> None:
             if trade_id is None:  # no id drawn (SQLite, or read late): written now
@@ -162,14 +176,71 @@ class InlineSnipe:
         _after_decision(trade, admission, send_policy(locked.config, open_at_ms))
 
 
-def _reserve(trade: Trade, config) -> Admission:
+class SendAhead:
+    """The guards' answer for a listing's send, asked while its first round trip to the
+    database is out (`RedisAdmission.ask_ahead`), instead of after the decision: the Redis
+    round trip leaves the path to the exchange.
+
+    Asked only when the config last seen would trade live, with that config's wait budget;
+    the decision takes the answer if its own config gives the same budget, else asks again.
+    A slot granted and not taken (the trade is refused, or not new) goes back (`close`).
+    """
+
+    def __init__(self, asked: AdmissionAhead | None = None, failed: Exception | None = None):
+        self.asked, self.failed = asked, failed
+
+    @classmethod
+    def ask(cls) -> SendAhead:
+        locked = config_seen()
+        guards = get_guards()
+        admission = guards.admission
+        if (
+            locked is None
+            or not isinstance(admission, RedisAdmission)
+            or locked.limits.kill_switch
+            or effective_mode(locked.limits, True) != TradingMode.LIVE
+        ):
+            return cls()
+        try:
+            return cls(admission.ask_ahead(send_budget(guards, max_send_wait_s(locked.config))))
+        except Exception as exc:  # asking again now would wait as long: see `take`
+            return cls(failed=exc)
+
+    def take(self, budget: float) -> Admission | None:
+        """The answer for a send with this wait budget; None: ask the guards now. Raises
+        when Redis could not be asked (the listing then goes to a task)."""
+        if self.failed is not None:
+            raise self.failed
+        asked = self.asked
+        if asked is None:
+            return None
+        if asked.max_wait_s != budget:  # the config changed meanwhile
+            asked.give_back()
+            return None
+        answer = asked.take()
+        return None if answer is None else admission_from(*answer)
+
+    def close(self) -> None:
+        if self.asked is None:
+            return
+        try:
+            self.asked.give_back()
+        except Exception:
+            log.exception("snipe.slot_give_back_failed")  # the limiter paces a bit more
+
+
+def _reserve(trade: Trade, config, ahead: SendAhead) -> Admission:
     """A live trade's send reserved before its row is written: the row is born claimed,
     deferred (left pending) or refused."""
     if trade.mode != TradingMode.LIVE:
         return Admission()
     # Guards unreachable (Redis down): this raises, and the listing goes to a task, which
     # waits for the broker like any other, instead of a refusal here.
-    admission = reserve_send(get_guards(), max_wait_s=max_send_wait_s(config), strict=True)
+    guards = get_guards()
+    budget = send_budget(guards, max_send_wait_s(config))
+    admission = ahead.take(budget)
+    if admission is None:
+        admission = reserve_send(guards, max_wait_s=budget, strict=True)
     if admission.refused:
         trade.status = TradeStatus.REJECTED
         trade.reason_code, trade.error_message = admission.reason, admission.message

@@ -161,6 +161,12 @@ def _locked_from(row: tuple) -> LockedConfig:
     return locked
 
 
+def config_seen() -> LockedConfig | None:
+    """The config the last decision in this process locked (it may have changed since)."""
+    seen = _config_seen
+    return None if seen is None else seen[1]
+
+
 def decide_locked(
     *,
     reads: DecisionReads,

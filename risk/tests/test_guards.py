@@ -132,3 +132,46 @@ def test_redis_admission_asks_the_breaker_then_takes_a_slot_in_one_call(monkeypa
     finally:
         breaker.reset()
         limiter.reset()
+
+
+def test_an_admission_asked_ahead_is_read_later_and_an_unused_slot_goes_back(monkeypatch):
+    r = _redis()
+    name = uuid.uuid4().hex
+    breaker = RedisCircuitBreaker(redis=r, name=name, config=BreakerConfig(failure_threshold=1))
+    limiter = RedisRateLimiter(redis=r, key=f"test:limiter:{name}", per_second=1, burst=1)
+    admission = RedisAdmission(breaker=breaker, limiter=limiter)
+    try:
+        ahead = admission.ask_ahead(10)
+        assert r.ping()  # the client is free for others while the answer waits
+        assert ahead.take() == (True, 0)
+        ahead.give_back()  # taken: the caller owns the slot, nothing goes back
+        allowed, wait = admission(10)
+        assert allowed and 0.9 < wait <= 1.0
+
+        limiter.reset()
+        admission.ask_ahead(10).give_back()  # granted, never taken
+        assert admission(10) == (True, 0)  # the first slot is free again
+
+        limiter.reset()
+        breaker.record_failure()
+        ahead = admission.ask_ahead(10)
+        assert ahead.take() is None  # not closed: the caller must ask (and maybe probe) itself
+        assert limiter.reserve(0) == 0  # and no slot was taken meanwhile
+    finally:
+        breaker.reset()
+        limiter.reset()
+
+
+def test_a_limiter_slot_given_back_is_the_next_callers():
+    r = _redis()
+    limiter = RedisRateLimiter(
+        redis=r, key=f"test:limiter:{uuid.uuid4().hex}", per_second=1, burst=1
+    )
+    try:
+        limiter.give_back()  # nothing granted: nothing to give
+        assert limiter.reserve(0) == 0
+        assert limiter.reserve(0) is None
+        limiter.give_back()
+        assert limiter.reserve(0) == 0
+    finally:
+        limiter.reset()

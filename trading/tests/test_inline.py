@@ -204,10 +204,13 @@ def test_unreachable_guards_hand_the_listing_to_a_task_instead_of_refusing(
     def down(*_) -> bool:
         raise ConnectionError("redis is down")
 
+    serving.list_symbol(symbol="UPINUSDT", open_in_ms=0, price="0.5")
+    settled(Trade.objects.get(listing=detect("UPINUSDT").listing).pk)  # live config seen
     guards = runtime.get_guards()
     monkeypatch.setattr(guards.breaker.inner, "allow", down)
-    if guards.admission is not None:  # Redis: one script asks the breaker and takes the slot
-        monkeypatch.setattr(guards, "admission", down)
+    if guards.admission is not None:  # Redis: asked ahead, or one script for breaker and slot
+        monkeypatch.setattr(type(guards.admission), "ask_ahead", down)
+        monkeypatch.setattr(type(guards.admission), "__call__", down)
     result = detect("GRDINUSDT")
     assert handoffs == [result.listing.pk]  # sent once the broker answers, like any task
     assert not Trade.objects.filter(symbol="GRDINUSDT").exists()
@@ -235,3 +238,19 @@ def test_an_order_that_cannot_start_right_after_the_commit_is_sent_by_the_sender
     assert calls == [trade.client_order_id] * 2  # refused, then sent by the sender thread
     assert [o["symbol"] for o in serving.accepted_orders()] == ["LAGINUSDT"]
     assert trade.risk_done_ns <= trade.sent_ns <= trade.acked_ns
+
+
+@pytest.mark.usefixtures("live")
+def test_a_live_trade_refused_by_the_checks_costs_no_rate_limit_slot(serving):
+    from risk.services import config_update
+
+    serving.list_symbol(symbol="FIRSTUSDT", open_in_ms=0, price="0.5")
+    settled(Trade.objects.get(listing=detect("FIRSTUSDT").listing).pk)  # live config seen
+    config_update(actor=None, changes={"symbol_denylist": ["DENYUSDT"]}, reason="test: deny")
+    with override_settings(ORDER_RATE_PER_S=1, ORDER_RATE_BURST=1):
+        runtime.get_guards.cache_clear()
+        limiter = runtime.get_guards().limiter  # one slot a second, none used yet
+        limiter.reset()
+        trade = Trade.objects.get(listing=detect("DENYUSDT").listing)
+        assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "symbol_denied")
+        assert limiter.reserve(0) == 0  # the slot asked for ahead (Redis) went back
