@@ -123,17 +123,44 @@ INLINE_SNIPE = "trading.inline"  # named, not imported: listings does not depend
 _inline_snipe: Callable[..., Any] | None = None
 
 
+_prepared_snipe: Callable[..., Any] | None = None
+
+
 def serve_snipes_inline() -> None:
     """This process (the monitor) decides a new listing's trade in the listing's transaction
     and sends it itself: no hop on the way to the exchange (see trading.inline)."""
-    global _inline_snipe
+    global _inline_snipe, _prepared_snipe
     import_string(f"{INLINE_SNIPE}.prepare")()
     _inline_snipe = import_string(f"{INLINE_SNIPE}.InlineSnipe")
+    _prepared_snipe = import_string("trading.prepared.PreparedSnipe").prepare
 
 
 def stop_serving_inline() -> None:
-    global _inline_snipe
-    _inline_snipe = None
+    global _inline_snipe, _prepared_snipe
+    _inline_snipe = _prepared_snipe = None
+
+
+@contextmanager
+def prepared_snipe(
+    *, symbol: str, quote_asset: str, listed_at: datetime, detected_ns: int | None
+) -> Iterator[Any | None]:
+    """The trade of a listing about to be recorded, already decided by this process
+    (trading.prepared.PreparedSnipe), or None: record the listing the usual way."""
+    snipe = None
+    if _prepared_snipe is not None:
+        try:
+            snipe = _prepared_snipe(
+                symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
+            )
+        except Exception:
+            log.exception("snipe.prepare_failed", extra={"symbol": symbol})
+    if snipe is None:
+        yield None
+        return
+    try:
+        yield snipe
+    finally:
+        snipe.close()
 
 
 class InlineSnipeFailed(Exception):
@@ -173,7 +200,7 @@ def commit_inline(snipe: Any) -> None:
     """The listing transaction's last step: its trade's row and the COMMIT in one round trip.
     A COMMIT whose outcome is unknown (the connection broke) raises as it is."""
     try:
-        fastsql.commit(*snipe.at_commit)
+        snipe.committed(fastsql.commit(*snipe.at_commit))
     except fastsql.NotCommitted as exc:
         raise InlineSnipeFailed(str(exc)) from exc
 

@@ -20,6 +20,7 @@ from .dispatch import (
     decide_inline,
     dispatch_snipe,
     inline_snipe,
+    prepared_snipe,
 )
 from .models import ExchangeSymbol, Listing, ListingSource, UpcomingListing, UpcomingStatus
 from .payloads import listing_payload
@@ -80,10 +81,105 @@ def listing_record(
         "raw": raw,
     }
     try:
-        return _record(**sighting, inline=True)
+        return _record_prepared(**sighting) or _record(**sighting, inline=True)
     except InlineSnipeFailed as exc:
         log.exception("snipe.inline_failed", extra={"symbol": symbol, "error": str(exc)})
         return _record(**sighting, inline=False)
+
+
+def _record_prepared(
+    *,
+    symbol: str,
+    source: ListingSource,
+    detected_at: datetime,
+    detected_ns: int | None,
+    listed_at: datetime | None,
+    base_asset: str,
+    quote_asset: str,
+    raw: dict[str, Any] | None,
+) -> RecordResult | None:
+    """A new listing whose trade this process decided before recording it (see
+    trading.prepared): the listing's row, the trade's and the COMMIT in one round trip.
+    None: nothing but the symbol's universe row was written; record it the usual way."""
+    if not base_asset or not quote_asset:
+        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+    listed_at = listed_at or detected_at
+    with prepared_snipe(
+        symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
+    ) as snipe:
+        if snipe is None:
+            return None
+        listing = Listing(
+            pk=snipe.listing_id,
+            symbol=symbol,
+            base_asset=base_asset,
+            quote_asset=quote_asset,
+            listed_at=listed_at,
+            detected_at=detected_at,
+            source=source,
+            raw=raw or {},
+        )
+        try:
+            with transaction.atomic():
+                first, *decided = fastsql.commit(
+                    *fastsql.writes(
+                        fastsql.insert_statement(
+                            listing,
+                            ignore_conflicts=True,
+                            unless=_announced_near(symbol, listed_at),
+                            with_pk=True,
+                        ),
+                        _symbol_seen(symbol, detected_at),
+                    ),
+                    *snipe.statements,
+                )
+                if not fastsql.inserted(listing, first):  # announced, live already, relisted
+                    return None
+                traded = snipe.committed(decided)
+                events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
+        except fastsql.NotCommitted:
+            log.exception("snipe.prepared_failed", extra={"symbol": symbol})
+            return None
+    if not traded:
+        _decide_recorded(listing, detected_ns)
+    return _recorded(listing, source)
+
+
+def _decide_recorded(listing: Listing, detected_ns: int | None) -> None:
+    """The trade of a listing recorded without it (its prepared decision was not written):
+    decided in a transaction of its own, the inline way; failing that, by a task."""
+    try:
+        with (
+            transaction.atomic(),
+            inline_snipe(symbol=listing.symbol, listed_at=listing.listed_at) as snipe,
+        ):
+            if snipe is not None:
+                decide_inline(
+                    snipe,
+                    listing=listing,
+                    rows=fastsql.first_rows(*snipe.statements),
+                    detected_ns=detected_ns,
+                    persisted_ns=time.time_ns(),
+                )
+                commit_inline(snipe)
+                return
+    except InlineSnipeFailed:
+        log.exception("snipe.inline_failed", extra={"symbol": listing.symbol})
+    dispatch_snipe(listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=time.time_ns())
+
+
+def _recorded(listing: Listing, source: ListingSource) -> RecordResult:
+    metrics.listings_detected.labels(source=source.value).inc()
+    log.info(
+        "listing.detected",
+        extra={
+            "symbol": listing.symbol,
+            "source": source.value,
+            "listing_id": listing.pk,
+            "listed_at": listing.listed_at.isoformat(),
+        },
+    )
+    return RecordResult(listing=listing, created=True)
 
 
 def _record(
@@ -121,13 +217,14 @@ def _record(
         # listing inserted unless an announcement matches (or a live listing conflicts), the
         # symbol marked seen, and (inline) its trade decision's reads.
         announcement = None
-        first, _, *reads = fastsql.first_rows(
+        recorded = fastsql.writes(
             fastsql.insert_statement(
                 listing, ignore_conflicts=True, unless=_announced_near(symbol, listing.listed_at)
             ),
             _symbol_seen(symbol, detected_at),
-            *(snipe.statements if snipe else ()),
         )
+        first, *reads = fastsql.first_rows(*recorded, *(snipe.statements if snipe else ()))
+        reads = reads[len(recorded) - 1 :]
         if not fastsql.inserted(listing, first):  # announced, live already, or a re-listing
             reads = None  # the decision reads again, for this listing
             announcement, existing = _sighting_context(symbol, listed_at or detected_at)
@@ -169,17 +266,7 @@ def _record(
         events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
         if snipe is not None:
             commit_inline(snipe)  # the block's last statement: the trade's row, and COMMIT
-    metrics.listings_detected.labels(source=source.value).inc()
-    log.info(
-        "listing.detected",
-        extra={
-            "symbol": symbol,
-            "source": source.value,
-            "listing_id": listing.pk,
-            "listed_at": listing.listed_at.isoformat(),
-        },
-    )
-    return RecordResult(listing=listing, created=True)
+    return _recorded(listing, source)
 
 
 def _dedup_hit(listing: Listing, source: ListingSource) -> RecordResult:

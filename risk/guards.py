@@ -349,19 +349,25 @@ class AdmissionAhead:
         assert self._answer is not None
         return self._answer
 
-    def take(self) -> tuple[bool, float | None] | None:
+    def answer(self) -> tuple[bool, float | None] | None:
         """The answer, as `RedisAdmission.__call__` gives it; None: not answered ahead (the
-        breaker is not closed), ask again. The caller now owns a slot it granted."""
+        breaker is not closed), ask again."""
         answer = self._read()
         if answer == NOT_ANSWERED:
             return None
-        self._taken = True
         return True, None if answer < 0 else answer / 1e6
 
-    def give_back(self) -> None:
-        """The caller will not send: a slot granted ahead and not taken returns to the
-        limiter. Reads the answer first if nobody did."""
-        if self._taken:
+    def take(self) -> tuple[bool, float | None] | None:
+        """`answer`, and the caller now owns a slot it granted."""
+        answer = self.answer()
+        self._taken = answer is not None
+        return answer
+
+    def give_back(self, *, taken_too: bool = False) -> None:
+        """The caller will not send: a slot granted ahead and not taken (or, `taken_too`,
+        taken but not used after all) returns to the limiter. Reads the answer first if
+        nobody did."""
+        if self._taken and not taken_too:
             return
         self._taken = True
         if self._read() >= 0:

@@ -35,19 +35,24 @@ def _quoted(name: str) -> str:
 
 @cache
 def _insert_sql(
-    model: type[models.Model], vendor: str, conflict: str, unless: str, with_pk: bool
+    model: type[models.Model],
+    vendor: str,
+    conflict: str,
+    condition: str,
+    with_pk: bool,
+    returning: tuple[str, ...],
 ) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if with_pk or not f.primary_key)
     columns = ", ".join(_quoted(f.column) for f in fields)
-    if unless:
+    if condition:
         # A SELECT list gives its parameters no column to take their type from: say it.
         marks = ", ".join(_typed_mark(f, vendor) for f in fields)
-        rows = f"SELECT {marks} WHERE NOT EXISTS ({unless})"
+        rows = f"SELECT {marks} WHERE {condition}"
     else:
         rows = f"VALUES ({', '.join(['%s'] * len(fields))})"
     sql = f"INSERT INTO {_quoted(meta.db_table)} ({columns}) {rows}{conflict}"
-    return f"{sql} RETURNING {_quoted(meta.pk.column)}", fields
+    return f"{sql} RETURNING {', '.join((_quoted(meta.pk.column), *returning))}", fields
 
 
 def _typed_mark(field: models.Field, vendor: str) -> str:
@@ -70,7 +75,9 @@ def insert_statement(
     upsert_fields: Sequence[str] = (),
     keep: Iterable[str] = (),
     unless: Statement | None = None,
+    when: Statement | None = None,
     with_pk: bool = False,
+    returning: tuple[str, ...] = (),
 ) -> Statement:
     """The INSERT of one model instance (RETURNING its pk), for `first_rows` + `inserted`.
 
@@ -79,7 +86,9 @@ def insert_statement(
     `keep`: fields whose value is written as set on the instance, not by their pre_save
     (e.g. an `auto_now` timestamp deliberately set ahead).
     `unless`: a SELECT; when it finds a row, nothing is inserted.
+    `when`: a condition; unless it holds, nothing is inserted.
     `with_pk`: the instance's pk is written too (drawn by `next_id_statement`).
+    `returning`: more expressions for its row (after the pk), e.g. `next_ids`.
     """
     meta = type(instance)._meta
     conflict = ""
@@ -92,8 +101,14 @@ def insert_statement(
         conflict = f" ON CONFLICT ({on}) DO UPDATE SET {sets}"
     elif ignore_conflicts:
         conflict = " ON CONFLICT DO NOTHING"
-    unless_sql, unless_params = unless or ("", ())
-    sql, fields = _insert_sql(type(instance), connection.vendor, conflict, unless_sql, with_pk)
+    condition, condition_params = "", ()
+    if unless is not None:
+        condition, condition_params = f"NOT EXISTS ({unless[0]})", unless[1]
+    elif when is not None:
+        condition, condition_params = f"({when[0]})", when[1]
+    sql, fields = _insert_sql(
+        type(instance), connection.vendor, conflict, condition, with_pk, returning
+    )
     kept = set(keep)
     params = [
         f.get_db_prep_save(
@@ -102,7 +117,7 @@ def insert_statement(
         )
         for f in fields
     ]
-    return sql, [*params, *unless_params]
+    return sql, [*params, *condition_params]
 
 
 def inserted(instance: models.Model, row: tuple | None) -> bool:
@@ -129,6 +144,25 @@ def next_id_statement(model: type[models.Model]) -> Statement | None:
     return "SELECT nextval(pg_get_serial_sequence(%s, %s))", (meta.db_table, meta.pk.column)
 
 
+def next_ids(*models_: type[models.Model]) -> tuple[str, ...]:
+    """Expressions drawing the next id of each model's table (PostgreSQL), e.g. for an
+    insert's `returning`: rows written later then have their ids from the start."""
+    return tuple(
+        f"nextval(pg_get_serial_sequence('{m._meta.db_table}', '{m._meta.pk.column}'))"
+        for m in models_
+    )
+
+
+def writes(main: Statement, *also: Statement) -> tuple[Statement, ...]:
+    """Several writes, `main`'s row first: on PostgreSQL in one statement (`also` in its WITH
+    clause; their rows are not returned), elsewhere one statement each."""
+    if connection.vendor != "postgresql" or not also:
+        return (main, *also)
+    parts = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(also))
+    params = [p for _, ps in also for p in ps]
+    return ((f"WITH {parts} {main[0]}", [*params, *main[1]]),)
+
+
 def insert_with_id(instance: models.Model, pk: int, **how: Any) -> Statement:
     """Give `instance` the id `next_id_statement` drew, and return its INSERT for `commit`.
 
@@ -144,8 +178,9 @@ class NotCommitted(Exception):
     (the caller's atomic block rolls it back). Raised from the database's own error."""
 
 
-def commit(*statements: Statement) -> None:
-    """The caller's transaction's last statements, and its COMMIT, in one round trip.
+def commit(*statements: Statement) -> list[tuple | None]:
+    """The caller's transaction's last statements, and its COMMIT, in one round trip; each
+    statement's first row.
 
     On PostgreSQL the COMMIT goes in the same pipeline as the statements, so Django's commit
     at the end of the atomic block finds the transaction already ended (nothing is sent) and
@@ -155,14 +190,14 @@ def commit(*statements: Statement) -> None:
     Without statements, nothing is done here.
     """
     if not statements:
-        return
+        return []
     ends_here = (
         connection.vendor == "postgresql"
         and len(connection.atomic_blocks) == 1
         and not connection.needs_rollback
     )
     try:
-        first_rows(*statements, *([COMMIT] if ends_here else []))
+        return first_rows(*statements, *([COMMIT] if ends_here else []))[: len(statements)]
     except DatabaseError as exc:
         if connection.vendor == "postgresql" and _server_transaction() not in _OPEN:
             raise  # the connection broke: whether the COMMIT ran is unknown
@@ -200,10 +235,15 @@ def first_rows(*statements: Statement) -> list[tuple | None]:
         if len(statements) == 1:
             cursors[0].execute(*statements[0], prepare=True)
         else:
-            with pg.pipeline():  # sent on leaving the block, results read after
+            with pg.pipeline():  # each goes out as it is added; results read on leaving
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params, prepare=sql != "COMMIT")
         return [cursor.fetchone() if cursor.description else None for cursor in cursors]
+
+
+def all_of(*conditions: Statement) -> Statement:
+    """Conditions (for `insert_statement`'s `when`) that must all hold."""
+    return " AND ".join(sql for sql, _ in conditions), [p for _, ps in conditions for p in ps]
 
 
 def when(value: datetime) -> Any:

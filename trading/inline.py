@@ -15,6 +15,9 @@ guards, so for a new listing it:
 3. right after the commit, the committing thread starts the order; a sender thread follows
    its answer to the final state.
 
+That commit also keeps what the next listing needs to be decided before its round trip, and
+written in one (trading.prepared).
+
 Everything else stays on Celery workers: sends the rate limiter defers, the reconciler, armed
 listings, confirmations, manual trades. A monitor killed mid-send leaves a claimed, held trade
 that the reconciler settles by client order id, exactly as for a worker killed mid-send.
@@ -35,17 +38,17 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from listings.models import Listing
 from monitoring import events, metrics
-from risk.checks import effective_mode
-from risk.guards import AdmissionAhead, RedisAdmission
+from risk.guards import RedisAdmission
 from risk.models import TradingMode
 from sniperbot import fastsql
 from sniperbot.offthread import ThreadJobs
 
+from .ahead import ExposureBound, Ready, SendAhead, keep_ready
 from .execution import (
     Admission,
     SendPolicy,
-    admission_from,
     reserve_send,
     send_budget,
     send_hold_s,
@@ -58,7 +61,6 @@ from .runtime import get_gateway, get_guards
 from .services import (
     TRADE_KEPT,
     Stamps,
-    config_seen,
     decide_locked,
     log_decided,
     max_send_wait_s,
@@ -115,6 +117,12 @@ class InlineSnipe:
         self.statements = (*self.reads.statements, *((draw_id,) if draw_id else ()))
         self.at_commit: list[fastsql.Statement] = []
         self.ahead = SendAhead.ask()
+        self.bound: ExposureBound | None = None
+
+    def committed(self, rows: Sequence[tuple | None]) -> None:
+        """`at_commit`'s rows, once committed: what the next listing needs is kept ready."""
+        if self.bound is not None:
+            keep_ready(Ready(self.bound, *rows[-1][1:]))
 
     def close(self) -> None:
         """The listing's transaction is over: a slot asked ahead and not used goes back."""
@@ -149,8 +157,16 @@ class InlineSnipe:
         def write(trade: Trade) -> None:
             if trade_id is None:  # no id drawn (SQLite, or read late): written now
                 fastsql.insert(trade, keep=TRADE_KEPT)
-            else:
-                self.at_commit.append(fastsql.insert_with_id(trade, trade_id, keep=TRADE_KEPT))
+                return
+            returning: tuple[str, ...] = ()
+            if reads.mode == trade.mode and reads.exposure is not None:
+                # Read under the lock in this transaction: the next listing may be decided
+                # ahead from it (trading.prepared), with ids drawn now.
+                self.bound = ExposureBound(locked, trade.mode, reads.exposure).plus(trade)
+                returning = fastsql.next_ids(Listing, Trade)
+            self.at_commit.append(
+                fastsql.insert_with_id(trade, trade_id, keep=TRADE_KEPT, returning=returning)
+            )
 
         trade, created = decide_locked(
             reads=reads,
@@ -173,60 +189,7 @@ class InlineSnipe:
                 )
             return
         open_at_ms = int(listing.listed_at.timestamp() * 1000)
-        _after_decision(trade, admission, send_policy(locked.config, open_at_ms))
-
-
-class SendAhead:
-    """The guards' answer for a listing's send, asked while its first round trip to the
-    database is out (`RedisAdmission.ask_ahead`), instead of after the decision: the Redis
-    round trip leaves the path to the exchange.
-
-    Asked only when the config last seen would trade live, with that config's wait budget;
-    the decision takes the answer if its own config gives the same budget, else asks again.
-    A slot granted and not taken (the trade is refused, or not new) goes back (`close`).
-    """
-
-    def __init__(self, asked: AdmissionAhead | None = None, failed: Exception | None = None):
-        self.asked, self.failed = asked, failed
-
-    @classmethod
-    def ask(cls) -> SendAhead:
-        locked = config_seen()
-        guards = get_guards()
-        admission = guards.admission
-        if (
-            locked is None
-            or not isinstance(admission, RedisAdmission)
-            or locked.limits.kill_switch
-            or effective_mode(locked.limits, True) != TradingMode.LIVE
-        ):
-            return cls()
-        try:
-            return cls(admission.ask_ahead(send_budget(guards, max_send_wait_s(locked.config))))
-        except Exception as exc:  # asking again now would wait as long: see `take`
-            return cls(failed=exc)
-
-    def take(self, budget: float) -> Admission | None:
-        """The answer for a send with this wait budget; None: ask the guards now. Raises
-        when Redis could not be asked (the listing then goes to a task)."""
-        if self.failed is not None:
-            raise self.failed
-        asked = self.asked
-        if asked is None:
-            return None
-        if asked.max_wait_s != budget:  # the config changed meanwhile
-            asked.give_back()
-            return None
-        answer = asked.take()
-        return None if answer is None else admission_from(*answer)
-
-    def close(self) -> None:
-        if self.asked is None:
-            return
-        try:
-            self.asked.give_back()
-        except Exception:
-            log.exception("snipe.slot_give_back_failed")  # the limiter paces a bit more
+        after_decision(trade, admission, send_policy(locked.config, open_at_ms))
 
 
 def _reserve(trade: Trade, config, ahead: SendAhead) -> Admission:
@@ -241,6 +204,12 @@ def _reserve(trade: Trade, config, ahead: SendAhead) -> Admission:
     admission = ahead.take(budget)
     if admission is None:
         admission = reserve_send(guards, max_wait_s=budget, strict=True)
+    apply_admission(trade, admission)
+    return admission
+
+
+def apply_admission(trade: Trade, admission: Admission) -> None:
+    """The guards' answer on the row about to be written: refused, claimed or left pending."""
     if admission.refused:
         trade.status = TradeStatus.REJECTED
         trade.reason_code, trade.error_message = admission.reason, admission.message
@@ -249,10 +218,9 @@ def _reserve(trade: Trade, config, ahead: SendAhead) -> Admission:
         trade.status = TradeStatus.SUBMITTED
         trade.attempts = 1
         trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
-    return admission
 
 
-def _after_decision(trade: Trade, admission: Admission, policy: SendPolicy) -> None:
+def after_decision(trade: Trade, admission: Admission, policy: SendPolicy) -> None:
     """What the commit sets off for a new trade: its order first, then the push and the log."""
     if trade.status == TradeStatus.SUBMITTED:
         if admission.wait_s:

@@ -47,26 +47,48 @@ def decision_inputs_from(row: tuple) -> tuple[int | None, Exposure]:
 def decision_inputs_statement(*, mode: str, client_order_id: str = "") -> fastsql.Statement:
     """`decision_inputs` as one plain statement: every decision runs it under the config
     lock, on the path from a detection to its order (see sniperbot/fastsql.py)."""
+    columns, column_params, where, where_params = _exposure_sql(mode)
+    return (
+        f"SELECT (SELECT id FROM trading_trade WHERE client_order_id = %s), {', '.join(columns)}"
+        f" FROM trading_trade WHERE {where}",
+        (client_order_id, *(p for own in column_params for p in own), *where_params),
+    )
+
+
+def exposure_within_statement(*, mode: str, exposure: Exposure) -> fastsql.Statement:
+    """A condition (fastsql's `when`): `mode`'s exposure now is at most `exposure`."""
+    columns, column_params, where, where_params = _exposure_sql(mode)
+    limits = (exposure.spent_24h, exposure.trades_last_hour, exposure.in_flight)
+    params = list(where_params)
+    for own, limit in zip(column_params, limits, strict=True):
+        params += [*own, limit]
+    return (
+        f"EXISTS (SELECT 1 FROM trading_trade WHERE {where} HAVING "
+        + " AND ".join(f"{column} <= %s" for column in columns)
+        + ")",
+        params,
+    )
+
+
+def _exposure_sql(mode: str) -> tuple[list[str], list[tuple], str, tuple]:
+    """The exposure's three figures as SQL (spent over 24 h, trades in the last hour, in
+    flight) with each one's parameters, over the trades its WHERE (and parameters) picks."""
     now = timezone.now()
     committed = ", ".join(["%s"] * len(COMMITTED))
     in_flight = ", ".join(["%s"] * len(IN_FLIGHT))
-    return (
-        "SELECT (SELECT id FROM trading_trade WHERE client_order_id = %s),"
-        f" COALESCE(SUM(CASE WHEN status IN ({committed})"
-        " THEN COALESCE(quote_spent, quote_qty) ELSE 0 END), 0),"
-        f" COUNT(CASE WHEN status IN ({committed}) AND created_at >= %s THEN 1 END),"
-        f" COUNT(CASE WHEN status IN ({in_flight}) THEN 1 END)"
-        " FROM trading_trade WHERE mode = %s AND created_at >= %s",
-        (
-            client_order_id,
-            *COMMITTED,
-            *COMMITTED,
-            fastsql.when(now - timedelta(hours=1)),
-            *IN_FLIGHT,
-            mode,
-            fastsql.when(now - timedelta(hours=24)),
-        ),
-    )
+    columns = [
+        f"COALESCE(SUM(CASE WHEN status IN ({committed})"
+        " THEN COALESCE(quote_spent, quote_qty) ELSE 0 END), 0)",
+        f"COUNT(CASE WHEN status IN ({committed}) AND created_at >= %s THEN 1 END)",
+        f"COUNT(CASE WHEN status IN ({in_flight}) THEN 1 END)",
+    ]
+    column_params = [
+        tuple(COMMITTED),
+        (*COMMITTED, fastsql.when(now - timedelta(hours=1))),
+        tuple(IN_FLIGHT),
+    ]
+    where = "mode = %s AND created_at >= %s"
+    return columns, column_params, where, (mode, fastsql.when(now - timedelta(hours=24)))
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events
-from risk.checks import Exposure, Intent, Limits, Outcome, effective_mode
+from risk.checks import Decision, Exposure, Intent, Limits, Outcome, effective_mode
 from risk.models import ACTIVE_CONFIG_NAME, TradeConfig
 from risk.services import risk_evaluate, risk_limits
 from sniperbot import fastsql
@@ -127,25 +127,36 @@ class PendingReads:
 def pending_reads(*, client_order_id: str, want_live: bool = True) -> PendingReads:
     seen = _config_seen
     if seen is None:
-        return PendingReads(statements=(_config_lock_statement(),), mode=None)
+        return PendingReads(statements=(config_lock_statement(),), mode=None)
     mode = effective_mode(seen[1].limits, want_live)
     return PendingReads(
         statements=(
-            _config_lock_statement(),
+            config_lock_statement(),
             decision_inputs_statement(mode=mode, client_order_id=client_order_id),
         ),
         mode=mode,
     )
 
 
-def _config_lock_statement() -> fastsql.Statement:
+_VERSION_OF = (
+    "SELECT h.history_id FROM risk_historicaltradeconfig h"
+    " WHERE h.id = {} ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1"
+)
+
+
+def config_lock_statement() -> fastsql.Statement:
+    """The active config's row and its version, locked until the transaction ends."""
     columns = ", ".join(f"c.{f.column}" for f in TradeConfig._meta.concrete_fields)
     return (
-        f"SELECT {columns}, (SELECT h.history_id FROM risk_historicaltradeconfig h"
-        " WHERE h.id = c.id ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1)"
+        f"SELECT {columns}, ({_VERSION_OF.format('c.id')})"
         " FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
         (ACTIVE_CONFIG_NAME,),
     )
+
+
+def config_unchanged_statement(locked: LockedConfig) -> fastsql.Statement:
+    """A condition (fastsql's `when`): the config's version is still `locked`'s."""
+    return f"({_VERSION_OF.format('%s')}) = %s", (locked.config.pk, locked.version_id)
 
 
 def _locked_from(row: tuple) -> LockedConfig:
@@ -182,6 +193,7 @@ def decide_locked(
     before_insert: Callable[[Trade], None] | None = None,
     write: Callable[[Trade], None] | None = None,
     publish: bool = True,
+    judge: Callable[..., Decision] = risk_evaluate,
 ) -> tuple[Trade, bool]:
     """`trade_decide` inside the caller's transaction, with the config locked
     (`read_for_decision`).
@@ -192,6 +204,7 @@ def decide_locked(
     with the COMMIT); it must set the trade's id.
     `publish=False`: the caller pushes and logs the new trade itself (after its order has
     left: a log line costs as much as a round trip to the database here).
+    `judge`: runs the checks (`risk_evaluate`'s arguments); it may raise to stop here.
     """
     locked = reads.locked
     config, limits = locked.config, locked.limits
@@ -213,9 +226,7 @@ def decide_locked(
         existing_id, exposure = decision_inputs(mode=mode, client_order_id=client_order_id)
     if existing_id is not None:
         return Trade.objects.get(pk=existing_id), False
-    decision = risk_evaluate(
-        limits=limits, intent=intent, exposure=exposure, keys_present=keys_present()
-    )
+    decision = judge(limits=limits, intent=intent, exposure=exposure, keys_present=keys_present())
     status = _STATUS_FOR[decision.outcome]
     now = timezone.now()
     trade = Trade(

@@ -254,3 +254,98 @@ def test_a_live_trade_refused_by_the_checks_costs_no_rate_limit_slot(serving):
         trade = Trade.objects.get(listing=detect("DENYUSDT").listing)
         assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "symbol_denied")
         assert limiter.reserve(0) == 0  # the slot asked for ahead (Redis) went back
+
+
+# --- the prepared snipe: the next listing decided before its round trip (PostgreSQL) ---------
+
+
+@pytest.fixture
+def prepared_spy(monkeypatch) -> list[bool]:
+    """What each prepared decision's round trip wrote: True when the trade's row went in."""
+    from django.db import connection
+
+    from trading.prepared import PreparedSnipe
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the prepared snipe rides PostgreSQL's pipelined round trip")
+    outcomes: list[bool] = []
+    committed = PreparedSnipe.committed
+
+    def spy(self, rows) -> bool:
+        outcomes.append(committed(self, rows))
+        return outcomes[-1]
+
+    monkeypatch.setattr(PreparedSnipe, "committed", spy)
+    return outcomes
+
+
+def first_listing(exchange, symbol: str = "FSTPRUSDT") -> Trade:
+    """A listing decided the usual way, under the config seen last (its decision's reads
+    are then for the right mode): its commit keeps the next listing's bound ready."""
+    from django.db import transaction
+
+    from trading.services import read_for_decision
+
+    with transaction.atomic():
+        read_for_decision(client_order_id="")
+    exchange.list_symbol(symbol=symbol, open_in_ms=0, price="0.5")
+    return settled(Trade.objects.get(listing=detect(symbol).listing).pk)
+
+
+@pytest.mark.usefixtures("live")
+def test_the_next_listing_is_decided_ahead_and_written_with_its_trade(serving, prepared_spy):
+    first_listing(serving)
+    serving.list_symbol(symbol="NXTPRUSDT", open_in_ms=0, price="0.5")
+    trade = settled(Trade.objects.get(listing=detect("NXTPRUSDT").listing).pk)
+    assert prepared_spy == [True]
+    assert (trade.status, trade.attempts, trade.mode) == (TradeStatus.FILLED, 1, "live")
+    assert trade.detected_ns <= trade.persisted_ns <= trade.risk_done_ns <= trade.sent_ns
+    assert trade.sent_ns <= trade.acked_ns
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["FSTPRUSDT", "NXTPRUSDT"]
+
+
+@pytest.mark.usefixtures("live")
+def test_a_trade_placed_elsewhere_meanwhile_counts_against_the_next_listing(serving, prepared_spy):
+    from risk.services import config_update
+
+    config_update(
+        actor=None,
+        changes={"snipe_quote_usdt": "5", "max_trade_usdt": "10", "max_position_usdt": "12"},
+        reason="test: room for two snipes",
+    )
+    first_listing(serving)  # 5 of 12 spent, as far as this process knows
+    TradeFactory(
+        listing=None, symbol="ELSEUSDT", mode="live", status=TradeStatus.SUBMITTED, quote_qty=5
+    )  # another worker's trade: 10 spent
+    serving.list_symbol(symbol="OVRPRUSDT", open_in_ms=0, price="0.5")
+    trade = Trade.objects.get(listing=detect("OVRPRUSDT").listing)
+    assert prepared_spy == [False]  # decided ahead as passing, refused by its round trip
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "max_position_exceeded")
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["FSTPRUSDT"]
+
+
+def test_a_listing_decided_ahead_whose_trade_was_decided_at_the_open_keeps_that_trade(
+    serving, prepared_spy
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.ids import snipe_order_id
+    from trading.services import trade_decide
+
+    first_listing(serving)  # a dry run: the next listing is prepared too
+    listed_at = timezone.now() - timedelta(milliseconds=5)
+    armed, _ = trade_decide(
+        symbol="ARMPRUSDT",
+        quote_asset="USDT",
+        quote_qty=None,
+        client_order_id=snipe_order_id("ARMPRUSDT", listed_at),
+    )
+    result = listing_record(
+        symbol="ARMPRUSDT", source="mexc_websocket", listed_at=listed_at, detected_ns=time.time_ns()
+    )
+    assert prepared_spy == [False]  # its row would have been the armed trade's twin
+    assert list(Trade.objects.filter(symbol="ARMPRUSDT").values_list("pk", "listing")) == [
+        (armed.pk, result.listing.pk)
+    ]

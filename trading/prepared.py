@@ -1,0 +1,162 @@
+"""The prepared snipe: a new listing's trade decided before the listing's round trip.
+
+The inline snipe (trading.inline) needs two round trips to the database before its order may
+leave: one for the decision's reads (under the config lock), one for the trade's row and the
+COMMIT. Once this process has decided a listing, it knows an upper bound on the exposure the
+next decision would read (`ahead.ExposureBound`) and has ids drawn for it (`ahead.Ready`), so
+the next listing is decided before anything is sent, and one round trip carries the config
+lock, the listing's row, the trade's row and the COMMIT.
+
+The trade's row is written only if, under the lock, the config is still the version decided
+with and the exposure is within the bound (`selectors.exposure_within_statement`). Every limit
+is a ceiling, so a decision that passes with the bound passes with the real figures: the row
+is the one the lock holder would have written. Anything else (a refusal, a confirmation, a
+slot that is not free now, a bound another process's trade exceeded, an announced listing)
+goes the usual way, with nothing written or counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from listings.models import Listing
+from risk.checks import Decision, Outcome, effective_mode, evaluate
+from risk.models import TradingMode
+from sniperbot import fastsql
+
+from .ahead import Ready, SendAhead, keep_ready, take_ready
+from .execution import Admission, send_budget
+from .ids import snipe_order_id
+from .inline import after_decision, apply_admission
+from .models import Trade, TradeStatus
+from .runtime import get_guards
+from .selectors import exposure_within_statement
+from .services import (
+    TRADE_KEPT,
+    DecisionReads,
+    Stamps,
+    config_lock_statement,
+    config_seen,
+    config_unchanged_statement,
+    decide_locked,
+    max_send_wait_s,
+    send_policy,
+)
+
+
+class NotPrepared(Exception):
+    """This listing's trade is decided the usual way."""
+
+
+class PreparedSnipe:
+    """A listing's trade, decided: `statements` (the config lock, the trade's guarded row
+    drawing ids for the next listing) go behind the listing's row in its round trip, then the
+    COMMIT; `committed` reads their rows."""
+
+    def __init__(
+        self,
+        ready: Ready,
+        ahead: SendAhead,
+        *,
+        symbol: str,
+        quote_asset: str,
+        listed_at: datetime,
+        detected_ns: int | None,
+    ) -> None:
+        self.ready = ready
+        self.listing_id = ready.listing_id
+        self.ahead = ahead
+        self.admission = Admission()
+        self.written = False
+        bound, locked = ready.bound, ready.bound.locked
+        self.policy = send_policy(locked.config, int(listed_at.timestamp() * 1000))
+        guard = fastsql.all_of(
+            (f"EXISTS (SELECT 1 FROM {Listing._meta.db_table} WHERE id = %s)", (self.listing_id,)),
+            config_unchanged_statement(locked),
+            exposure_within_statement(mode=bound.mode, exposure=bound.exposure),
+        )
+        budget = send_budget(get_guards(), max_send_wait_s(locked.config))
+
+        def judge(**checks) -> Decision:
+            decision = evaluate(**checks)  # counted (risk_evaluate) only where it is made
+            if decision.outcome is not Outcome.PASS:
+                raise NotPrepared(decision.reason)
+            return decision
+
+        def claim(trade: Trade) -> None:
+            if trade.mode != TradingMode.LIVE:
+                return
+            admission = self.ahead.answer(budget)
+            if admission is None or admission.refused or admission.wait_s:
+                raise NotPrepared("no slot now")
+            self.ahead.take(budget)
+            apply_admission(trade, admission)
+            self.admission = admission
+
+        def write(trade: Trade) -> None:
+            if trade.status != TradeStatus.SUBMITTED and trade.mode == TradingMode.LIVE:
+                raise NotPrepared(trade.status)
+            self.statement = fastsql.insert_with_id(
+                trade,
+                ready.trade_id,
+                keep=TRADE_KEPT,
+                ignore_conflicts=True,
+                when=guard,
+                returning=fastsql.next_ids(Listing, Trade),
+            )
+
+        now_ns = time.time_ns()
+        self.trade, _ = decide_locked(
+            reads=DecisionReads(locked=locked, mode=bound.mode, exposure=bound.exposure),
+            symbol=symbol,
+            quote_asset=quote_asset,
+            quote_qty=None,
+            client_order_id=snipe_order_id(symbol, listed_at),
+            listing_id=self.listing_id,
+            # Persisted: the listing's row handed to its transaction (it commits with the
+            # trade's, in the round trip after the decision).
+            stamps=Stamps(detected_ns=detected_ns, persisted_ns=now_ns, dispatched_ns=now_ns),
+            before_insert=claim,
+            write=write,
+            publish=False,
+            judge=judge,
+        )
+        self.statements = (config_lock_statement(), self.statement)
+
+    @classmethod
+    def prepare(cls, **listing) -> PreparedSnipe | None:
+        """This listing's trade decided now, or None: decide it the usual way."""
+        ready = take_ready()
+        if ready is None:
+            return None
+        locked = config_seen()
+        if (
+            locked is not ready.bound.locked
+            or effective_mode(locked.limits, True) != ready.bound.mode
+        ):
+            return None
+        ahead = SendAhead.ask()
+        try:
+            return cls(ready, ahead, **listing)
+        except NotPrepared:
+            ahead.close(taken_too=True)
+            return None
+        except BaseException:
+            ahead.close(taken_too=True)
+            raise
+
+    def committed(self, rows) -> bool:
+        """`statements`' rows, committed with the listing's: True when the trade's row was
+        written (its order leaves after the commit); False: decide it the usual way."""
+        _, trade_row = rows
+        if trade_row is None:
+            return False
+        self.written = True
+        keep_ready(Ready(self.ready.bound.plus(self.trade), *trade_row[1:]))
+        after_decision(self.trade, self.admission, self.policy)
+        return True
+
+    def close(self) -> None:
+        """The listing is done: a slot taken for a trade whose row was not written goes back."""
+        self.ahead.close(taken_too=not self.written)
