@@ -140,6 +140,13 @@ def stop_serving_inline() -> None:
     _inline_snipe = _prepared_snipe = None
 
 
+def warm_inline() -> None:
+    """On the thread that records listings, before the first one: the decision's reads run
+    once (trading.inline.warm_decisions), so the first listing is decided like the rest."""
+    if _inline_snipe is not None:
+        import_string(f"{INLINE_SNIPE}.warm_decisions")()
+
+
 @contextmanager
 def prepared_snipe(
     *, symbol: str, quote_asset: str, listed_at: datetime, detected_ns: int | None

@@ -145,8 +145,11 @@ def next_id_statement(model: type[models.Model]) -> Statement | None:
 
 
 def next_ids(*models_: type[models.Model]) -> tuple[str, ...]:
-    """Expressions drawing the next id of each model's table (PostgreSQL), e.g. for an
-    insert's `returning`: rows written later then have their ids from the start."""
+    """Expressions drawing the next id of each model's table, e.g. for an insert's
+    `returning`: rows written later then have their ids from the start. Empty where the
+    database has no sequences (not PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return ()
     return tuple(
         f"nextval(pg_get_serial_sequence('{m._meta.db_table}', '{m._meta.pk.column}'))"
         for m in models_
@@ -202,6 +205,12 @@ def commit(*statements: Statement) -> list[tuple | None]:
         if connection.vendor == "postgresql" and _server_transaction() not in _OPEN:
             raise  # the connection broke: whether the COMMIT ran is unknown
         raise NotCommitted(repr(exc)) from exc
+
+
+def committed() -> bool:
+    """Did `commit` end the transaction on the server? (Django's own commit is then a formality
+    that runs the on_commit hooks.)"""
+    return connection.vendor == "postgresql" and _server_transaction() == TransactionStatus.IDLE
 
 
 COMMIT: Statement = ("COMMIT", ())  # never prepared: a transaction's own statement

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from listings.models import Listing
 from monitoring import events, metrics
+from risk.checks import effective_mode
 from risk.guards import RedisAdmission
 from risk.models import TradingMode
 from sniperbot import fastsql
@@ -91,6 +92,25 @@ def prepare() -> None:
             log.exception("snipe.inline_warm_failed")  # a cold first order is slower, not lost
 
     threading.Thread(target=warm, name="inline-warm", daemon=True).start()
+
+
+def warm_decisions() -> None:
+    """Before the first listing, on the thread that records them: the decision's reads run
+    (in a transaction that writes nothing: the config loaded, their statements prepared on
+    this connection), and on PostgreSQL what they read is kept ready, with ids drawn, so
+    even the first listing is decided before its round trip (trading.prepared)."""
+    try:
+        with transaction.atomic():
+            reads = read_for_decision(client_order_id="")  # the config, first seen here
+            locked = reads.locked
+            mode = effective_mode(locked.limits, True)
+            reads = read_for_decision(client_order_id="")  # and the inputs for its mode
+            ids = fastsql.next_ids(Listing, Trade)
+            if ids and reads.mode == mode and reads.exposure is not None:
+                drawn = fastsql.first_row(f"SELECT {', '.join(ids)}", ())
+                keep_ready(Ready(ExposureBound(locked, mode, reads.exposure), *drawn))
+    except Exception:
+        log.exception("snipe.warm_failed")  # the first listing is slower, not lost
 
 
 class InlineSnipe:
@@ -220,11 +240,16 @@ def apply_admission(trade: Trade, admission: Admission) -> None:
         trade.updated_at = timezone.now() + timedelta(seconds=send_hold_s())
 
 
-def after_decision(trade: Trade, admission: Admission, policy: SendPolicy) -> None:
-    """What the commit sets off for a new trade: its order first, then the push and the log."""
+def after_decision(
+    trade: Trade, admission: Admission, policy: SendPolicy, *, committed: bool = False
+) -> None:
+    """What the commit sets off for a new trade: its order first, then the push and the log.
+    `committed`: the commit is done already (`fastsql.committed`), so the order leaves now."""
     if trade.status == TradeStatus.SUBMITTED:
         if admission.wait_s:
             _after_commit(_send, trade, admission.wait_s, policy)
+        elif committed:
+            _fire(trade, policy)
         else:
             transaction.on_commit(lambda: _fire(trade, policy))
     elif trade.status != TradeStatus.PENDING:

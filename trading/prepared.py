@@ -122,7 +122,7 @@ class PreparedSnipe:
             publish=False,
             judge=judge,
         )
-        self.statements = (config_lock_statement(), self.statement)
+        self.statements = (config_lock_statement(row=False), self.statement)
 
     @classmethod
     def prepare(cls, **listing) -> PreparedSnipe | None:
@@ -153,8 +153,8 @@ class PreparedSnipe:
         if trade_row is None:
             return False
         self.written = True
+        after_decision(self.trade, self.admission, self.policy, committed=fastsql.committed())
         keep_ready(Ready(self.ready.bound.plus(self.trade), *trade_row[1:]))
-        after_decision(self.trade, self.admission, self.policy)
         return True
 
     def close(self) -> None:

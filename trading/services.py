@@ -144,12 +144,15 @@ _VERSION_OF = (
 )
 
 
-def config_lock_statement() -> fastsql.Statement:
-    """The active config's row and its version, locked until the transaction ends."""
-    columns = ", ".join(f"c.{f.column}" for f in TradeConfig._meta.concrete_fields)
+def config_lock_statement(*, row: bool = True) -> fastsql.Statement:
+    """The active config's row and its version, locked until the transaction ends (`row`
+    False: the lock alone, for a caller that checks the version another way)."""
+    columns = "c.id"
+    if row:
+        columns = ", ".join(f"c.{f.column}" for f in TradeConfig._meta.concrete_fields)
+        columns += f", ({_VERSION_OF.format('c.id')})"
     return (
-        f"SELECT {columns}, ({_VERSION_OF.format('c.id')})"
-        " FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
+        f"SELECT {columns} FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
         (ACTIVE_CONFIG_NAME,),
     )
 

@@ -175,3 +175,20 @@ def test_a_limiter_slot_given_back_is_the_next_callers():
         assert limiter.reserve(0) == 0
     finally:
         limiter.reset()
+
+
+def test_an_admission_asked_ahead_survives_redis_dropping_its_connection():
+    r = _redis()
+    name = uuid.uuid4().hex
+    breaker = RedisCircuitBreaker(redis=r, name=name)
+    limiter = RedisRateLimiter(redis=r, key=f"test:limiter:{name}", per_second=1, burst=1)
+    admission = RedisAdmission(breaker=breaker, limiter=limiter)
+    try:
+        assert admission.ask_ahead(10).take() == (True, 0)
+        asker = admission._own  # the asking thread's own connection
+        asker.send_command("CLIENT", "ID")
+        r.client_kill_filter(_id=asker.read_response())  # as a Redis restart would
+        limiter.reset()
+        assert admission.ask_ahead(10).take() == (True, 0)
+    finally:
+        limiter.reset()
