@@ -123,7 +123,7 @@ INLINE_SNIPE = "trading.inline"  # named, not imported: listings does not depend
 _inline_snipe: Callable[..., Any] | None = None
 
 
-_prepared_snipe: Callable[..., Any] | None = None
+_prepared_snipe: Any | None = None  # trading.prepared.PreparedSnipe, while serving
 
 
 def serve_snipes_inline() -> None:
@@ -132,7 +132,7 @@ def serve_snipes_inline() -> None:
     global _inline_snipe, _prepared_snipe
     import_string(f"{INLINE_SNIPE}.prepare")()
     _inline_snipe = import_string(f"{INLINE_SNIPE}.InlineSnipe")
-    _prepared_snipe = import_string("trading.prepared.PreparedSnipe").prepare
+    _prepared_snipe = import_string("trading.prepared.PreparedSnipe")
 
 
 def stop_serving_inline() -> None:
@@ -148,6 +148,26 @@ def warm_inline() -> None:
 
 
 @contextmanager
+def rehearsal_snipe(
+    *, symbol: str, quote_asset: str, listed_at: datetime, detected_ns: int | None
+) -> Iterator[Any | None]:
+    """A prepared snipe for a listing that will not happen (`PreparedSnipe.rehearsal`), or
+    None: nothing is kept ready to rehearse with."""
+    snipe = None
+    if _prepared_snipe is not None:
+        snipe = _prepared_snipe.rehearsal(
+            symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
+        )
+    if snipe is None:
+        yield None
+        return
+    try:
+        yield snipe
+    finally:
+        snipe.close()
+
+
+@contextmanager
 def prepared_snipe(
     *, symbol: str, quote_asset: str, listed_at: datetime, detected_ns: int | None
 ) -> Iterator[Any | None]:
@@ -156,7 +176,7 @@ def prepared_snipe(
     snipe = None
     if _prepared_snipe is not None:
         try:
-            snipe = _prepared_snipe(
+            snipe = _prepared_snipe.prepare(
                 symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
             )
         except Exception:

@@ -36,11 +36,12 @@ from monitoring.services import (
 )
 from risk.selectors import config_current_version
 
-from .dispatch import dispatch_armed, dispatch_reconcile, warm_inline
+from .dispatch import dispatch_armed, dispatch_reconcile
 from .feed import Announcement, ExchangeFeed, Sighting, StreamState
 from .models import ExchangeSymbol, ListingSource, UpcomingListing, UpcomingStatus
 from .services import (
     listing_record,
+    listing_rehearse,
     snapshot_malformed,
     universe_sync,
     upcoming_arm,
@@ -191,7 +192,7 @@ class ListingMonitor:
         self.run = await _db(botrun_mark)(
             run=run, actual_state=RunState.RUNNING, config_version=version
         )
-        await _db(warm_inline)()
+        await _db(listing_rehearse)()
         self.active = True
         self._due.pop("calendar", None)
         self._stream_task = asyncio.create_task(self.consume_stream(), name="mexc-stream")

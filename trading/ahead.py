@@ -131,6 +131,11 @@ def keep_ready(ready: Ready | None) -> None:
     _ready = ready
 
 
+def peek_ready() -> Ready | None:
+    """What is kept for the next listing, left in place."""
+    return _ready
+
+
 def take_ready() -> Ready | None:
     """What was kept for the next listing, once: whatever becomes of that listing, its ids
     are spent, and the bound is kept again only by a commit that checked it."""

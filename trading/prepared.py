@@ -18,6 +18,7 @@ goes the usual way, with nothing written or counted twice.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 
 from listings.models import Listing
@@ -25,7 +26,7 @@ from risk.checks import Decision, Outcome, effective_mode, evaluate
 from risk.models import TradingMode
 from sniperbot import fastsql
 
-from .ahead import Ready, SendAhead, keep_ready, take_ready
+from .ahead import Ready, SendAhead, keep_ready, peek_ready, take_ready
 from .execution import Admission, send_budget
 from .ids import snipe_order_id
 from .inline import after_decision, apply_admission
@@ -145,6 +146,32 @@ class PreparedSnipe:
         except BaseException:
             ahead.close(taken_too=True)
             raise
+
+    @classmethod
+    def rehearsal(cls, **listing) -> PreparedSnipe | None:
+        """A prepared snipe for a listing that will not happen (a rehearsal at start, see
+        listings.services.listing_rehearse): decided from what is kept ready, which it
+        leaves in place, with ids of its own. Its statements may run; `undo` then deletes
+        their rows before the transaction commits, and it is never `committed`."""
+        ready = peek_ready()
+        if ready is None:
+            return None
+        listing_id, trade_id = fastsql.first_row(
+            f"SELECT {', '.join(fastsql.next_ids(Listing, Trade))}", ()
+        )
+        ahead = SendAhead.ask()
+        try:
+            return cls(replace(ready, listing_id=listing_id, trade_id=trade_id), ahead, **listing)
+        except NotPrepared:  # e.g. an allow list without it: nothing to rehearse
+            ahead.close(taken_too=True)
+            return None
+        except BaseException:
+            ahead.close(taken_too=True)
+            raise
+
+    def undo(self) -> tuple[fastsql.Statement, ...]:
+        """Statements deleting the trade's row a rehearsal wrote."""
+        return (("DELETE FROM trading_trade WHERE id = %s", (self.trade.pk,)),)
 
     def committed(self, rows) -> bool:
         """`statements`' rows, committed with the listing's: True when the trade's row was

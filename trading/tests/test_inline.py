@@ -349,3 +349,31 @@ def test_a_listing_decided_ahead_whose_trade_was_decided_at_the_open_keeps_that_
     assert list(Trade.objects.filter(symbol="ARMPRUSDT").values_list("pk", "listing")) == [
         (armed.pk, result.listing.pk)
     ]
+
+
+@pytest.mark.usefixtures("live")
+def test_the_start_rehearsal_leaves_nothing_behind_and_the_first_listing_is_decided_ahead(
+    serving, prepared_spy
+):
+    from listings.models import ExchangeSymbol, Listing
+    from listings.services import REHEARSAL_SYMBOL, listing_rehearse
+
+    with override_settings(ORDER_RATE_PER_S=1, ORDER_RATE_BURST=1):
+        runtime.get_guards.cache_clear()
+        limiter = runtime.get_guards().limiter  # one slot a second
+        limiter.reset()
+        listing_rehearse()
+        assert limiter.reserve(0) == 0  # the rehearsal's slot went back
+        limiter.reset()
+    runtime.get_guards.cache_clear()
+    assert not Listing.objects.filter(symbol=REHEARSAL_SYMBOL).exists()
+    assert not ExchangeSymbol.objects.filter(symbol=REHEARSAL_SYMBOL).exists()
+    assert not Trade.objects.exists()
+    assert serving.orders() == []
+    serving.list_symbol(symbol="RHSPRUSDT", open_in_ms=0, price="0.5")
+    trade = settled(Trade.objects.get(listing=detect("RHSPRUSDT").listing).pk)
+    assert prepared_spy == [True]  # the first listing, decided ahead
+    assert (trade.status, [o["symbol"] for o in serving.accepted_orders()]) == (
+        TradeStatus.FILLED,
+        ["RHSPRUSDT"],
+    )
