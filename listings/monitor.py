@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from monitoring import metrics
@@ -67,8 +69,23 @@ class MonitorConfig:
     universe_sync_interval: float = 30.0
 
 
+# The monitor's database work runs one call at a time on a thread of its own, which keeps its
+# connection (Django's connections are per thread). A plain executor, not asgiref's
+# sync_to_async: that hop took ~0.35 ms here, this one ~0.18 ms, on the way to every order.
+_database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
+
+
 def _db(fn):
-    return sync_to_async(fn, thread_sensitive=True)
+    async def on_database_thread(*args, **kwargs):
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(_database, call)
+
+    return on_database_thread
+
+
+async def close_database() -> None:
+    """Close the connections of the monitor's database thread (at exit; tests)."""
+    await _db(connections.close_all)()
 
 
 class ListingMonitor:
@@ -122,6 +139,7 @@ class ListingMonitor:
             await self.stop_session(reason="shutdown")
             await _db(lease_release)(name=LEASE_NAME, holder=self.holder)
             await self.feed.aclose()
+            await close_database()
             log.info("monitor.exit", extra={"holder": self.holder})
 
     async def wait_for_lease(self) -> None:

@@ -165,6 +165,7 @@ def listing_rehearse() -> None:
             symbol=REHEARSAL_SYMBOL, quote_asset=quote, listed_at=now, detected_ns=time.time_ns()
         ) as snipe:
             if snipe is None:
+                log.info("monitor.rehearsal_skipped")  # e.g. dry run on SQLite: nothing to warm
                 return
             listing = Listing(
                 pk=snipe.listing_id,
@@ -183,6 +184,7 @@ def listing_rehearse() -> None:
                     ("DELETE FROM listings_listing WHERE id = %s", (listing.pk,)),
                     ("DELETE FROM listings_exchangesymbol WHERE symbol = %s", (REHEARSAL_SYMBOL,)),
                 )
+        log.info("monitor.rehearsed", extra={"mode": snipe.trade.mode})
     except Exception:
         log.exception("monitor.rehearsal_failed")  # the first listing is slower, not lost
 

@@ -398,8 +398,8 @@ def send_until_settled(
                 return
             _fail(trade, _reason_for(exc), str(exc))
             return
+        acked = time.time_ns()  # the answer is in: the breaker's bookkeeping is not the ack
         guards.breaker.record_success()
-        acked = time.time_ns()
         _update(
             trade,
             exchange_order_id=order_id,

@@ -11,12 +11,16 @@ def dispatched(monkeypatch):
 
 @pytest.fixture
 async def close_thread_connections():
-    """Close the DB connection sync_to_async's thread opened, so the test DB can be dropped."""
+    """Close the DB connections sync_to_async's thread and the monitor's database thread
+    opened, so the test DB can be dropped."""
     yield
     from asgiref.sync import sync_to_async
     from django.db import connections
 
+    from listings.monitor import close_database
+
     await sync_to_async(connections.close_all, thread_sensitive=True)()
+    await close_database()
 
 
 @pytest.fixture(autouse=True)
