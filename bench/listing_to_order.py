@@ -36,6 +36,10 @@ SINGLES = 100  # p99 is then the 99th of 100 samples, not the maximum
 SINGLE_GAP_S = 0.3  # more than 1 / ORDER_RATE_PER_S (5/s): singles, not a paced stream
 BURSTS = (10, 50)
 HARNESS_QUIET_S = 0.1
+# Before the first single: the stack's processes start together, and their start-up work (the
+# Celery worker's boot, the monitor's first REST poll and calendar fetch, daphne's imports)
+# shares the two cores with the first listings. A running bot meets a listing after that.
+SETTLE_S = 2.0
 LIMITS = {
     "auto_trade": True,
     "mode": "live",
@@ -133,6 +137,15 @@ def measure(
         60,
         "the monitor's WebSocket",
     )
+    if redis_url:
+        wait_until(
+            lambda: stack.rows(
+                "SELECT 1 FROM monitoring_bothealth WHERE component LIKE 'worker:%'"
+            ),
+            60,
+            "a Celery worker's heartbeat",
+        )
+    time.sleep(SETTLE_S)
     how = "the monitor sends (inline)"
     if stack.extra_env["SNIPE_INLINE"] != "1":
         how = "every listing via a task (SNIPE_INLINE=0)"
