@@ -158,13 +158,8 @@ def rehearsal_snipe(
         snipe = _prepared_snipe.rehearsal(
             symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
         )
-    if snipe is None:
-        yield None
-        return
-    try:
+    with _closed_after(snipe):
         yield snipe
-    finally:
-        snipe.close()
 
 
 @contextmanager
@@ -181,13 +176,19 @@ def prepared_snipe(
             )
         except Exception:
             log.exception("snipe.prepare_failed", extra={"symbol": symbol})
-    if snipe is None:
-        yield None
-        return
-    try:
+    with _closed_after(snipe):
         yield snipe
+
+
+@contextmanager
+def _closed_after(snipe: Any | None) -> Iterator[None]:
+    """Close `snipe` when its listing is done: a rate-limit slot it asked for and did not
+    use goes back."""
+    try:
+        yield
     finally:
-        snipe.close()
+        if snipe is not None:
+            snipe.close()
 
 
 class InlineSnipeFailed(Exception):
@@ -209,10 +210,8 @@ def inline_snipe(*, symbol: str, listed_at: datetime, wanted: bool = True) -> It
         return
     with _inline_failure():
         snipe = _inline_snipe(symbol=symbol, listed_at=listed_at)
-    try:
+    with _closed_after(snipe):
         yield snipe
-    finally:
-        snipe.close()
 
 
 def decide_inline(

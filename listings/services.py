@@ -72,55 +72,67 @@ def listing_record(
     symbol = symbol.strip().upper()
     if not symbol.isalnum():
         raise ValueError(f"{symbol!r} is not a MEXC symbol (letters and digits, e.g. ABCUSDT).")
-    sighting = {
-        "symbol": symbol,
-        "source": ListingSource(source),
-        "detected_at": detected_at or timezone.now(),
-        "detected_ns": detected_ns,
-        "listed_at": listed_at,
-        "base_asset": base_asset,
-        "quote_asset": quote_asset,
-        "raw": raw,
-    }
+    if not base_asset or not quote_asset:
+        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+    sighting = _Sighting(
+        symbol=symbol,
+        source=ListingSource(source),
+        detected_at=detected_at or timezone.now(),
+        detected_ns=detected_ns,
+        listed_at=listed_at,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
+        raw=raw or {},
+    )
     try:
-        return _record_prepared(**sighting) or _record(**sighting, inline=True)
+        return _record_prepared(sighting) or _record(sighting, inline=True)
     except InlineSnipeFailed as exc:
         log.exception("snipe.inline_failed", extra={"symbol": symbol, "error": str(exc)})
-        return _record(**sighting, inline=False)
+        return _record(sighting, inline=False)
 
 
-def _record_prepared(
-    *,
-    symbol: str,
-    source: ListingSource,
-    detected_at: datetime,
-    detected_ns: int | None,
-    listed_at: datetime | None,
-    base_asset: str,
-    quote_asset: str,
-    raw: dict[str, Any] | None,
-) -> RecordResult | None:
+@dataclass(frozen=True)
+class _Sighting:
+    """One sighting, checked (`listing_record`)."""
+
+    symbol: str
+    source: ListingSource
+    detected_at: datetime
+    detected_ns: int | None
+    listed_at: datetime | None  # the exchange's open time, when the source knows it
+    base_asset: str
+    quote_asset: str
+    raw: dict[str, Any]
+
+    def listing(self, listed_at: datetime, **fields: Any) -> Listing:
+        """The listing this sighting records, opening at `listed_at`."""
+        return Listing(
+            symbol=self.symbol,
+            base_asset=self.base_asset,
+            quote_asset=self.quote_asset,
+            listed_at=listed_at,
+            detected_at=self.detected_at,
+            source=self.source,
+            raw=self.raw,
+            **fields,
+        )
+
+
+def _record_prepared(sighting: _Sighting) -> RecordResult | None:
     """A new listing whose trade this process decided before recording it (see
     trading.prepared): the listing's row, the trade's and the COMMIT in one round trip.
     None: nothing but the symbol's universe row was written; record it the usual way."""
-    if not base_asset or not quote_asset:
-        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
-    listed_at = listed_at or detected_at
+    symbol = sighting.symbol
+    listed_at = sighting.listed_at or sighting.detected_at
     with prepared_snipe(
-        symbol=symbol, quote_asset=quote_asset, listed_at=listed_at, detected_ns=detected_ns
+        symbol=symbol,
+        quote_asset=sighting.quote_asset,
+        listed_at=listed_at,
+        detected_ns=sighting.detected_ns,
     ) as snipe:
         if snipe is None:
             return None
-        listing = Listing(
-            pk=snipe.listing_id,
-            symbol=symbol,
-            base_asset=base_asset,
-            quote_asset=quote_asset,
-            listed_at=listed_at,
-            detected_at=detected_at,
-            source=source,
-            raw=raw or {},
-        )
+        listing = sighting.listing(listed_at, pk=snipe.listing_id)
         try:
             with transaction.atomic():
                 first, *decided = fastsql.commit(*_prepared_statements(listing, snipe))
@@ -132,8 +144,8 @@ def _record_prepared(
             log.exception("snipe.prepared_failed", extra={"symbol": symbol})
             return None
     if not traded:
-        _decide_recorded(listing, detected_ns)
-    return _recorded(listing, source)
+        _decide_recorded(listing, sighting.detected_ns)
+    return _recorded(listing, sighting.source)
 
 
 def _prepared_statements(listing: Listing, snipe: Any) -> tuple[fastsql.Statement, ...]:
@@ -167,16 +179,17 @@ def listing_rehearse() -> None:
             if snipe is None:
                 log.info("monitor.rehearsal_skipped")  # e.g. dry run on SQLite: nothing to warm
                 return
-            listing = Listing(
-                pk=snipe.listing_id,
+            rehearsal = _Sighting(
                 symbol=REHEARSAL_SYMBOL,
+                source=ListingSource.TEST,
+                detected_at=now,
+                detected_ns=None,
+                listed_at=now,
                 base_asset=base,
                 quote_asset=quote,
-                listed_at=now,
-                detected_at=now,
-                source=ListingSource.TEST,
                 raw={"rehearsal": True},
             )
+            listing = rehearsal.listing(now, pk=snipe.listing_id)
             with transaction.atomic():
                 fastsql.first_rows(*_prepared_statements(listing, snipe))
                 fastsql.first_rows(
@@ -226,31 +239,12 @@ def _recorded(listing: Listing, source: ListingSource) -> RecordResult:
     return RecordResult(listing=listing, created=True)
 
 
-def _record(
-    *,
-    symbol: str,
-    source: ListingSource,
-    detected_at: datetime,
-    detected_ns: int | None,
-    listed_at: datetime | None,
-    base_asset: str,
-    quote_asset: str,
-    raw: dict[str, Any] | None,
-    inline: bool,
-) -> RecordResult:
-    if not base_asset or not quote_asset:
-        base_asset, quote_asset = split_symbol(symbol, quote_asset or None)
+def _record(sighting: _Sighting, *, inline: bool) -> RecordResult:
+    symbol, source, detected_at = sighting.symbol, sighting.source, sighting.detected_at
+    detected_ns, listed_at = sighting.detected_ns, sighting.listed_at
 
     def new_listing() -> Listing:
-        return Listing(
-            symbol=symbol,
-            base_asset=base_asset,
-            quote_asset=quote_asset,
-            listed_at=listed_at or detected_at,
-            detected_at=detected_at,
-            source=source,
-            raw=raw or {},
-        )
+        return sighting.listing(listed_at or detected_at)
 
     listing = new_listing()
     with (

@@ -174,7 +174,10 @@ def test_a_trade_row_refused_at_the_commit_costs_the_listing_nothing(
 
 
 @pytest.mark.usefixtures("live")
-def test_an_announced_listing_decided_at_the_open_is_not_decided_again(serving):
+def armed_then_detected(symbol: str, *, detected_ns: int) -> tuple[list, list]:
+    """A trade decided at the open (armed), then the listing seen on the stream: the
+    symbol's trades (id, listing), and what they should be (the armed trade, pointing at
+    the listing)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -184,17 +187,21 @@ def test_an_announced_listing_decided_at_the_open_is_not_decided_again(serving):
 
     listed_at = timezone.now() - timedelta(milliseconds=5)
     armed, _ = trade_decide(
-        symbol="ARMINUSDT",
+        symbol=symbol,
         quote_asset="USDT",
         quote_qty=None,
-        client_order_id=snipe_order_id("ARMINUSDT", listed_at),
+        client_order_id=snipe_order_id(symbol, listed_at),
     )
     result = listing_record(
-        symbol="ARMINUSDT", source="mexc_websocket", listed_at=listed_at, detected_ns=1
+        symbol=symbol, source="mexc_websocket", listed_at=listed_at, detected_ns=detected_ns
     )
-    assert list(Trade.objects.filter(symbol="ARMINUSDT").values_list("pk", "listing")) == [
-        (armed.pk, result.listing.pk)
-    ]
+    trades = list(Trade.objects.filter(symbol=symbol).values_list("pk", "listing"))
+    return trades, [(armed.pk, result.listing.pk)]
+
+
+def test_an_announced_listing_decided_at_the_open_is_not_decided_again(serving):
+    trades, expected = armed_then_detected("ARMINUSDT", detected_ns=1)
+    assert trades == expected
 
 
 @pytest.mark.usefixtures("live")
@@ -327,28 +334,10 @@ def test_a_trade_placed_elsewhere_meanwhile_counts_against_the_next_listing(serv
 def test_a_listing_decided_ahead_whose_trade_was_decided_at_the_open_keeps_that_trade(
     serving, prepared_spy
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from trading.ids import snipe_order_id
-    from trading.services import trade_decide
-
     first_listing(serving)  # a dry run: the next listing is prepared too
-    listed_at = timezone.now() - timedelta(milliseconds=5)
-    armed, _ = trade_decide(
-        symbol="ARMPRUSDT",
-        quote_asset="USDT",
-        quote_qty=None,
-        client_order_id=snipe_order_id("ARMPRUSDT", listed_at),
-    )
-    result = listing_record(
-        symbol="ARMPRUSDT", source="mexc_websocket", listed_at=listed_at, detected_ns=time.time_ns()
-    )
+    trades, expected = armed_then_detected("ARMPRUSDT", detected_ns=time.time_ns())
     assert prepared_spy == [False]  # its row would have been the armed trade's twin
-    assert list(Trade.objects.filter(symbol="ARMPRUSDT").values_list("pk", "listing")) == [
-        (armed.pk, result.listing.pk)
-    ]
+    assert trades == expected
 
 
 @pytest.mark.usefixtures("live")
