@@ -143,6 +143,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The suite's database is a file too, as the bot's own: in memory, SQLite's shared cache
+    # fails a writer at once ("database table is locked") while another thread reads, where
+    # the file makes it wait for the lock like the bot's threads do.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-sniperbot.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and channel layer -------------------------------------------------

@@ -192,3 +192,126 @@ def test_an_admission_asked_ahead_survives_redis_dropping_its_connection():
         assert admission.ask_ahead(10).take() == (True, 0)
     finally:
         limiter.reset()
+
+
+# --- asked ahead: the protocol handling, on a stand-in connection (the scripts run in CI) -----
+
+
+class StandInConnection:
+    """Answers read in order (an exception is raised); what was sent, and its state."""
+
+    def __init__(self, *answers) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple] = []
+        self.connected = False
+        self.stale = False
+        self.disconnects = 0
+
+    def connect(self) -> None:
+        self.connected = True
+
+    def can_read(self) -> bool:
+        return self.stale
+
+    def disconnect(self) -> None:
+        self.connected, self.stale = False, False
+        self.disconnects += 1
+
+    def send_command(self, *args) -> None:
+        self.sent.append(args)
+
+    def read_response(self):
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class StandInRedis:
+    def __init__(self, own: StandInConnection, pooled: StandInConnection | None = None) -> None:
+        self.scripts: list[tuple] = []  # (script, keys, args) run through register_script
+        self.connection_pool = self
+        self.connection_kwargs: dict = {}
+        self.own, self.pooled = own, pooled or StandInConnection()
+        self.released: list[StandInConnection] = []
+
+    def register_script(self, script):
+        return lambda keys, args: self.scripts.append((script, keys, args))
+
+    def script_load(self, script) -> str:
+        return "sha-ahead"
+
+    def connection_class(self, **_) -> StandInConnection:
+        return self.own
+
+    def get_connection(self) -> StandInConnection:
+        return self.pooled
+
+    def release(self, connection) -> None:
+        self.released.append(connection)
+
+
+def _stand_in_admission(*answers) -> tuple[RedisAdmission, StandInRedis]:
+    r = StandInRedis(StandInConnection(*answers))
+    limiter = RedisRateLimiter(redis=r, key="orders", per_second=5, burst=1)
+    return RedisAdmission(breaker=RedisCircuitBreaker(redis=r, name="x"), limiter=limiter), r
+
+
+def _given_back(r: StandInRedis) -> int:
+    from risk.guards import _GIVE_BACK_LUA
+
+    return sum(1 for script, *_ in r.scripts if script == _GIVE_BACK_LUA)
+
+
+def test_asked_ahead_the_answer_is_read_when_taken_on_the_askers_own_connection():
+    admission, r = _stand_in_admission(150_000, 0)
+    ahead = admission.ask_ahead(10)
+    assert r.own.sent[0][:2] == ("EVALSHA", "sha-ahead") and r.own.connected
+    assert ahead.take() == (True, 0.15)
+    ahead.give_back()  # taken: nothing goes back
+    admission.ask_ahead(10).take()
+    assert len(r.own.sent) == 2 and r.pooled.sent == []  # its own again, once free
+    assert _given_back(r) == 0
+
+
+def test_a_slot_granted_ahead_and_not_taken_goes_back_and_a_refusal_takes_none():
+    from risk.guards import NOT_ANSWERED
+
+    admission, r = _stand_in_admission(0, -1, NOT_ANSWERED)
+    admission.ask_ahead(10).give_back()  # granted, never taken
+    assert _given_back(r) == 1
+    admission.ask_ahead(10).give_back()  # beyond the wait budget: no slot was granted
+    ahead = admission.ask_ahead(10)
+    assert ahead.take() is None  # the breaker is not closed: ask the usual way
+    ahead.give_back()
+    assert _given_back(r) == 1
+
+
+def test_a_slot_taken_ahead_but_not_used_goes_back_when_asked():
+    admission, r = _stand_in_admission(0)
+    ahead = admission.ask_ahead(10)
+    assert ahead.take() == (True, 0)
+    ahead.give_back(taken_too=True)
+    assert _given_back(r) == 1
+
+
+def test_a_lost_or_stale_connection_means_asking_again_never_a_wrong_answer():
+    from redis.exceptions import ConnectionError, NoScriptError
+
+    admission, r = _stand_in_admission(ConnectionError("reset"), NoScriptError("gone"), 0)
+    assert admission.ask_ahead(10).take() is None  # the answer was lost: ask again
+    assert r.own.disconnects == 1
+    assert admission.ask_ahead(10).take() is None  # Redis restarted: the script is loaded again
+    r.own.stale = True  # closed by the server meanwhile
+    assert admission.ask_ahead(10).take() == (True, 0)
+    assert r.own.disconnects == 2  # renewed before the question went out
+
+
+def test_while_the_askers_connection_waits_for_an_answer_another_ask_uses_the_pool():
+    admission, r = _stand_in_admission(0)
+    r.pooled.answers.append(0)
+    first = admission.ask_ahead(10)
+    second = admission.ask_ahead(10)
+    assert len(r.own.sent) == 1 and len(r.pooled.sent) == 1
+    assert second.take() == first.take() == (True, 0)
+    assert r.released == [r.pooled]
