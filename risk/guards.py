@@ -298,9 +298,7 @@ class RedisAdmission:
         result = int(
             self._script(keys=[*breaker_keys, *limiter_keys], args=[*breaker_args, *limiter_args])
         )
-        if result == BREAKER_REFUSED:
-            return False, None
-        return True, None if result < 0 else result / 1e6
+        return _admitted(result)
 
     def ask_ahead(self, max_wait_s: float) -> AdmissionAhead:
         """Send the question now and read the answer later (`AdmissionAhead.take`): the order
@@ -340,6 +338,14 @@ class RedisAdmission:
         """Load the ahead script into Redis (once, and again after Redis lost it)."""
         if self._ahead_sha is None:
             self._ahead_sha = self.limiter.redis.script_load(_AHEAD_LUA)
+
+
+def _admitted(result: int) -> tuple[bool, float | None]:
+    """An admission script's answer: (the breaker allows, seconds to wait for the slot or
+    None when it is beyond the budget)."""
+    if result == BREAKER_REFUSED:
+        return False, None
+    return True, None if result < 0 else result / 1e6
 
 
 def _fresh(connection) -> None:
@@ -389,9 +395,7 @@ class AdmissionAhead:
         """The answer, as `RedisAdmission.__call__` gives it; None: not answered ahead (the
         breaker is not closed), ask again."""
         answer = self._read()
-        if answer == NOT_ANSWERED:
-            return None
-        return True, None if answer < 0 else answer / 1e6
+        return None if answer == NOT_ANSWERED else _admitted(answer)
 
     def take(self) -> tuple[bool, float | None] | None:
         """`answer`, and the caller now owns a slot it granted."""
