@@ -166,8 +166,9 @@ def rehearsal_snipe(
 def prepared_snipe(
     *, symbol: str, quote_asset: str, listed_at: datetime, detected_ns: int | None
 ) -> Iterator[Any | None]:
-    """The trade of a listing about to be recorded, already decided by this process
-    (trading.prepared.PreparedSnipe), or None: record the listing the usual way."""
+    """The trade of a listing about to be recorded, decided by this process while the
+    listing's round trip is out (trading.prepared.PreparedSnipe), or None: record the listing
+    the usual way."""
     snipe = None
     if _prepared_snipe is not None:
         try:

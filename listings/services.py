@@ -119,8 +119,8 @@ class _Sighting:
 
 
 def _record_prepared(sighting: _Sighting) -> RecordResult | None:
-    """A new listing whose trade this process decided before recording it (see
-    trading.prepared): the listing's row, the trade's and the COMMIT in one round trip.
+    """A new listing whose trade this process decides while the listing's round trip is out
+    (see trading.prepared): the listing's row, the trade's and the COMMIT in one round trip.
     None: nothing but the symbol's universe row was written; record it the usual way."""
     symbol = sighting.symbol
     listed_at = sighting.listed_at or sighting.detected_at
@@ -135,7 +135,11 @@ def _record_prepared(sighting: _Sighting) -> RecordResult | None:
         listing = sighting.listing(listed_at, pk=snipe.listing_id)
         try:
             with transaction.atomic():
-                first, *decided = fastsql.commit(*_prepared_statements(listing, snipe))
+                built = _prepared_statements(listing, snipe)
+                with fastsql.committing() as trip:
+                    trip.send(*built)
+                    trip.send(*snipe.decide())  # while the server runs the statements above
+                first, *decided = trip.rows
                 if not fastsql.inserted(listing, first):  # announced, live already, relisted
                     return None
                 traded = snipe.committed(decided)
@@ -149,7 +153,7 @@ def _record_prepared(sighting: _Sighting) -> RecordResult | None:
 
 
 def _prepared_statements(listing: Listing, snipe: Any) -> tuple[fastsql.Statement, ...]:
-    """The listing's row (unless announced), its symbol seen, then the prepared trade's."""
+    """The listing's row (unless announced), its symbol seen, then the config lock."""
     insert = fastsql.insert_statement(
         listing,
         ignore_conflicts=True,
@@ -157,7 +161,7 @@ def _prepared_statements(listing: Listing, snipe: Any) -> tuple[fastsql.Statemen
         with_pk=True,
     )
     seen = _symbol_seen(listing.symbol, listing.detected_at)
-    return (*fastsql.writes(insert, seen), *snipe.statements)
+    return (*fastsql.writes(insert, seen), *snipe.first)
 
 
 REHEARSAL_SYMBOL = "SNIPERBOTREHEARSALUSDT"
@@ -191,12 +195,17 @@ def listing_rehearse() -> None:
             )
             listing = rehearsal.listing(now, pk=snipe.listing_id)
             with transaction.atomic():
-                fastsql.first_rows(*_prepared_statements(listing, snipe))
+                with fastsql.round_trip() as trip:
+                    trip.send(*_prepared_statements(listing, snipe))
+                    trip.send(*snipe.decide())
                 fastsql.first_rows(
                     *snipe.undo(),
                     ("DELETE FROM listings_listing WHERE id = %s", (listing.pk,)),
                     ("DELETE FROM listings_exchangesymbol WHERE symbol = %s", (REHEARSAL_SYMBOL,)),
                 )
+        if not snipe.decided:  # e.g. an allow list without it: only the listing's part warmed
+            log.info("monitor.rehearsal_skipped")
+            return
         log.info("monitor.rehearsed", extra={"mode": snipe.trade.mode})
     except Exception:
         log.exception("monitor.rehearsal_failed")  # the first listing is slower, not lost

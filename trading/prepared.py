@@ -1,11 +1,12 @@
-"""The prepared snipe: a new listing's trade decided before the listing's round trip.
+"""The prepared snipe: a new listing's trade decided while the listing's round trip is out.
 
 The inline snipe (trading.inline) needs two round trips to the database before its order may
 leave: one for the decision's reads (under the config lock), one for the trade's row and the
 COMMIT. Once this process has decided a listing, it knows an upper bound on the exposure the
 next decision would read (`ahead.ExposureBound`) and has ids drawn for it (`ahead.Ready`), so
-the next listing is decided before anything is sent, and one round trip carries the config
-lock, the listing's row, the trade's row and the COMMIT.
+one round trip carries the next listing's row, the config lock, the trade's row and the
+COMMIT: the listing's row and the lock go first, and the trade is decided while the server
+runs them (the decision is Python work as long as their execution).
 
 The trade's row is written only if, under the lock, the config is still the version decided
 with and the exposure is within the bound (`selectors.exposure_within_statement`). Every limit
@@ -17,6 +18,7 @@ goes the usual way, with nothing written or counted twice.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -45,20 +47,24 @@ from .services import (
     send_policy,
 )
 
+log = logging.getLogger(__name__)
+
 
 class NotPrepared(Exception):
     """This listing's trade is decided the usual way."""
 
 
 class PreparedSnipe:
-    """A listing's trade, decided: `statements` (the config lock, the trade's guarded row
-    drawing ids for the next listing) go behind the listing's row in its round trip, then the
-    COMMIT; `committed` reads their rows."""
+    """A listing's trade, decided while the listing's round trip is out.
+
+    `first` (the config lock) goes right behind the listing's row; `decide` then decides the
+    trade while the server runs them, and returns the trade's guarded row (drawing ids for
+    the next listing), sent next, then the COMMIT; `committed` reads their rows.
+    """
 
     def __init__(
         self,
         ready: Ready,
-        ahead: SendAhead,
         *,
         symbol: str,
         quote_asset: str,
@@ -67,10 +73,60 @@ class PreparedSnipe:
     ) -> None:
         self.ready = ready
         self.listing_id = ready.listing_id
-        self.ahead = ahead
+        self.listing = {"symbol": symbol, "quote_asset": quote_asset, "listed_at": listed_at}
+        self.detected_ns = detected_ns
+        self.ahead = SendAhead()
         self.admission = Admission()
-        self.written = False
+        self.decided = self.written = False
+        self.first = (config_lock_statement(row=False),)
+
+    @classmethod
+    def prepare(cls, **listing) -> PreparedSnipe | None:
+        """This listing's trade, to be decided during its round trip (`decide`), or None:
+        decide it the usual way."""
+        ready = take_ready()
+        if ready is None:
+            return None
+        locked = config_seen()
+        if (
+            locked is not ready.bound.locked
+            or effective_mode(locked.limits, True) != ready.bound.mode
+        ):
+            return None
+        return cls(ready, **listing)
+
+    @classmethod
+    def rehearsal(cls, **listing) -> PreparedSnipe | None:
+        """A prepared snipe for a listing that will not happen (a rehearsal at start, see
+        listings.services.listing_rehearse): decided from what is kept ready, which it
+        leaves in place, with ids of its own. Its statements may run; `undo` then deletes
+        their rows before the transaction commits, and it is never `committed`."""
+        ready = peek_ready()
+        if ready is None:
+            return None
+        listing_id, trade_id = fastsql.first_row(
+            f"SELECT {', '.join(fastsql.next_ids(Listing, Trade))}", ()
+        )
+        return cls(replace(ready, listing_id=listing_id, trade_id=trade_id), **listing)
+
+    def decide(self) -> tuple[fastsql.Statement, ...]:
+        """The trade decided: its guarded row to send, or nothing (it is decided the usual
+        way after the listing's commit)."""
+        self.ahead = SendAhead.ask()
+        try:
+            statement = self._decide()
+        except NotPrepared:
+            return ()
+        except Exception:
+            log.exception("snipe.prepare_failed", extra={"symbol": self.listing["symbol"]})
+            return ()
+        self.decided = True
+        return (statement,)
+
+    def _decide(self) -> fastsql.Statement:
+        ready = self.ready
         bound, locked = ready.bound, ready.bound.locked
+        listed_at = self.listing["listed_at"]
         self.policy = send_policy(locked.config, int(listed_at.timestamp() * 1000))
         guard = fastsql.all_of(
             (f"EXISTS (SELECT 1 FROM {Listing._meta.db_table} WHERE id = %s)", (self.listing_id,)),
@@ -78,6 +134,7 @@ class PreparedSnipe:
             exposure_within_statement(mode=bound.mode, exposure=bound.exposure),
         )
         budget = send_budget(get_guards(), max_send_wait_s(locked.config))
+        written: list[fastsql.Statement] = []
 
         def judge(**checks) -> Decision:
             decision = evaluate(**checks)  # counted (risk_evaluate) only where it is made
@@ -98,90 +155,48 @@ class PreparedSnipe:
         def write(trade: Trade) -> None:
             if trade.status != TradeStatus.SUBMITTED and trade.mode == TradingMode.LIVE:
                 raise NotPrepared(trade.status)
-            self.statement = fastsql.insert_with_id(
-                trade,
-                ready.trade_id,
-                keep=TRADE_KEPT,
-                ignore_conflicts=True,
-                when=guard,
-                returning=fastsql.next_ids(Listing, Trade),
+            written.append(
+                fastsql.insert_with_id(
+                    trade,
+                    ready.trade_id,
+                    keep=TRADE_KEPT,
+                    ignore_conflicts=True,
+                    when=guard,
+                    returning=fastsql.next_ids(Listing, Trade),
+                )
             )
 
         now_ns = time.time_ns()
         self.trade, _ = decide_locked(
             reads=DecisionReads(locked=locked, mode=bound.mode, exposure=bound.exposure),
-            symbol=symbol,
-            quote_asset=quote_asset,
+            symbol=self.listing["symbol"],
+            quote_asset=self.listing["quote_asset"],
             quote_qty=None,
-            client_order_id=snipe_order_id(symbol, listed_at),
+            client_order_id=snipe_order_id(self.listing["symbol"], listed_at),
             listing_id=self.listing_id,
             # Persisted: the listing's row handed to its transaction (it commits with the
-            # trade's, in the round trip after the decision).
-            stamps=Stamps(detected_ns=detected_ns, persisted_ns=now_ns, dispatched_ns=now_ns),
+            # trade's, in the round trip the decision rides).
+            stamps=Stamps(detected_ns=self.detected_ns, persisted_ns=now_ns, dispatched_ns=now_ns),
             before_insert=claim,
             write=write,
             publish=False,
             judge=judge,
         )
-        self.statements = (config_lock_statement(row=False), self.statement)
-
-    @classmethod
-    def prepare(cls, **listing) -> PreparedSnipe | None:
-        """This listing's trade decided now, or None: decide it the usual way."""
-        ready = take_ready()
-        if ready is None:
-            return None
-        locked = config_seen()
-        if (
-            locked is not ready.bound.locked
-            or effective_mode(locked.limits, True) != ready.bound.mode
-        ):
-            return None
-        ahead = SendAhead.ask()
-        try:
-            return cls(ready, ahead, **listing)
-        except NotPrepared:
-            ahead.close(taken_too=True)
-            return None
-        except BaseException:
-            ahead.close(taken_too=True)
-            raise
-
-    @classmethod
-    def rehearsal(cls, **listing) -> PreparedSnipe | None:
-        """A prepared snipe for a listing that will not happen (a rehearsal at start, see
-        listings.services.listing_rehearse): decided from what is kept ready, which it
-        leaves in place, with ids of its own. Its statements may run; `undo` then deletes
-        their rows before the transaction commits, and it is never `committed`."""
-        ready = peek_ready()
-        if ready is None:
-            return None
-        listing_id, trade_id = fastsql.first_row(
-            f"SELECT {', '.join(fastsql.next_ids(Listing, Trade))}", ()
-        )
-        ahead = SendAhead.ask()
-        try:
-            return cls(replace(ready, listing_id=listing_id, trade_id=trade_id), ahead, **listing)
-        except NotPrepared:  # e.g. an allow list without it: nothing to rehearse
-            ahead.close(taken_too=True)
-            return None
-        except BaseException:
-            ahead.close(taken_too=True)
-            raise
+        return written[0]
 
     def undo(self) -> tuple[fastsql.Statement, ...]:
         """Statements deleting the trade's row a rehearsal wrote."""
-        return (("DELETE FROM trading_trade WHERE id = %s", (self.trade.pk,)),)
+        return (("DELETE FROM trading_trade WHERE id = %s", (self.ready.trade_id,)),)
 
     def committed(self, rows) -> bool:
-        """`statements`' rows, committed with the listing's: True when the trade's row was
-        written (its order leaves after the commit); False: decide it the usual way."""
-        _, trade_row = rows
-        if trade_row is None:
+        """The rows of `first` and `decide`'s statements, committed with the listing's: True
+        when the trade's row was written (its order leaves now); False: decide it the usual
+        way."""
+        if not self.decided or rows[-1] is None:
             return False
         self.written = True
         after_decision(self.trade, self.admission, self.policy, committed=fastsql.committed())
-        keep_ready(Ready(self.ready.bound.plus(self.trade), *trade_row[1:]))
+        keep_ready(Ready(self.ready.bound.plus(self.trade), *rows[-1][1:]))
         return True
 
     def close(self) -> None:

@@ -153,6 +153,23 @@ def test_statements_sent_together_run_in_order_and_a_failure_stops_the_rest():
     assert not Listing.objects.filter(symbol="OTHERUSDT").exists()
 
 
+def test_a_literal_percent_and_a_statement_of_many_values_read_back_as_written():
+    assert fastsql.first_row("SELECT %s || '%%'", ("50",)) == ("50%",)
+    many = list(range(60))  # past psycopg's own placeholder cache (50 values)
+    assert fastsql.first_rows(
+        (f"SELECT {', '.join(['%s'] * 60)}", many), ("SELECT %s || '%%'", ("a",))
+    ) == [tuple(many), ("a%",)]
+
+
+def test_statements_sent_as_they_become_known_run_in_order_in_one_transaction():
+    with transaction.atomic(), fastsql.committing() as trip:
+        trip.send(fastsql.insert_statement(listing("STEPUSDT")))
+        trip.send(("SELECT count(*) FROM listings_listing WHERE symbol = %s", ("STEPUSDT",)))
+    inserted, counted = trip.rows
+    assert counted == (1,)  # the second ran after the first, in its transaction
+    assert Listing.objects.get(pk=inserted[0]).symbol == "STEPUSDT"
+
+
 def test_an_insert_with_a_guard_is_skipped_when_the_guard_finds_a_row():
     now = timezone.now()
     guard = ("SELECT 1 FROM listings_exchangesymbol WHERE symbol = %s", ("GUARDUSDT",))

@@ -331,6 +331,24 @@ def test_a_trade_placed_elsewhere_meanwhile_counts_against_the_next_listing(serv
     assert [o["symbol"] for o in serving.accepted_orders()] == ["FSTPRUSDT"]
 
 
+@pytest.mark.usefixtures("live")
+def test_a_failing_decision_during_the_listings_round_trip_costs_the_listing_nothing(
+    serving, prepared_spy, monkeypatch
+):
+    first_listing(serving)
+
+    def broken(**_):
+        raise RuntimeError("decision bug")
+
+    monkeypatch.setattr("trading.prepared.decide_locked", broken)
+    serving.list_symbol(symbol="BUGPRUSDT", open_in_ms=0, price="0.5")
+    result = detect("BUGPRUSDT")  # its row went out before the decision failed
+    assert result.created and prepared_spy == [False]
+    trade = settled(Trade.objects.get(listing=result.listing).pk)  # decided the usual way
+    assert (trade.status, trade.attempts) == (TradeStatus.FILLED, 1)
+    assert [o["symbol"] for o in serving.accepted_orders()] == ["FSTPRUSDT", "BUGPRUSDT"]
+
+
 def test_a_listing_decided_ahead_whose_trade_was_decided_at_the_open_keeps_that_trade(
     serving, prepared_spy
 ):
