@@ -12,9 +12,10 @@ Inline, the stages are: persist = detection -> listing row written (not yet comm
 dispatch = config locked and the decision's inputs read; risk = checks done; send = trade row
 written claimed, the one commit, up to the request going out; ack = the exchange's answer.
 Decided ahead (trading.prepared: on PostgreSQL, every listing the monitor decides from the
-bound it keeps): persist = detection -> the decision starts (the listing's row goes with the
-trade's, in one round trip after it), dispatch = 0, risk = checks done, send = the guards'
-answer, the listing's and trade's rows and the COMMIT, up to the request going out.
+bound it keeps): persist = detection -> the decision starts (the listing's row and the config
+lock already sent: the server runs them while the decision is made), dispatch = 0, risk =
+checks done, send = the guards' answer, the trade's row and the COMMIT, up to the request
+going out.
 
     python -m bench.listing_to_order            # embedded, and production when available
 
