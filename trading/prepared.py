@@ -73,7 +73,7 @@ class PreparedSnipe:
     ) -> None:
         self.ready = ready
         self.listing_id = ready.listing_id
-        self.listing = {"symbol": symbol, "quote_asset": quote_asset, "listed_at": listed_at}
+        self.symbol, self.quote_asset, self.listed_at = symbol, quote_asset, listed_at
         self.detected_ns = detected_ns
         self.ahead = SendAhead()
         self.admission = Admission()
@@ -118,7 +118,7 @@ class PreparedSnipe:
         except NotPrepared:
             return ()
         except Exception:
-            log.exception("snipe.prepare_failed", extra={"symbol": self.listing["symbol"]})
+            log.exception("snipe.prepare_failed", extra={"symbol": self.symbol})
             return ()
         self.decided = True
         return (statement,)
@@ -126,8 +126,7 @@ class PreparedSnipe:
     def _decide(self) -> fastsql.Statement:
         ready = self.ready
         bound, locked = ready.bound, ready.bound.locked
-        listed_at = self.listing["listed_at"]
-        self.policy = send_policy(locked.config, int(listed_at.timestamp() * 1000))
+        self.policy = send_policy(locked.config, int(self.listed_at.timestamp() * 1000))
         guard = fastsql.all_of(
             (f"EXISTS (SELECT 1 FROM {Listing._meta.db_table} WHERE id = %s)", (self.listing_id,)),
             config_unchanged_statement(locked),
@@ -169,10 +168,10 @@ class PreparedSnipe:
         now_ns = time.time_ns()
         self.trade, _ = decide_locked(
             reads=DecisionReads(locked=locked, mode=bound.mode, exposure=bound.exposure),
-            symbol=self.listing["symbol"],
-            quote_asset=self.listing["quote_asset"],
+            symbol=self.symbol,
+            quote_asset=self.quote_asset,
             quote_qty=None,
-            client_order_id=snipe_order_id(self.listing["symbol"], listed_at),
+            client_order_id=snipe_order_id(self.symbol, self.listed_at),
             listing_id=self.listing_id,
             # Persisted: the listing's row handed to its transaction (it commits with the
             # trade's, in the round trip the decision rides).
