@@ -57,9 +57,10 @@ class NotPrepared(Exception):
 class PreparedSnipe:
     """A listing's trade, decided while the listing's round trip is out.
 
-    `first` (the config lock) goes right behind the listing's row; `decide` then decides the
-    trade while the server runs them, and returns the trade's guarded row (drawing ids for
-    the next listing), sent next, then the COMMIT; `committed` reads their rows.
+    Taken with the guards' answer asked (`prepare`). `first` (the config lock) goes right
+    behind the listing's row; `decide` then decides the trade while the server runs them, and
+    returns the trade's guarded row (drawing ids for the next listing), sent next, then the
+    COMMIT; `committed` reads their rows.
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class PreparedSnipe:
             or effective_mode(locked.limits, True) != ready.bound.mode
         ):
             return None
-        return cls(ready, **listing)
+        return cls._asking(ready, listing)
 
     @classmethod
     def rehearsal(cls, **listing) -> PreparedSnipe | None:
@@ -107,12 +108,20 @@ class PreparedSnipe:
         listing_id, trade_id = fastsql.first_row(
             f"SELECT {', '.join(fastsql.next_ids(Listing, Trade))}", ()
         )
-        return cls(replace(ready, listing_id=listing_id, trade_id=trade_id), **listing)
+        return cls._asking(replace(ready, listing_id=listing_id, trade_id=trade_id), listing)
+
+    @classmethod
+    def _asking(cls, ready: Ready, listing: dict) -> PreparedSnipe:
+        """The snipe, with the guards' answer asked now: Redis works while the listing's
+        statements are built (the database is idle then), and the answer is read in
+        `decide` (asked there instead, medians were ~0.15 ms longer)."""
+        snipe = cls(ready, **listing)
+        snipe.ahead = SendAhead.ask()
+        return snipe
 
     def decide(self) -> tuple[fastsql.Statement, ...]:
         """The trade decided: its guarded row to send, or nothing (it is decided the usual
         way after the listing's commit)."""
-        self.ahead = SendAhead.ask()
         try:
             statement = self._decide()
         except NotPrepared:
