@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import psycopg
@@ -255,11 +255,10 @@ def first_rows(*statements: Statement) -> list[tuple | None]:
     """
     connection = _connection()
     if len(statements) == 1 and connection.vendor == "postgresql":
-        connection.ensure_connection()
-        connection.validate_no_broken_transaction()
+        pg = _usable(connection)
         with connection.wrap_database_errors:
             sql, params = statements[0]
-            cursor = psycopg.RawCursor(connection.connection)
+            cursor = psycopg.RawCursor(pg)
             cursor.execute(_native(sql), params, prepare=True)
             return [_first_row(cursor)]
     with round_trip() as trip:
@@ -303,11 +302,18 @@ class RoundTrip:
         return [_first_row(r) if isinstance(r, psycopg.RawCursor) else r for r in self._results]
 
 
+def _usable(connection: BaseDatabaseWrapper) -> psycopg.Connection:
+    """The psycopg connection under Django's, connected and not in a failed transaction."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    return connection.connection
+
+
 def _first_row(cursor: psycopg.RawCursor) -> tuple | None:
     return cursor.fetchone() if cursor.description else None
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: a caller may put values into its SQL text
 def _native(sql: str) -> str:
     """`sql` with PostgreSQL's own placeholders ($1, $2...), for psycopg's RawCursor.
 
@@ -327,8 +333,7 @@ def _native(sql: str) -> str:
         count += 1
         return f"${count}"
 
-    native = re.sub(r"%(.?)", placeholder, sql, flags=re.DOTALL)
-    return native
+    return re.sub(r"%(.?)", placeholder, sql, flags=re.DOTALL)
 
 
 @contextmanager
@@ -340,9 +345,7 @@ def round_trip() -> Iterator[RoundTrip]:
     if connection.vendor != "postgresql":
         yield RoundTrip(None)
         return
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    pg = connection.connection
+    pg = _usable(connection)
     with connection.wrap_database_errors, pg.pipeline():
         yield RoundTrip(pg)
 
