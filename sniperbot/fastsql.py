@@ -9,16 +9,17 @@ row the ORM would write. Everything off that path keeps using the ORM.
 On PostgreSQL every statement here is a server-side prepared statement: the server parses
 and plans it once per connection, not on every listing (parsing and planning were most of
 the server's time per statement, see BENCHMARKS.md). Statements that do not depend on each
-other's results go together (`first_rows`): on PostgreSQL in one round trip (psycopg's
-pipeline mode), elsewhere one after the other. The last statements of a transaction can ride
-with its COMMIT (`commit`); a row written that way draws its id beforehand (`next_id_statement`).
+other's results go together (`first_rows`): on PostgreSQL in one round trip (libpq's
+pipeline mode, `sniperbot.pgpipe`), elsewhere one after the other. The last statements of a
+transaction can ride with its COMMIT (`commit`); a row written that way draws its id
+beforehand (`next_id_statement`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -28,6 +29,8 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.pq import TransactionStatus
+
+from . import pgpipe
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -253,14 +256,6 @@ def first_rows(*statements: Statement) -> list[tuple | None]:
     On PostgreSQL: prepared, and all sent in one round trip (`round_trip`). A failing
     statement raises here (as Django's own errors), and the ones after it did not run.
     """
-    connection = _connection()
-    if len(statements) == 1 and connection.vendor == "postgresql":
-        pg = _usable(connection)
-        with connection.wrap_database_errors:
-            sql, params = statements[0]
-            cursor = psycopg.RawCursor(pg)
-            cursor.execute(_native(sql), params, prepare=True)
-            return [_first_row(cursor)]
     with round_trip() as trip:
         trip.send(*statements)
     return trip.rows
@@ -271,35 +266,49 @@ class RoundTrip:
     the round trip is over. On PostgreSQL the server runs each one as it arrives, while the
     caller works out the next; elsewhere each runs when sent."""
 
-    def __init__(self, pg: psycopg.Connection | None) -> None:
-        self._pg = pg
-        self._results: list[psycopg.RawCursor | tuple | None] = []
+    def __init__(self, pipeline: pgpipe.Pipeline | None) -> None:
+        self._pipeline = pipeline
+        self._rows: list[tuple | None] = []
+        self._sent = 0
 
     def send(self, *statements: Statement) -> None:
         for sql, params in statements:
-            if self._pg is None:
+            self._sent += 1
+            if self._pipeline is None:
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)
-                    self._results.append(cursor.fetchone())
+                    self._rows.append(cursor.fetchone())
             else:
-                cursor = psycopg.RawCursor(self._pg)
-                cursor.execute(_native(sql), params, prepare=sql != "COMMIT")
-                self._results.append(cursor)
+                self._pipeline.send(_native(sql), params, prepare=sql != "COMMIT")
+        if self._pipeline is not None:
+            self._pipeline.flush()
 
     def end(self) -> None:
         """The transaction's COMMIT, last: it has no row."""
         self.send(COMMIT)
-        self._results.pop()
+        self._sent -= 1
 
     @property
     def sent(self) -> int:
         """Statements sent so far (the COMMIT aside)."""
-        return len(self._results)
+        return self._sent
 
     @property
     def rows(self) -> list[tuple | None]:
         """Each statement's first row, in the order sent (after the round trip)."""
-        return [_first_row(r) if isinstance(r, psycopg.RawCursor) else r for r in self._results]
+        return self._rows
+
+    def _close(self) -> None:
+        if self._pipeline is not None:
+            rows = self._pipeline.close()
+            self._rows = rows[: self._sent]  # the COMMIT's, if sent, is last
+
+    def _abandon(self) -> None:
+        """The caller failed: what was sent runs (and its transaction rolls back as the error
+        leaves the atomic block), its results read and dropped."""
+        if self._pipeline is not None:
+            with suppress(psycopg.Error):
+                self._pipeline.close()
 
 
 def _usable(connection: BaseDatabaseWrapper) -> psycopg.Connection:
@@ -309,18 +318,13 @@ def _usable(connection: BaseDatabaseWrapper) -> psycopg.Connection:
     return connection.connection
 
 
-def _first_row(cursor: psycopg.RawCursor) -> tuple | None:
-    return cursor.fetchone() if cursor.description else None
-
-
 @lru_cache(maxsize=512)  # bounded: a caller may put values into its SQL text
 def _native(sql: str) -> str:
-    """`sql` with PostgreSQL's own placeholders ($1, $2...), for psycopg's RawCursor.
+    """`sql` with PostgreSQL's own placeholders ($1, $2...), as the server binds them.
 
-    psycopg's own cursor binds on the server too (Django's binds on the client, which makes
-    every listing's statement a new one to parse and plan), but it re-parses a statement for
-    its placeholders each time once it is over 4 KB or 50 parameters, as the trade's guarded
-    insert is: ~0.2 ms of regular expressions per listing. Converted once here instead.
+    Converted once per statement (psycopg's cursor re-parses a statement for its placeholders
+    on every call once it is over 4 KB or 50 parameters, as the trade's guarded insert is:
+    ~0.2 ms of regular expressions per listing).
     """
     count = 0
 
@@ -339,15 +343,21 @@ def _native(sql: str) -> str:
 @contextmanager
 def round_trip() -> Iterator[RoundTrip]:
     """Statements run in order in the caller's transaction, in one round trip: on PostgreSQL,
-    prepared and pipelined (results read on leaving; a failing statement raises then, as
-    Django's own errors, and the ones after it did not run)."""
+    prepared and pipelined (`pgpipe`: results read on leaving; a failing statement raises
+    then, as Django's own errors, and the ones after it did not run)."""
     connection = _connection()
     if connection.vendor != "postgresql":
         yield RoundTrip(None)
         return
     pg = _usable(connection)
-    with connection.wrap_database_errors, pg.pipeline():
-        yield RoundTrip(pg)
+    with connection.wrap_database_errors:
+        trip = RoundTrip(pgpipe.Pipeline(pg))
+        try:
+            yield trip
+        except BaseException:
+            trip._abandon()
+            raise
+        trip._close()
 
 
 def all_of(*conditions: Statement) -> Statement:

@@ -6,8 +6,15 @@ import threading
 from datetime import timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    transaction,
+)
 from django.db.models import Count, DecimalField, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -246,3 +253,45 @@ def test_inside_an_enclosing_block_only_the_outer_block_commits():
             fastsql.commit(fastsql.insert_statement(listing("INNERUSDT")))
         raise RuntimeError("the outer block fails")
     assert committed_symbols() == set()
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only"
+)
+
+
+def prepared_count(sql: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+            (fastsql._native(sql),),
+        )
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+def test_a_statement_is_prepared_once_per_connection_and_a_failing_one_not_at_all():
+    sql = "SELECT %s::int + 40"
+    assert fastsql.first_rows((sql, (1,)), (sql, (2,))) == [(41,), (42,)]
+    assert fastsql.first_row(sql, (3,)) == (43,)
+    assert prepared_count(sql) == 1
+
+    broken = "SELECT %s::int FROM no_such_table"
+    for _ in range(2):  # the same error each time, not "the prepared statement is missing"
+        with pytest.raises(ProgrammingError, match="no_such_table"), transaction.atomic():
+            fastsql.first_row(broken, (1,))
+    assert prepared_count(broken) == 0
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_connection_the_server_dropped_raises_and_the_next_use_reconnects():
+    fastsql.first_row("SELECT 1")
+    backend = connection.connection.info.backend_pid
+    with psycopg.connect(connection.connection.info.dsn, password=connection.settings_dict["PASSWORD"]) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    with pytest.raises(OperationalError):
+        fastsql.first_row("SELECT 1")
+    connection.close_if_unusable_or_obsolete()
+    assert fastsql.first_row("SELECT %s::int", (7,)) == (7,)
+    assert connection.connection.info.backend_pid != backend
