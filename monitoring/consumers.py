@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .events import DASHBOARD_GROUP
+from .events import DASHBOARD_GROUP, joined_on
 from .permissions import is_viewer
 
 # Close code for "not logged in / not allowed" (4000-4999 are the application's own).
@@ -21,6 +23,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORISED)
             return
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        joined_on(asyncio.get_running_loop())
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

@@ -15,7 +15,7 @@ import queue
 import threading
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,14 @@ class _Sender:
             msg = self.queue.get()
             try:
                 layer = get_channel_layer()
-                if layer is not None:
-                    loop.run_until_complete(layer.group_send(DASHBOARD_GROUP, msg))
+                if layer is None:
+                    continue
+                sending = layer.group_send(DASHBOARD_GROUP, msg)
+                owner = _group_loop(layer)
+                if owner is None:
+                    loop.run_until_complete(sending)
+                else:
+                    asyncio.run_coroutine_threadsafe(sending, owner).result(SEND_TIMEOUT_S)
             except Exception as exc:
                 log.warning(
                     "event.publish_failed", extra={"event": msg["event"], "error": repr(exc)}
@@ -81,6 +87,26 @@ class _Sender:
 
 
 _sender = _Sender()
+_joined_on: asyncio.AbstractEventLoop | None = None
+SEND_TIMEOUT_S = 5.0
+
+
+def joined_on(loop: asyncio.AbstractEventLoop) -> None:
+    """A dashboard joined the group on `loop` (`DashboardConsumer.connect`).
+
+    The in-memory layer (the embedded default: one process) keeps each member's messages in
+    an asyncio queue of the loop it joined on, which another thread's loop must not touch
+    (the member may never wake up): events for it are sent on that loop."""
+    global _joined_on
+    _joined_on = loop
+
+
+def _group_loop(layer: Any) -> asyncio.AbstractEventLoop | None:
+    """The loop to send on for `layer`; None: the sender's own (a layer over Redis)."""
+    loop = _joined_on
+    if not isinstance(layer, InMemoryChannelLayer) or loop is None or not loop.is_running():
+        return None
+    return loop
 
 
 def publish(event: str, payload: dict[str, Any]) -> bool:
