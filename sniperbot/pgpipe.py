@@ -23,9 +23,18 @@ from psycopg import IsolationLevel, errors, pq
 from psycopg.adapt import PyFormat, Transformer
 
 _S = pq.ExecStatus
-_PREPARED: weakref.WeakKeyDictionary[psycopg.Connection, dict[tuple, bytes]] = (
-    weakref.WeakKeyDictionary()
-)
+
+
+class _Kept:
+    """What a connection keeps between pipelines: its statements' names, and a Transformer
+    whose adapters are already looked up (a new one looks up each value type's again)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.prepared: dict[tuple, bytes] = {}
+        self.tx = Transformer(conn)
+
+
+_KEPT: weakref.WeakKeyDictionary[psycopg.Connection, _Kept] = weakref.WeakKeyDictionary()
 
 # What a statement's results are for, read in order after the sync.
 _PARSE, _ROW, _NOTHING = "parse", "row", "nothing"
@@ -42,8 +51,10 @@ class Pipeline:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
         self._pgconn = conn.pgconn
-        self._tx = Transformer(conn)
-        self._prepared = _PREPARED.setdefault(conn, {})
+        kept = _KEPT.get(conn)
+        if kept is None:
+            kept = _KEPT[conn] = _Kept(conn)
+        self._tx, self._prepared = kept.tx, kept.prepared
         self._parsed: dict[tuple, bytes] = {}  # prepared in this pipeline, not yet confirmed
         self._expect: list[Any] = []  # per result: _ROW, _NOTHING, or (_PARSE, key, name)
         self._pgconn.enter_pipeline_mode()
