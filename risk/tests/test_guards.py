@@ -217,8 +217,11 @@ class StandInConnection:
         self.connected, self.stale = False, False
         self.disconnects += 1
 
-    def send_command(self, *args) -> None:
-        self.sent.append(args)
+    def pack_command(self, *args) -> list[tuple]:
+        return [args]
+
+    def send_packed_command(self, packed: list[tuple], check_health: bool = True) -> None:
+        self.sent.extend(packed)
 
     def read_response(self):
         answer = self.answers.pop(0)
@@ -272,6 +275,9 @@ def test_asked_ahead_the_answer_is_read_when_taken_on_the_askers_own_connection(
     admission.ask_ahead(10).take()
     assert len(r.own.sent) == 2 and r.pooled.sent == []  # its own again, once free
     assert _given_back(r) == 0
+    r.own.answers.append(0)
+    admission.ask_ahead(2.5).take()  # another budget (a config change) sends its own
+    assert [sent[-1] for sent in r.own.sent] == [10_000_000, 10_000_000, 2_500_000]
 
 
 def test_a_slot_granted_ahead_and_not_taken_goes_back_and_a_refusal_takes_none():

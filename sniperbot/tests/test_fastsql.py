@@ -288,7 +288,9 @@ def test_a_statement_is_prepared_once_per_connection_and_a_failing_one_not_at_al
 def test_a_connection_the_server_dropped_raises_and_the_next_use_reconnects():
     fastsql.first_row("SELECT 1")
     backend = connection.connection.info.backend_pid
-    with psycopg.connect(connection.connection.info.dsn, password=connection.settings_dict["PASSWORD"]) as admin:
+    with psycopg.connect(
+        connection.connection.info.dsn, password=connection.settings_dict["PASSWORD"]
+    ) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
     with pytest.raises(OperationalError):
         fastsql.first_row("SELECT 1")
