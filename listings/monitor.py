@@ -80,10 +80,22 @@ _bookkeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-boo
 
 def _on(executor: ThreadPoolExecutor, fn):
     async def on_its_thread(*args, **kwargs):
-        call = functools.partial(fn, *args, **kwargs)
+        call = functools.partial(_replacing_broken_connections, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     return on_its_thread
+
+
+def _replacing_broken_connections(fn, *args, **kwargs):
+    """`fn`, on a thread that keeps its connections: after a failure, a connection the server
+    dropped (PostgreSQL restarted) is closed, so the next call connects again instead of
+    failing the same way for the rest of the process (Django does this around each request)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
+        raise
 
 
 def _db(fn):

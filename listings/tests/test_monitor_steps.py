@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from listings.feed import Announcement, Sighting, StreamState
 from listings.models import Listing, ListingSource, UpcomingListing, UpcomingStatus
@@ -244,3 +245,25 @@ async def test_the_monitor_asks_trading_to_reconcile_periodically(dispatched, re
     await monitor.step_once()
     assert reconciles == [1]  # due once per interval, not per tick
     await monitor.stop_session(reason="test")
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="the server dropping a connection: PostgreSQL",
+)
+async def test_the_monitors_database_thread_connects_again_after_the_server_dropped_it():
+    import psycopg
+    from django.db import OperationalError, connection
+
+    from listings.monitor import _db as on_monitor_thread
+
+    count = on_monitor_thread(lambda: Listing.objects.count())  # no transaction to roll back
+    assert await count() == 0
+    info = await on_monitor_thread(lambda: connection.connection.info)()
+    password = connection.settings_dict["PASSWORD"]
+    async with await psycopg.AsyncConnection.connect(info.dsn, password=password) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (info.backend_pid,))  # a restart
+
+    with pytest.raises(OperationalError):
+        await count()
+    assert await count() == 0  # connected again, not "the connection is closed" from now on
