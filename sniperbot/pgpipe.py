@@ -13,6 +13,7 @@ two never share a name). Errors are psycopg's own exception classes, as a cursor
 
 from __future__ import annotations
 
+import itertools
 import select
 import weakref
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ class _Kept:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.prepared: dict[tuple, bytes] = {}
         self.tx = Transformer(conn)
+        self.names = itertools.count()  # never a name twice on a connection
 
 
 _KEPT: weakref.WeakKeyDictionary[psycopg.Connection, _Kept] = weakref.WeakKeyDictionary()
@@ -54,7 +56,7 @@ class Pipeline:
         kept = _KEPT.get(conn)
         if kept is None:
             kept = _KEPT[conn] = _Kept(conn)
-        self._tx, self._prepared = kept.tx, kept.prepared
+        self._tx, self._prepared, self._names = kept.tx, kept.prepared, kept.names
         self._parsed: dict[tuple, bytes] = {}  # prepared in this pipeline, not yet confirmed
         self._expect: list[Any] = []  # per result: _ROW, _NOTHING, or (_PARSE, key, name)
         self._pgconn.enter_pipeline_mode()
@@ -73,7 +75,7 @@ class Pipeline:
         key = (query, types)
         name = self._prepared.get(key) or self._parsed.get(key)
         if name is None:
-            name = f"_sniperbot_{len(self._prepared) + len(self._parsed)}".encode()
+            name = f"_sniperbot_{next(self._names)}".encode()
             self._pgconn.send_prepare(name, query, param_types=types or None)
             self._parsed[key] = name
             self._expect.append((_PARSE, key, name))
@@ -115,6 +117,8 @@ class Pipeline:
             self._parsed.clear()
             self._leave()
         if error is not None:
+            if isinstance(error, errors.InvalidSqlStatementName):
+                self._prepared.clear()  # deallocated behind our back (DEALLOCATE, DISCARD ALL)
             raise error
         return rows
 

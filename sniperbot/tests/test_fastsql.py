@@ -284,6 +284,18 @@ def test_a_statement_is_prepared_once_per_connection_and_a_failing_one_not_at_al
 
 
 @postgres_only
+def test_statements_deallocated_behind_its_back_fail_once_then_are_prepared_again():
+    sql = "SELECT %s::int * 2"
+    assert fastsql.first_row(sql, (2,)) == (4,)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's reset would
+    with pytest.raises(ProgrammingError, match="does not exist"), transaction.atomic():
+        fastsql.first_row(sql, (3,))
+    assert fastsql.first_row(sql, (4,)) == (8,)
+    assert prepared_count(sql) == 1
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_connection_the_server_dropped_raises_and_the_next_use_reconnects():
     fastsql.first_row("SELECT 1")
