@@ -69,9 +69,7 @@ class Pipeline:
         if not prepare:
             self._query(query, params, expect=_ROW)
             return
-        values = self._tx.dump_sequence(params, [PyFormat.AUTO] * len(params)) if params else None
-        types = tuple(self._tx.types) if params else ()
-        formats = list(self._tx.formats) if params else None
+        values, types, formats = self._dump(params)
         key = (query, types)
         name = self._prepared.get(key) or self._parsed.get(key)
         if name is None:
@@ -83,11 +81,16 @@ class Pipeline:
         self._expect.append(_ROW)
 
     def _query(self, query: bytes, params: Sequence[Any] = (), *, expect: str = _NOTHING) -> None:
-        values = self._tx.dump_sequence(params, [PyFormat.AUTO] * len(params)) if params else None
-        types = list(self._tx.types) if params else None
-        formats = list(self._tx.formats) if params else None
+        values, types, formats = self._dump(params)
         self._pgconn.send_query_params(query, values, param_types=types, param_formats=formats)
         self._expect.append(expect)
+
+    def _dump(self, params: Sequence[Any]) -> tuple[list | None, tuple[int, ...], list | None]:
+        """The values as psycopg's cursors send them: (values, their types, their formats)."""
+        if not params:
+            return None, (), None
+        values = self._tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        return values, tuple(self._tx.types), list(self._tx.formats)
 
     def flush(self) -> None:
         """Hand what is queued to the server now (it runs it while the caller works on)."""
@@ -152,14 +155,6 @@ class Pipeline:
             return None
         self._tx.set_pgresult(result)
         return self._tx.load_row(0, tuple)
-
-
-def run(conn: psycopg.Connection, *statements: tuple[str, Sequence[Any]]) -> list[tuple | None]:
-    """Each statement's first row, the statements prepared and sent in one round trip."""
-    pipeline = Pipeline(conn)
-    for sql, params in statements:
-        pipeline.send(sql, params)
-    return pipeline.close()
 
 
 def _begin(conn: psycopg.Connection) -> bytes:
