@@ -55,6 +55,13 @@ class ExchangeFeed(Protocol):
     async def watch_symbol(self, symbol: str) -> None:
         """Subscribe the per-symbol streams of a symbol that opens soon."""
 
+    async def unwatch_symbol(self, symbol: str) -> None:
+        """Nothing needs the symbol's own stream any more (MEXC: 30 per connection)."""
+
+    async def open_time(self, symbol: str) -> tuple[datetime, str] | None:
+        """When the symbol opened by the exchange's records, and which ('first_trade',
+        'first_kline'); None when it has none yet."""
+
     def server_now(self) -> datetime:
         """The exchange's clock (local clock corrected by the measured offset)."""
 

@@ -89,6 +89,19 @@ class MexcFeed:
         elif channel not in self.channels:
             self.channels.append(channel)
 
+    async def unwatch_symbol(self, symbol: str) -> None:
+        channel = mexc_stream.deals_channel(symbol, "10ms")
+        if channel in self.channels:
+            self.channels.remove(channel)
+        if self._stream is not None:
+            await self._stream.unsubscribe(channel)
+
+    async def open_time(self, symbol: str) -> tuple[datetime, str] | None:
+        evidence = await self.rest.open_evidence(symbol)
+        if evidence is None:
+            return None
+        return datetime.fromtimestamp(evidence[0] / 1000, UTC), evidence[1]
+
     def server_now(self) -> datetime:
         """Local clock corrected by the offset the REST client measured (synced on demand)."""
         return datetime.fromtimestamp(self.rest.server_time_ms() / 1000, UTC)

@@ -12,12 +12,27 @@ class ListingSource(models.TextChoices):
     TEST = "test_injection", "Test injection"
 
 
+class OpenTimeSource(models.TextChoices):
+    """Where a listing's `listed_at` comes from: the exchange's evidence, best first."""
+
+    CALENDAR = "calendar", "Calendar (firstOpenTime)"
+    FIRST_TRADE = "first_trade", "First trade"
+    FIRST_KLINE = "first_kline", "First 1m kline"
+    DETECTED = "detected", "Detection time (no exchange evidence)"
+
+
 class Listing(models.Model):
     symbol = models.CharField(max_length=32)
     base_asset = models.CharField(max_length=32)  # a symbol is at most 32: so is its base
     quote_asset = models.CharField(max_length=16)
     listed_at = models.DateTimeField(
         help_text="The exchange's open time when known, else when the bot first saw it trading."
+    )
+    listed_at_source = models.CharField(
+        max_length=16,
+        choices=OpenTimeSource.choices,
+        default=OpenTimeSource.DETECTED,
+        help_text="The evidence `listed_at` comes from.",
     )
     detected_at = models.DateTimeField(help_text="When the bot first detected the listing.")
     source = models.CharField(max_length=32, choices=ListingSource.choices)

@@ -38,12 +38,11 @@ from monitoring.services import (
 )
 from risk.selectors import config_current_version
 
-from .dispatch import dispatch_armed, dispatch_reconcile
 from .feed import Announcement, ExchangeFeed, Sighting, StreamState
 from .models import ExchangeSymbol, ListingSource, UpcomingListing, UpcomingStatus
+from .ports import trading
 from .services import (
     listing_record,
-    listing_rehearse,
     snapshot_malformed,
     universe_sync,
     upcoming_arm,
@@ -63,6 +62,8 @@ class MonitorConfig:
     lease_ttl: float = 10.0
     arm_lead: float = 60.0  # subscribe and tell trading this long before an announced open
     reconcile_interval: float = 30.0  # ask trading to settle open trades this often
+    watch_after_open: float = 30.0  # an armed symbol's own stream is dropped this long after
+    open_evidence_timeout: float = 0.5  # asking when an unannounced listing really opened
     # A REST snapshot matching what the monitor knows skips the database's universe diff (a
     # pass over every stored symbol on the thread that records listings), but not for longer
     # than this: rows written elsewhere (an injected listing's symbol) are reconciled then.
@@ -135,6 +136,7 @@ class ListingMonitor:
         self._stream_task: asyncio.Task | None = None
         self._upcoming: dict[int, UpcomingListing] = {}
         self._due: dict[str, float] = {}
+        self._unwatch_at: dict[str, datetime] = {}
         self._universe_synced_at = -math.inf
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -196,7 +198,7 @@ class ListingMonitor:
     def step_reconcile(self) -> None:
         """Trading settles what crashes and timeouts left open (on a worker, or in-process)."""
         try:
-            dispatch_reconcile()
+            trading().reconcile()
         except Exception as exc:
             log.warning("reconcile.dispatch_failed", extra={"error": repr(exc)})
 
@@ -234,7 +236,6 @@ class ListingMonitor:
         self.run = await _db(botrun_mark)(
             run=run, actual_state=RunState.RUNNING, config_version=version
         )
-        await _db(listing_rehearse)()
         self.active = True
         self._due.pop("calendar", None)
         self._stream_task = asyncio.create_task(self.consume_stream(), name="mexc-stream")
@@ -351,6 +352,8 @@ class ListingMonitor:
     async def step_arm(self) -> None:
         """Arm announcements close to their open: watch their streams, tell trading."""
         if not self._upcoming:
+            if self._unwatch_at:
+                await self._unwatch_due()
             return
         horizon = self.feed.server_now() + timedelta(seconds=self.config.arm_lead)
         for pk, upcoming in list(self._upcoming.items()):
@@ -365,7 +368,23 @@ class ListingMonitor:
                 log.warning(
                     "ws.watch_failed", extra={"symbol": upcoming.symbol, "error": repr(exc)}
                 )
-            dispatch_armed(upcoming_id=upcoming.pk)
+            trading().listing_armed(upcoming_id=upcoming.pk)
+            self._unwatch_at[upcoming.symbol] = (
+                upcoming.open_at + timedelta(seconds=self.config.watch_after_open)
+            )
+        await self._unwatch_due()
+
+    async def _unwatch_due(self) -> None:
+        """An armed symbol's own stream is needed around its open only: then it goes, so
+        the connection's 30 subscriptions (MEXC's cap) never run out."""
+        now = self.feed.server_now()
+        for symbol, at in list(self._unwatch_at.items()):
+            if at <= now:
+                del self._unwatch_at[symbol]
+                try:
+                    await self.feed.unwatch_symbol(symbol)
+                except Exception as exc:
+                    log.warning("ws.unwatch_failed", extra={"symbol": symbol, "error": repr(exc)})
 
     async def step_heartbeat(self) -> None:
         ttl = timedelta(seconds=self.config.lease_ttl)
@@ -425,13 +444,17 @@ class ListingMonitor:
         raw: dict | None = None,
     ) -> None:
         self.known.add(symbol)
+        evidence = None
+        if listed_at is None:
+            evidence = await self._open_time(symbol)
         try:
             result = await _db(listing_record)(
                 symbol=symbol,
                 source=source,
                 detected_at=timezone.now(),
                 detected_ns=received_ns,
-                listed_at=listed_at,
+                listed_at=listed_at or (evidence[0] if evidence else None),
+                listed_at_source=evidence[1] if evidence else None,
                 raw=raw or {},
             )
         except Exception:
@@ -439,6 +462,17 @@ class ListingMonitor:
             log.exception("listing.record_failed", extra={"symbol": symbol, "source": source})
             return
         self.stats["detected" if result.created else "dedup_hits"] += 1
+
+    async def _open_time(self, symbol: str) -> tuple[datetime, str] | None:
+        """The exchange's evidence of when `symbol` opened; None if it cannot be had quickly
+        (the listing is then recorded at its detection time, and says so)."""
+        try:
+            return await asyncio.wait_for(
+                self.feed.open_time(symbol), timeout=self.config.open_evidence_timeout
+            )
+        except Exception as exc:
+            log.info("listing.open_time_unknown", extra={"symbol": symbol, "error": repr(exc)})
+            return None
 
     # --- health -------------------------------------------------------------------------
 

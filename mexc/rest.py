@@ -54,6 +54,9 @@ ORDER_SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
 
 
+OPEN_EVIDENCE_TRADES = 1000
+
+
 class MexcRestClient:
     """``async with MexcRestClient(base_url=..., api_key=..., secret_key=...) as c: ...``"""
 
@@ -276,6 +279,25 @@ class MexcRestClient:
         body = await self._request("GET", "/api/v3/ticker/bookTicker", shape=list)
         quotes = (BookQuote.from_json(t) for t in body if isinstance(t, dict))
         return {q.symbol: q for q in quotes if q.symbol}
+
+    async def open_evidence(self, symbol: str) -> tuple[int, str] | None:
+        """When the symbol opened, by the exchange's own records (ms, and which record):
+        the oldest of its recent trades when that list holds its whole history (fewer than
+        the limit), else the open of its first 1m kline. None: no trade yet.
+        Sources: GET /api/v3/trades (limit max 1000), GET /api/v3/klines (mexc-api.md 8:
+        take the open time from trades or klines, not from metadata)."""
+        query = encode_params([("symbol", symbol.upper()), ("limit", OPEN_EVIDENCE_TRADES)])
+        trades = await self._request("GET", "/api/v3/trades", query, shape=list)
+        times = [int(t["time"]) for t in trades if isinstance(t, dict) and t.get("time")]
+        if times and len(trades) < OPEN_EVIDENCE_TRADES:
+            return min(times), "first_trade"
+        query = encode_params(
+            [("symbol", symbol.upper()), ("interval", "1m"), ("startTime", 0), ("limit", 1)]
+        )
+        klines = await self._request("GET", "/api/v3/klines", query, shape=list)
+        if klines and isinstance(klines[0], list) and klines[0]:
+            return int(klines[0][0]), "first_kline"
+        return (min(times), "first_trade") if times else None
 
     # --- signed ---------------------------------------------------------------------------
 

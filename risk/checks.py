@@ -27,6 +27,7 @@ class Reason(StrEnum):
     LIVE_WITHOUT_KEYS = "live_without_keys"
     CIRCUIT_OPEN = "circuit_open"
     RATE_LIMITED = "rate_limited"
+    NEEDS_CONFIRMATION = "needs_confirmation"  # a trade decided again at its open
 
 
 class Outcome(StrEnum):
@@ -58,7 +59,7 @@ class Intent:
     quote_qty: Decimal
     manual: bool = False
     want_live: bool = True  # a manual dry-run test trade sets False
-    signal_age_ms: float | None = None  # since detection; None for manual trades
+    signal_age_ms: float | None = None  # since the listing's open; None for manual trades
     confirmed: bool = False  # an operator already confirmed this high-value trade
 
 
@@ -130,7 +131,8 @@ def evaluate(*, limits: Limits, intent: Intent, exposure: Exposure, keys_present
     if intent.signal_age_ms is not None and intent.signal_age_ms > limits.signal_max_age_ms:
         return reject(
             Reason.STALE_SIGNAL,
-            f"Signal is {intent.signal_age_ms:.0f} ms old (max {limits.signal_max_age_ms} ms).",
+            f"The listing opened {intent.signal_age_ms:.0f} ms ago "
+            f"(max {limits.signal_max_age_ms} ms).",
         )
     if mode == TradingMode.LIVE and not keys_present:
         return reject(

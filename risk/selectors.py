@@ -14,3 +14,15 @@ def config_current_version(*, config: TradeConfig | None = None):
     """The HistoricalTradeConfig row describing the configuration in force right now."""
     config = config or config_get_active()
     return config.history.order_by("-history_date", "-history_id").first()
+
+
+def config_lock() -> tuple[TradeConfig, int]:
+    """The configuration in force and its version id, its row locked until the caller's
+    transaction ends: decisions queue here, so each sees the exposure of those before it."""
+    config = TradeConfig.objects.select_for_update().get(name=ACTIVE_CONFIG_NAME)
+    return config, config_current_version(config=config).history_id
+
+
+def config_version_id() -> int:
+    """The version in force now (one read, no lock)."""
+    return config_current_version().history_id

@@ -22,8 +22,9 @@ class ThreadJobs:
     on PostgreSQL; on SQLite no idle thread holds the file).
     """
 
-    def __init__(self, name: str, failure_event: str) -> None:
+    def __init__(self, name: str, failure_event: str, max_workers: int | None = None) -> None:
         self.name = name
+        self.max_workers = max_workers
         self.failure_event = failure_event
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -34,7 +35,8 @@ class ThreadJobs:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
-                    max_workers=settings.INPROCESS_TRADE_THREADS, thread_name_prefix=self.name
+                    max_workers=self.max_workers or settings.INPROCESS_TRADE_THREADS,
+                    thread_name_prefix=self.name,
                 )
             pool = self._pool
         return pool.submit(self._run, fn, args, kwargs, log_extra or {})

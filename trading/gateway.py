@@ -66,20 +66,7 @@ class MexcGateway:
     def place_market_buy(
         self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
     ) -> str:
-        return self.order_id_of(
-            self.start_market_buy(
-                symbol=symbol,
-                quote_qty=quote_qty,
-                client_order_id=client_order_id,
-                recv_window_ms=recv_window_ms,
-            )
-        )
-
-    def start_market_buy(
-        self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
-    ) -> Future:
-        """Send the order now, on the gateway's loop; `order_id_of` collects the answer."""
-        return asyncio.run_coroutine_threadsafe(
+        ack = self._run(
             self.client.place_order(
                 symbol=symbol,
                 side="BUY",
@@ -87,22 +74,25 @@ class MexcGateway:
                 quote_order_qty=quote_qty,
                 client_order_id=client_order_id,
                 recv_window=recv_window_ms,
-            ),
-            self._loop,
+            )
         )
-
-    def order_id_of(self, order: Future) -> str:
-        """The exchange order id of a started order. Raises mexc.errors types."""
-        return self._result(order).order_id
+        return ack.order_id
 
     def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
-        order = self._run(self.client.query_order(symbol=symbol, client_order_id=client_order_id))
-        return OrderState(
-            status=order.status,
-            exchange_order_id=order.order_id,
-            executed_qty=order.executed_qty,
-            quote_spent=order.cummulative_quote_qty,
+        return _state(
+            self._run(self.client.query_order(symbol=symbol, client_order_id=client_order_id))
         )
+
+    def listed_order(self, *, symbol: str, client_order_id: str) -> OrderState | None:
+        """The order among the symbol's open orders, then its recent ones (allOrders)."""
+        for ask in (self.client.open_orders, self.client.all_orders):
+            for order in self._run(ask(symbol)):
+                if order.client_order_id == client_order_id:
+                    return _state(order)
+        return None
+
+    def free_balance(self, asset: str) -> Decimal:
+        return self._run(self.client.account()).free(asset)
 
     def best_ask(self, symbol: str) -> Decimal | None:
         ticker = self._run(self.client.book_ticker(symbol))
@@ -118,3 +108,12 @@ class MexcGateway:
     def close(self) -> None:
         self._run(self.client.aclose())
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def _state(order) -> OrderState:
+    return OrderState(
+        status=order.status,
+        exchange_order_id=order.order_id,
+        executed_qty=order.executed_qty,
+        quote_spent=order.cummulative_quote_qty,
+    )

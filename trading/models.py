@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.db import models
 from django.db.models import Q
 
@@ -75,6 +73,14 @@ class Trade(models.Model):
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="An unconfirmed high-value trade expires at this time."
     )
+    held_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Its sender's lease: until then only the sender changes this trade.",
+    )
+    confirmed_ns = models.BigIntegerField(
+        null=True, blank=True, help_text="When an operator confirmed it (a human wait, not ours)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,6 +102,11 @@ class Trade(models.Model):
             models.CheckConstraint(
                 condition=~Q(client_order_id=""), name="trade_client_order_id_not_blank"
             ),
+            # An order the exchange acknowledged spent (or may spend) money: never rejected.
+            models.CheckConstraint(
+                condition=Q(exchange_order_id="") | ~Q(status__in=["rejected", "failed"]),
+                name="trade_with_order_not_rejected",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="trade_status_recent"),
@@ -103,16 +114,8 @@ class Trade(models.Model):
             models.Index(fields=["mode", "-created_at"], name="trade_mode_recent"),
         ]
 
-    # Not a column: `sent_ns` was stamped in memory as the order left (its claim was written
-    # before, in the decision's transaction); the trade's next update writes it too.
-    sent_unsaved = False
-
     def __str__(self) -> str:
         return f"{self.side} {self.symbol} {self.quote_qty} [{self.mode}/{self.status}]"
-
-    def stamp_sent(self) -> None:
-        """The order leaves now: stamp it, to be written with the next update."""
-        self.sent_ns, self.sent_unsaved = time.time_ns(), True
 
     def stage_ms(self, start: str, end: str) -> float | None:
         """Milliseconds between two recorded stages, or None if either is missing."""

@@ -1,12 +1,17 @@
 """Settle what a crash, timeout or restart left open: on worker start and periodically.
 
-Each trade is asked about by its client order id; nothing is sent blindly. A pending trade
-was never claimed, so it was never sent: past its freshness deadline it is expired.
+Every change is a compare-and-set through `trading.states` on the status the pass read, so a
+trade its sender moved meanwhile (filled, say) is never rewritten. A trade still held by its
+sender (`held_until` in the future) is left to it. Nothing is sent blindly:
+- an expired confirmation is canceled (it was never sent);
+- a pending or unknown trade past its sender's lease is settled by the witnesses
+  (trading/settle.py): found -> recorded; absent and still fresh -> sent again, same id;
+  otherwise it stays unknown and is asked about again on the next pass;
+- an acknowledged order not yet final is asked about by its client order id.
 
 A recent listing with no trade at all lost its hand-off (the broker was down and the monitor
-died with the message, or Redis restarted with it queued): it is sniped now, through the
-same path, so it gets its one trade (rejected as stale if the signal is too old). The id is
-derived from the listing and the Trade row is unique on it, so this can never double-trade.
+died with the message): it is sniped now through the same path, once (the client order id is
+derived from the listing and unique).
 """
 
 from __future__ import annotations
@@ -15,92 +20,105 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
+from mexc import errors as mexc_errors
 from risk.models import TradingMode
 from risk.selectors import config_get_active
 
-from .execution import (
-    Guards,
-    OrderGateway,
-    SendPolicy,
-    _fail,
-    apply_order_state,
-    send_until_settled,
-    settle_unknown,
-)
+from .execution import Guards, OrderGateway, apply_order_state, send_live
 from .models import Trade, TradeStatus
+from .services import Signal, send_policy
+from .settle import settle
+from .states import trade_transition
 
 log = logging.getLogger(__name__)
 # A listing gets its trade within milliseconds; one without a trade after ORPHAN_GRACE lost its
 # hand-off. Older than ORPHAN_WINDOW it is history (or predates trading), not an orphan.
 ORPHAN_GRACE = timedelta(seconds=5)
 ORPHAN_WINDOW = timedelta(minutes=15)
+UNSETTLED_WINDOW = timedelta(days=1)  # MEXC's allOrders looks back 24 h: older is for a human
 
 
-def trades_reconcile(
-    *, gateway: OrderGateway, guards: Guards, settle_after_s: float = 2.0
-) -> Counter:
+def trades_reconcile(*, gateway: OrderGateway, guards: Guards) -> Counter:
     """One pass over open trades. Returns counts by outcome, for logs and tests."""
     counts: Counter = Counter()
-    config = config_get_active()
     now = timezone.now()
-    quiet_since = now - timedelta(seconds=settle_after_s)
+    free = Q(held_until__isnull=True) | Q(held_until__lt=now)
 
     for trade in Trade.objects.filter(status=TradeStatus.AWAITING_CONFIRMATION, expires_at__lt=now):
-        _fail(
+        if trade_transition(
             trade,
-            "confirmation_expired",
-            "No operator confirmed in time.",
-            status=TradeStatus.CANCELED,
-        )
-        counts["expired_confirmation"] += 1
+            TradeStatus.CANCELED,
+            reason_code="confirmation_expired",
+            error_message="No operator confirmed in time.",
+        ):
+            counts["expired_confirmation"] += 1
 
-    stale_before = now - timedelta(milliseconds=config.signal_max_age_ms)
-    for trade in Trade.objects.filter(
-        status=TradeStatus.PENDING, updated_at__lt=max(stale_before, quiet_since)
-    ):
-        _fail(
+    dry = Trade.objects.filter(free, mode=TradingMode.DRY_RUN, status=TradeStatus.PENDING)
+    for trade in dry:  # a simulated fill its sender did not finish (restart): nothing was sent
+        if trade_transition(
             trade,
-            "expired_before_send",
-            "Never sent: its signal went stale before a worker picked it up.",
-            status=TradeStatus.REJECTED,
-        )
-        counts["expired_pending"] += 1
+            TradeStatus.FAILED,
+            reason_code="dry_run_interrupted",
+            error_message="The simulated fill was interrupted (restart?).",
+        ):
+            counts["dry_run_interrupted"] += 1
 
-    for trade in Trade.objects.filter(
-        mode=TradingMode.DRY_RUN, status=TradeStatus.SUBMITTED, updated_at__lt=quiet_since
-    ):
-        _fail(trade, "dry_run_interrupted", "The simulated fill was interrupted (restart?).")
-        counts["dry_run_interrupted"] += 1
-
-    for trade in Trade.objects.filter(
+    live = Trade.objects.filter(
+        free,
         mode=TradingMode.LIVE,
-        status__in=(TradeStatus.SUBMITTED, TradeStatus.UNKNOWN, TradeStatus.PARTIALLY_FILLED),
-        updated_at__lt=quiet_since,
-    ):
-        if trade.status == TradeStatus.PARTIALLY_FILLED and trade.exchange_order_id:
-            try:
-                apply_order_state(
-                    trade,
-                    gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id),
-                )
-                counts["refreshed"] += 1
-            except Exception as exc:
-                log.warning(
-                    "reconcile.query_failed", extra={"trade_id": trade.pk, "error": repr(exc)}
-                )
+        status__in=(
+            TradeStatus.PENDING,
+            TradeStatus.UNKNOWN,
+            TradeStatus.SUBMITTED,
+            TradeStatus.PARTIALLY_FILLED,
+        ),
+        created_at__gte=now - UNSETTLED_WINDOW,
+    ).select_related("listing")
+    config = config_get_active()
+    for trade in live:
+        if trade.status in (TradeStatus.SUBMITTED, TradeStatus.PARTIALLY_FILLED):
+            counts[_refresh(trade, gateway)] += 1
             continue
-        outcome = settle_unknown(trade, gateway)
+        signal = _signal_of(trade)
+        policy = send_policy(config, signal)
+        try:
+            outcome = settle(trade, gateway, fresh_until_ms=policy.fresh_until_ms, window_s=0)
+        except Exception as exc:
+            log.warning("reconcile.settle_failed", extra={"trade_id": trade.pk, "error": repr(exc)})
+            counts["settle_failed"] += 1
+            continue
         if outcome == "resend":
-            send_until_settled(
-                trade, gateway, guards, SendPolicy(recv_window_ms=config.recv_window_ms)
-            )
+            send_live(trade, gateway, guards, policy)
         counts[outcome] += 1
     counts.update(listings_without_trade_snipe(now=now))
     if counts:
         log.info("reconcile.pass", extra=dict(counts))
     return counts
+
+
+def _refresh(trade: Trade, gateway: OrderGateway) -> str:
+    try:
+        state = gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id)
+    except mexc_errors.MexcError as exc:  # -2013 included: an acked order exists, ask again
+        log.info("reconcile.query_failed", extra={"trade_id": trade.pk, "error": repr(exc)})
+        return "query_failed"
+    apply_order_state(trade, state)
+    return "refreshed"
+
+
+def _signal_of(trade: Trade) -> Signal | None:
+    """The freshness a snipe was decided under (None for a manual trade: never resent)."""
+    if trade.manual or trade.listing is None:
+        return None
+    return Signal(
+        symbol=trade.symbol,
+        quote_asset=trade.listing.quote_asset,
+        client_order_id=trade.client_order_id,
+        opened_at_ms=int(trade.listing.listed_at.timestamp() * 1000),
+    )
 
 
 def listings_without_trade_snipe(*, now) -> Counter:

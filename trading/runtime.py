@@ -134,3 +134,8 @@ def set_gateway(gateway: OrderGateway | None) -> None:
     global _gateway
     with _lock:
         _gateway = gateway
+
+
+def exchange_now_ms() -> int:
+    """The exchange's clock as this process's gateway keeps it (ms)."""
+    return get_gateway().server_time_ms()

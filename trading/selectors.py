@@ -3,92 +3,41 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from risk.checks import Exposure
-from sniperbot import fastsql
 
 from .models import Trade, TradeStatus
-
-# Trades that did or may still commit money at the exchange (or in the simulation).
-COMMITTED = (
-    TradeStatus.PENDING,
-    TradeStatus.SUBMITTED,
-    TradeStatus.FILLED,
-    TradeStatus.PARTIALLY_FILLED,
-    TradeStatus.UNKNOWN,
-)
-IN_FLIGHT = (TradeStatus.PENDING, TradeStatus.SUBMITTED, TradeStatus.UNKNOWN)
+from .states import COMMITTED, IN_FLIGHT
 
 
-def exposure_for(*, mode: str) -> Exposure:
+def exposure_for(*, mode: str, exclude_id: int | None = None) -> Exposure:
     """24 h spend, trades in the last hour and snipes in flight, for one mode.
 
-    Dry-run trades count against dry-run exposure only, so a simulation respects the limits
-    the way live trading would, without eating the live budget.
+    Held (awaiting confirmation) and pending trades count: they may still spend. Dry-run
+    trades count against dry-run exposure only, so a simulation respects the limits the way
+    live trading would, without eating the live budget. `exclude_id`: the trade being decided
+    again (a confirmation) does not count against itself.
     """
-    return decision_inputs(mode=mode)[1]
-
-
-def decision_inputs(*, mode: str, client_order_id: str = "") -> tuple[int | None, Exposure]:
-    """The trade already holding `client_order_id` (its id), and the exposure of `mode`."""
-    return decision_inputs_from(
-        fastsql.first_row(*decision_inputs_statement(mode=mode, client_order_id=client_order_id))
-    )
-
-
-def decision_inputs_from(row: tuple) -> tuple[int | None, Exposure]:
-    exposure = Exposure(spent_24h=fastsql.money(row[1]), trades_last_hour=row[2], in_flight=row[3])
-    return row[0], exposure
-
-
-def decision_inputs_statement(*, mode: str, client_order_id: str = "") -> fastsql.Statement:
-    """`decision_inputs` as one plain statement: every decision runs it under the config
-    lock, on the path from a detection to its order (see sniperbot/fastsql.py)."""
-    columns, column_params, where, where_params = _exposure_sql(mode)
-    return (
-        f"SELECT (SELECT id FROM trading_trade WHERE client_order_id = %s), {', '.join(columns)}"
-        f" FROM trading_trade WHERE {where}",
-        (client_order_id, *(p for own in column_params for p in own), *where_params),
-    )
-
-
-def exposure_within_statement(*, mode: str, exposure: Exposure) -> fastsql.Statement:
-    """A condition (fastsql's `when`): `mode`'s exposure now is at most `exposure`."""
-    columns, column_params, where, where_params = _exposure_sql(mode)
-    limits = (exposure.spent_24h, exposure.trades_last_hour, exposure.in_flight)
-    params = list(where_params)
-    for own, limit in zip(column_params, limits, strict=True):
-        params += [*own, limit]
-    return (
-        f"EXISTS (SELECT 1 FROM trading_trade WHERE {where} HAVING "
-        + " AND ".join(f"{column} <= %s" for column in columns)
-        + ")",
-        params,
-    )
-
-
-def _exposure_sql(mode: str) -> tuple[list[str], list[tuple], str, tuple]:
-    """The exposure's three figures as SQL (spent over 24 h, trades in the last hour, in
-    flight) with each one's parameters, over the trades its WHERE (and parameters) picks."""
     now = timezone.now()
-    committed = ", ".join(["%s"] * len(COMMITTED))
-    in_flight = ", ".join(["%s"] * len(IN_FLIGHT))
-    columns = [
-        f"COALESCE(SUM(CASE WHEN status IN ({committed})"
-        " THEN COALESCE(quote_spent, quote_qty) ELSE 0 END), 0)",
-        f"COUNT(CASE WHEN status IN ({committed}) AND created_at >= %s THEN 1 END)",
-        f"COUNT(CASE WHEN status IN ({in_flight}) THEN 1 END)",
-    ]
-    column_params = [
-        tuple(COMMITTED),
-        (*COMMITTED, fastsql.when(now - timedelta(hours=1))),
-        tuple(IN_FLIGHT),
-    ]
-    where = "mode = %s AND created_at >= %s"
-    return columns, column_params, where, (mode, fastsql.when(now - timedelta(hours=24)))
+    committed = Q(status__in=COMMITTED)
+    trades = Trade.objects.filter(mode=mode, created_at__gte=now - timedelta(hours=24))
+    if exclude_id is not None:
+        trades = trades.exclude(pk=exclude_id)
+    figures = trades.aggregate(
+        spent=Sum(Coalesce("quote_spent", "quote_qty"), filter=committed, default=Decimal(0)),
+        last_hour=Count("id", filter=committed & Q(created_at__gte=now - timedelta(hours=1))),
+        in_flight=Count("id", filter=Q(status__in=IN_FLIGHT)),
+    )
+    return Exposure(
+        spent_24h=figures["spent"],
+        trades_last_hour=figures["last_hour"],
+        in_flight=figures["in_flight"],
+    )
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.

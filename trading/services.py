@@ -1,36 +1,39 @@
-"""Writes for trading: decide (risk checks -> Trade row), then execute.
+"""Writes for trading: ONE decide-and-claim (`trade_decide`), then the send (`trade_send`).
 
-A Trade row with its client order id is committed before anything leaves the process, so
-whatever happens next (timeout, crash, restart) the row says what is known and the same id
-is used to ask the exchange, never to send again blindly.
+Every way a trade starts goes through `trade_decide`: a detected listing (`trade_snipe`), an
+announced one armed before its open (`trade_arm`), an operator's trade (`trade_manual`), a
+confirmation of a held trade (`trade_confirm`, which decides the held row again against the
+limits in force). It locks the config row, reads the exposure (held trades included), runs the
+pure checks, asks the guards for a rate-limit slot within the freshness deadline, and writes
+the outcome: `rejected` (with the reason), `awaiting_confirmation`, or `pending` = claimed by
+the caller, who alone sends it (its lease is `held_until`). The Trade row with its client
+order id is committed before anything leaves the process.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from monitoring import events
-from risk.checks import Decision, Exposure, Intent, Limits, Outcome, effective_mode
-from risk.models import ACTIVE_CONFIG_NAME, TradeConfig
+from risk.checks import Decision, Intent, Outcome, Reason, effective_mode
+from risk.models import TradeConfig, TradingMode
+from risk.selectors import config_get_active, config_lock, config_version_id
 from risk.services import risk_evaluate, risk_limits
-from sniperbot import fastsql
 
-from .execution import SendPolicy
+from .execution import SendPolicy, fill_dry_run, lease, send_hold_s, send_live
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
-from .selectors import decision_inputs, decision_inputs_from, decision_inputs_statement
+from .selectors import exposure_for
+from .states import trade_transition
 
 log = logging.getLogger(__name__)
 
@@ -50,224 +53,171 @@ class Stamps:
     dispatched_ns: int | None = None
 
 
+@dataclass(frozen=True)
+class Signal:
+    """Why a trade is wanted: what to buy, for how much, and how fresh the reason is."""
+
+    symbol: str
+    quote_asset: str
+    client_order_id: str
+    quote_qty: Decimal | None = None  # None: the config's snipe amount
+    listing_id: int | None = None
+    manual: bool = False
+    want_live: bool = True
+    requested_by: str = ""
+    opened_at_ms: int | None = None  # the listing's open (exchange ms): freshness counts from it
+    fires_at_ms: int | None = None  # announced: sent at this time; its slot is asked then
+    stamps: Stamps = Stamps()
+
+
+@dataclass(frozen=True)
+class Decided:
+    trade: Trade
+    created: bool
+    wait_s: float = 0.0  # until its rate-limit slot (0: send now)
+
+    @property
+    def to_send(self) -> bool:
+        return self.created and self.trade.status == TradeStatus.PENDING
+
+
 def keys_present() -> bool:
     return bool(settings.MEXC_API_KEY and settings.MEXC_SECRET_KEY)
 
 
-def trade_decide(**intent: Any) -> tuple[Trade, bool]:
-    """Run the risk checks for one intent and record the outcome as a Trade.
+def now_ms() -> int:
+    """The exchange's clock where the gateway keeps one, else this host's."""
+    from .runtime import exchange_now_ms
 
-    Takes `decide_locked`'s arguments (all but `reads`) and locks the config itself.
-    Idempotent on `client_order_id`: a second call returns the existing row (False). The
-    config row is locked while deciding, so concurrent decisions see each other's exposure.
-    """
+    return exchange_now_ms()
+
+
+def trade_decide(signal: Signal, *, held: Trade | None = None) -> Decided:
+    """The one decide-and-claim. `held`: a trade decided before (awaiting confirmation, or
+    pending before its open) decided again now; otherwise a new row, unique on its client
+    order id (a second call for the same id returns the existing row, created=False)."""
+    from .runtime import get_guards
+
     with transaction.atomic():
-        reads = read_for_decision(
-            client_order_id=intent["client_order_id"], want_live=intent.get("want_live", True)
+        config, version_id = config_lock()
+        if held is None:
+            existing = Trade.objects.filter(client_order_id=signal.client_order_id).first()
+            if existing is not None:
+                return Decided(existing, False)
+        limits = risk_limits(config)
+        mode = effective_mode(limits, signal.want_live)
+        at_ms = now_ms()
+        intent = Intent(
+            symbol=signal.symbol,
+            quote_asset=signal.quote_asset,
+            quote_qty=signal.quote_qty if signal.quote_qty is not None else config.snipe_quote_usdt,
+            manual=signal.manual,
+            want_live=signal.want_live,
+            signal_age_ms=None
+            if signal.opened_at_ms is None
+            else max(0, max(at_ms, signal.fires_at_ms or 0) - signal.opened_at_ms),
+            confirmed=held is not None and held.status == TradeStatus.AWAITING_CONFIRMATION,
         )
-        return decide_locked(reads=reads, **intent)
-
-
-@dataclass(frozen=True)
-class LockedConfig:
-    """The active configuration, the version in force, and its limits for the checks."""
-
-    config: TradeConfig
-    version_id: int
-    limits: Limits
-
-
-@dataclass(frozen=True)
-class DecisionReads:
-    """What a decision reads: the locked config, and the trade inputs read right after the
-    lock (`decision_inputs`) for `mode`, the mode the last config seen gave."""
-
-    locked: LockedConfig
-    mode: str | None = None
-    existing_id: int | None = None
-    exposure: Exposure | None = None
-
-
-_config_seen: tuple[tuple, LockedConfig] | None = None
-TRADE_KEPT = ("updated_at",)  # a claimed trade's updated_at is its sender's lease, set ahead
-
-
-def read_for_decision(*, client_order_id: str, want_live: bool = True) -> DecisionReads:
-    """The active config, locked until the caller's transaction ends (decisions queue here),
-    and the decision's inputs, in one round trip (`PendingReads`)."""
-    reads = pending_reads(client_order_id=client_order_id, want_live=want_live)
-    return reads.result(fastsql.first_rows(*reads.statements))
-
-
-@dataclass(frozen=True)
-class PendingReads:
-    """A decision's reads as statements, to send in one round trip with others
-    (fastsql.first_rows): the config lock first, then the decision's inputs.
-
-    The inputs need the trading mode, which the locked config decides; they are read for
-    the mode the last config seen gives (`mode`; None: no config seen yet, the lock alone),
-    so a decision that finds the mode changed reads them again (`decide_locked`). They run
-    after the lock, so they see every decision that held it before.
-    """
-
-    statements: tuple[fastsql.Statement, ...]
-    mode: str | None
-
-    def result(self, rows: Sequence[tuple | None]) -> DecisionReads:
-        """The reads from the statements' rows (in order)."""
-        locked = _locked_from(rows[0])
-        if self.mode is None:
-            return DecisionReads(locked=locked)
-        existing_id, exposure = decision_inputs_from(rows[1])
-        return DecisionReads(
-            locked=locked, mode=self.mode, existing_id=existing_id, exposure=exposure
+        exposure = exposure_for(mode=mode, exclude_id=held.pk if held else None)
+        decision = risk_evaluate(
+            limits=limits, intent=intent, exposure=exposure, keys_present=keys_present()
         )
-
-
-def pending_reads(*, client_order_id: str, want_live: bool = True) -> PendingReads:
-    seen = _config_seen
-    if seen is None:
-        return PendingReads(statements=(config_lock_statement(),), mode=None)
-    mode = effective_mode(seen[1].limits, want_live)
-    return PendingReads(
-        statements=(
-            config_lock_statement(),
-            decision_inputs_statement(mode=mode, client_order_id=client_order_id),
-        ),
-        mode=mode,
-    )
-
-
-_VERSION_OF = (
-    "SELECT h.history_id FROM risk_historicaltradeconfig h"
-    " WHERE h.id = {} ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1"
-)
-
-
-def config_lock_statement(*, row: bool = True) -> fastsql.Statement:
-    """The active config's row and its version, locked until the transaction ends (`row`
-    False: the lock alone, for a caller that checks the version another way)."""
-    columns = "c.id"
-    if row:
-        columns = ", ".join(f"c.{f.column}" for f in TradeConfig._meta.concrete_fields)
-        columns += f", ({_VERSION_OF.format('c.id')})"
-    return (
-        f"SELECT {columns} FROM risk_tradeconfig c WHERE c.name = %s" + fastsql.for_update(),
-        (ACTIVE_CONFIG_NAME,),
-    )
-
-
-def config_unchanged_statement(locked: LockedConfig) -> fastsql.Statement:
-    """A condition (fastsql's `when`): the config's version is still `locked`'s."""
-    return f"({_VERSION_OF.format('%s')}) = %s", (locked.config.pk, locked.version_id)
-
-
-def _locked_from(row: tuple) -> LockedConfig:
-    """The model is built again only when the config's row differs from the last one seen,
-    so the decision path compiles no query."""
-    global _config_seen
-    seen = _config_seen
-    if seen is not None and seen[0] == row:
-        return seen[1]
-    config = TradeConfig.objects.get(name=ACTIVE_CONFIG_NAME)
-    locked = LockedConfig(config=config, version_id=row[-1], limits=risk_limits(config))
-    _config_seen = (row, locked)
-    return locked
-
-
-def config_seen() -> LockedConfig | None:
-    """The config the last decision in this process locked (it may have changed since)."""
-    seen = _config_seen
-    return None if seen is None else seen[1]
-
-
-def decide_locked(
-    *,
-    reads: DecisionReads,
-    symbol: str,
-    quote_asset: str,
-    quote_qty: Decimal | None,
-    client_order_id: str,
-    listing_id: int | None = None,
-    manual: bool = False,
-    want_live: bool = True,
-    requested_by: str = "",
-    stamps: Stamps = Stamps(),
-    before_insert: Callable[[Trade], None] | None = None,
-    write: Callable[[Trade], None] | None = None,
-    publish: bool = True,
-    judge: Callable[..., Decision] = risk_evaluate,
-) -> tuple[Trade, bool]:
-    """`trade_decide` inside the caller's transaction, with the config locked
-    (`read_for_decision`).
-
-    `before_insert(trade)`: a passing trade, before its row is written (the inline snipe
-    reserves its send there, so the row is born claimed or refused: one write, one commit).
-    `write(trade)`: writes the new row instead of an INSERT now (the inline snipe sends it
-    with the COMMIT); it must set the trade's id.
-    `publish=False`: the caller pushes and logs the new trade itself (after its order has
-    left: a log line costs as much as a round trip to the database here).
-    `judge`: runs the checks (`risk_evaluate`'s arguments); it may raise to stop here.
-    """
-    locked = reads.locked
-    config, limits = locked.config, locked.limits
-    signal_age_ms = None
-    if stamps.detected_ns is not None and not manual:
-        signal_age_ms = (time.time_ns() - stamps.detected_ns) / 1e6
-    intent = Intent(
-        symbol=symbol,
-        quote_asset=quote_asset,
-        quote_qty=quote_qty if quote_qty is not None else config.snipe_quote_usdt,
-        manual=manual,
-        want_live=want_live,
-        signal_age_ms=signal_age_ms,
-    )
-    mode = effective_mode(limits, intent.want_live)
-    if reads.mode == mode and reads.exposure is not None:
-        existing_id, exposure = reads.existing_id, reads.exposure
-    else:  # no config seen before, or it changed the mode
-        existing_id, exposure = decision_inputs(mode=mode, client_order_id=client_order_id)
-    if existing_id is not None:
-        return Trade.objects.get(pk=existing_id), False
-    decision = judge(limits=limits, intent=intent, exposure=exposure, keys_present=keys_present())
-    status = _STATUS_FOR[decision.outcome]
-    now = timezone.now()
-    trade = Trade(
-        listing_id=listing_id,
-        symbol=symbol,
-        quote_qty=intent.quote_qty,
-        mode=decision.mode,
-        status=status,
-        reason_code=decision.reason.value if decision.reason else "",
-        error_message=decision.detail if decision.reason else "",
-        client_order_id=client_order_id,
-        config_version_id=locked.version_id,
-        manual=manual,
-        requested_by=requested_by,
-        expires_at=(
-            now + timedelta(seconds=config.confirmation_ttl_s)
+        wait_s = 0.0
+        if decision.passed and mode == TradingMode.LIVE and signal.fires_at_ms is None:
+            decision, wait_s = _admitted(
+                decision, get_guards(), _fresh_until(signal, config), at_ms
+            )
+        status = _STATUS_FOR[decision.outcome]
+        if held is not None and held.status == TradeStatus.PENDING and not decision.passed:
+            # decided again at its open: no operator can be waited for any more
+            if status == TradeStatus.AWAITING_CONFIRMATION:
+                decision = _refused(decision, Reason.NEEDS_CONFIRMATION, decision.detail)
+            status = TradeStatus.REJECTED
+        now = timezone.now()
+        fields = {
+            "mode": decision.mode,
+            "quote_qty": intent.quote_qty,
+            "reason_code": decision.reason.value if decision.reason else "",
+            "error_message": decision.detail if decision.reason else "",
+            "config_version_id": version_id,
+            "risk_done_ns": time.time_ns(),
+            "expires_at": now + timedelta(seconds=config.confirmation_ttl_s)
             if status == TradeStatus.AWAITING_CONFIRMATION
-            else None
-        ),
-        detected_ns=stamps.detected_ns,
-        persisted_ns=stamps.persisted_ns,
-        dispatched_ns=stamps.dispatched_ns,
-        risk_done_ns=time.time_ns(),
-        updated_at=now,
-    )
-    if before_insert is not None and status == TradeStatus.PENDING:
-        before_insert(trade)
-    if write is None:
-        fastsql.insert(trade, keep=TRADE_KEPT)
-    else:
-        write(trade)
-    if publish:
-        events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
-        log_decided(trade)
-    return trade, True
+            else None,
+            "held_until": _lease_until(signal, wait_s, config, at_ms)
+            if status == TradeStatus.PENDING
+            else None,
+        }
+        if held is None:
+            trade = Trade.objects.create(
+                listing_id=signal.listing_id,
+                symbol=signal.symbol,
+                client_order_id=signal.client_order_id,
+                manual=signal.manual,
+                requested_by=signal.requested_by,
+                detected_ns=signal.stamps.detected_ns,
+                persisted_ns=signal.stamps.persisted_ns,
+                dispatched_ns=signal.stamps.dispatched_ns,
+                status=status,
+                **fields,
+            )
+            events.publish_on_commit(events.TRADE_UPDATED, trade_payload(trade))
+        else:
+            if held.status == TradeStatus.AWAITING_CONFIRMATION:
+                fields["confirmed_ns"] = time.time_ns()
+            if not trade_transition(held, status, **fields):
+                raise TradeChanged(f"Trade {held.pk} is {held.status} now; nothing was done.")
+            trade = held
+    _log_decided(trade)
+    return Decided(trade, held is None, wait_s)
 
 
-def log_decided(trade: Trade) -> None:
+class TradeChanged(Exception):
+    """Someone else changed the trade first."""
+
+
+def _fresh_until(signal: Signal, config: TradeConfig) -> int | None:
+    """The exchange ms after which the signal is stale (None: no freshness, a manual trade)."""
+    if signal.opened_at_ms is None:
+        return None
+    return signal.opened_at_ms + config.signal_max_age_ms
+
+
+def _admitted(
+    decision: Decision, guards, fresh_until_ms: int | None, at_ms: int
+) -> tuple[Decision, float]:
+    """The breaker, then a rate-limit slot no later than the freshness deadline: a trade
+    whose slot lies beyond it is refused now, with the wait in its reason."""
+    budget_s = guards.max_wait_s if fresh_until_ms is None else (fresh_until_ms - at_ms) / 1000
+    allowed, wait_s = guards.admit(budget_s)
+    if not allowed:
+        return _refused(decision, Reason.CIRCUIT_OPEN, "Circuit breaker open."), 0.0
+    if wait_s is None:
+        return _refused(
+            decision,
+            Reason.RATE_LIMITED,
+            f"No order slot within {max(budget_s, 0) * 1000:.0f} ms "
+            "(the freshness deadline or the wait budget).",
+        ), 0.0
+    return decision, wait_s
+
+
+def _refused(decision: Decision, reason: Reason, detail: str) -> Decision:
+    from monitoring.metrics import risk_rejections
+
+    risk_rejections.labels(reason=reason.value).inc()
+    return replace(decision, outcome=Outcome.REJECT, reason=reason, detail=detail)
+
+
+def _lease_until(signal: Signal, wait_s: float, config: TradeConfig, at_ms: int) -> datetime:
+    """How long the caller owns the trade: until its slot (or its open, and the retry window
+    after it) and one send's time."""
+    if signal.fires_at_ms is not None:
+        wait_s = max(0.0, (signal.fires_at_ms - at_ms) / 1000) + config.open_retry_window_ms / 1000
+    return lease(wait_s + send_hold_s())
+
+
+def _log_decided(trade: Trade) -> None:
     log.info(
         "trade.decided",
         extra={
@@ -281,151 +231,62 @@ def log_decided(trade: Trade) -> None:
     )
 
 
-def send_policy(config: TradeConfig, open_at_ms: int | None) -> SendPolicy:
+def send_policy(config: TradeConfig, signal: Signal | None) -> SendPolicy:
+    opened = signal.opened_at_ms if signal else None
     return SendPolicy(
         recv_window_ms=config.recv_window_ms,
-        open_at_ms=open_at_ms,
+        open_at_ms=opened,
         open_retry_window_ms=config.open_retry_window_ms,
         open_retry_interval_ms=config.open_retry_interval_ms,
+        fresh_until_ms=_fresh_until(signal, config) if signal else None,
     )
 
 
-def max_send_wait_s(config: TradeConfig) -> float:
-    """Waiting longer than a signal stays fresh makes no sense (the reconciler would expire
-    the trade meanwhile): beyond that the order is refused as rate limited."""
-    return config.signal_max_age_ms / 1000 * 0.8
+# --- the send ---------------------------------------------------------------------------------
 
 
-# --- orchestration: what tasks, commands and the API call -------------------------------------
-
-
-def trade_execute(
-    *,
-    trade_id: int,
-    open_at_ms: int | None = None,
-    trade: Trade | None = None,
-    reserved: bool = False,
-) -> Trade:
-    """Send a decided (pending) trade: dry-run fill or live order. Idempotent by claim.
-
-    `trade`: the row just decided, when the caller has it (saves a read on the hot path).
-    `reserved`: its rate-limit slot was reserved earlier and has come (a deferred send).
-    """
-    from .execution import execute_dry_run, execute_live
+def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sleep) -> Trade:
+    """Send a trade this caller decided and claimed (pending), after its slot's wait."""
     from .runtime import get_gateway, get_guards
 
-    if trade is None or trade.pk != trade_id:
-        trade = Trade.objects.get(pk=trade_id)
+    trade = decided.trade
     if trade.status != TradeStatus.PENDING:
         return trade
+    if decided.wait_s > 0:
+        sleep(decided.wait_s)
     gateway = get_gateway()
-    if trade.mode == "dry_run":
-        execute_dry_run(trade, gateway)
+    if trade.mode == TradingMode.DRY_RUN:
+        fill_dry_run(trade, gateway)
     else:
-        config = TradeConfig.objects.get(name="default")
-        execute_live(
-            trade,
-            gateway,
-            get_guards(),
-            send_policy(config, open_at_ms),
-            max_wait_s=max_send_wait_s(config),
-            defer=None if reserved else partial(send_later, trade.pk, open_at_ms),
-            reserved=reserved,
-        )
-    trade.refresh_from_db()
+        send_live(trade, gateway, get_guards(), send_policy(config_get_active(), signal))
     return trade
 
 
-SEND_TASK = "trading.tasks.send_reserved"
-
-
-def send_later(trade_id: int, open_at_ms: int | None, wait_s: float) -> None:
-    """Send a trade when its reserved rate-limit slot comes, without holding this worker.
-
-    Celery holds the task until then (countdown); in-process (embedded), a timer thread does.
-    If the broker refuses the hand-off, wait here: the slot is reserved either way.
-    """
-    kwargs = {"trade_id": trade_id, "open_at_ms": open_at_ms}
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        timer = threading.Timer(wait_s, _send_reserved_inprocess, kwargs=kwargs)
-        timer.daemon = True
-        timer.start()
-        return
-    try:
-        from celery import current_app
-
-        current_app.send_task(SEND_TASK, kwargs=kwargs, countdown=wait_s)
-    except Exception as exc:
-        log.warning("trade.defer_failed", extra={"trade_id": trade_id, "error": repr(exc)})
-        time.sleep(wait_s)
-        trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
-
-
-DEFERRED_SEND_TRIES = 3
-
-
-def _send_reserved_inprocess(trade_id: int, open_at_ms: int | None) -> None:
-    """A timer's send. A busy database (SQLite's lock) is retried: the slot is already ours,
-    and the claim on `pending` keeps a retry from ever sending twice."""
-    from django.db import OperationalError, connection
-
-    try:
-        for attempt in range(1, DEFERRED_SEND_TRIES + 1):
-            try:
-                trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
-                return
-            except OperationalError as exc:
-                log.warning(
-                    "trade.deferred_send_retry",
-                    extra={"trade_id": trade_id, "attempt": attempt, "error": repr(exc)},
-                )
-                connection.close()
-                time.sleep(0.05 * attempt)
-        log.error("trade.deferred_send_failed", extra={"trade_id": trade_id})
-    except Exception:
-        log.exception("trade.deferred_send_failed", extra={"trade_id": trade_id})
-    finally:
-        connection.close()
-
-
 def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:
-    """One listing -> one intent -> one trade (the id is derived from the listing)."""
+    """One listing -> one intent -> one trade (its client order id derives from the listing,
+    so a second hand-off of the same listing, or its armed announcement, lands on that row)."""
     from listings.models import Listing
+
+    from .ids import snipe_order_id
 
     listing = Listing.objects.get(pk=listing_id)
     if listing.delisted_at is not None:
         return None
-    trade, created = _snipe(
+    signal = Signal(
         symbol=listing.symbol,
         quote_asset=listing.quote_asset,
-        open_at=listing.listed_at,
+        client_order_id=snipe_order_id(listing.symbol, listing.listed_at),
         listing_id=listing.pk,
+        opened_at_ms=int(listing.listed_at.timestamp() * 1000),
         stamps=stamps,
     )
-    if not created and trade.listing_id is None:  # decided at the open, before this row existed
-        Trade.objects.filter(pk=trade.pk, listing__isnull=True).update(listing_id=listing.pk)
-    return trade
-
-
-def _snipe(
-    *, symbol: str, quote_asset: str, open_at, listing_id: int | None, stamps: Stamps
-) -> tuple[Trade, bool]:
-    """Decide the one intent of a listing (id derived from symbol + open), then send it."""
-    from .ids import snipe_order_id
-
-    trade, created = trade_decide(
-        symbol=symbol,
-        quote_asset=quote_asset,
-        quote_qty=None,
-        client_order_id=snipe_order_id(symbol, open_at),
-        listing_id=listing_id,
-        stamps=stamps,
-    )
-    if created and trade.status == TradeStatus.PENDING:
-        trade = trade_execute(
-            trade_id=trade.pk, open_at_ms=int(open_at.timestamp() * 1000), trade=trade
+    decided = trade_decide(signal)
+    if not decided.created:
+        Trade.objects.filter(pk=decided.trade.pk, listing__isnull=True).update(
+            listing_id=listing.pk
         )
-    return trade, created
+        return decided.trade
+    return trade_send(decided, signal)
 
 
 def trade_manual(
@@ -436,20 +297,20 @@ def trade_manual(
     actor=None,
     actor_label: str = "",
 ) -> Trade:
-    """A trade an operator asks for, through the same risk checks as a snipe."""
+    """A trade an operator asks for, through the same decision as a snipe."""
     from listings.services import split_symbol
     from monitoring.services import audit_record
 
     from .ids import manual_order_id
 
     symbol = symbol.strip().upper()
-    if not symbol.isalnum():
+    _, quote_asset = split_symbol(symbol)
+    if not symbol.isascii() or not symbol.isalnum() or not quote_asset:
         raise ValueError(f"{symbol!r} is not a MEXC symbol (letters and digits, e.g. ABCUSDT).")
     if quote_qty <= 0:
         raise ValueError("The quote amount must be positive.")
     label = actor_label or (actor.get_username() if actor else "cli")
-    _, quote_asset = split_symbol(symbol)
-    trade, _ = trade_decide(
+    signal = Signal(
         symbol=symbol,
         quote_asset=quote_asset,
         quote_qty=quote_qty,
@@ -458,97 +319,208 @@ def trade_manual(
         want_live=live,
         requested_by=label,
     )
-    audit_record(
-        actor=actor,
-        actor_label=label,
-        action="trade.manual",
-        target=f"Trade:{trade.pk}",
-        detail={"symbol": symbol, "quote": str(quote_qty), "live": live, "status": trade.status},
-    )
-    if trade.status == TradeStatus.PENDING:
-        trade = trade_execute(trade_id=trade.pk)
-    return trade
+    with transaction.atomic():
+        decided = trade_decide(signal)
+        audit_record(
+            actor=actor,
+            actor_label=label,
+            action="trade.manual",
+            target=f"Trade:{decided.trade.pk}",
+            detail={
+                "symbol": symbol,
+                "quote": str(quote_qty),
+                "live": live,
+                "status": decided.trade.status,
+            },
+        )
+    return trade_send(decided, signal)
 
 
 def trade_confirm(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
-    """An operator confirms a high-value trade: it is re-checked, then sent."""
+    """An operator confirms a held trade: it is decided again against the limits in force
+    (kill switch, limits, mode, keys, breaker, rate limit), then sent; or refused, with why."""
     from monitoring.services import audit_record
 
     label = actor_label or (actor.get_username() if actor else "cli")
-    trade = Trade.objects.get(pk=trade_id)
-    if trade.status != TradeStatus.AWAITING_CONFIRMATION:
-        raise ValueError(f"Trade {trade_id} is {trade.status}, not awaiting confirmation.")
-    if trade.expires_at and trade.expires_at < timezone.now():
-        Trade.objects.filter(pk=trade.pk, status=TradeStatus.AWAITING_CONFIRMATION).update(
-            status=TradeStatus.CANCELED, reason_code="confirmation_expired"
+    with transaction.atomic():
+        trade = Trade.objects.select_for_update().get(pk=trade_id)
+        if trade.status != TradeStatus.AWAITING_CONFIRMATION:
+            raise ValueError(f"Trade {trade_id} is {trade.status}, not awaiting confirmation.")
+        if trade.expires_at and trade.expires_at < timezone.now():
+            trade_transition(
+                trade,
+                TradeStatus.CANCELED,
+                reason_code="confirmation_expired",
+                error_message="No operator confirmed in time.",
+            )
+            audit_record(
+                actor=actor, actor_label=label, action="trade.confirm", target=f"Trade:{trade.pk}"
+            )
+            return trade
+        Trade.objects.filter(pk=trade.pk).update(confirmed_by=label)
+        trade.confirmed_by = label
+        signal = _signal_of(trade)
+        decided = trade_decide(signal, held=trade)
+        audit_record(
+            actor=actor,
+            actor_label=label,
+            action="trade.confirm",
+            target=f"Trade:{trade.pk}",
+            detail={"status": trade.status, "reason": trade.reason_code},
         )
-        raise ValueError(f"Trade {trade_id} expired before it was confirmed.")
-    claimed = Trade.objects.filter(pk=trade.pk, status=TradeStatus.AWAITING_CONFIRMATION).update(
-        status=TradeStatus.PENDING, confirmed_by=label, updated_at=timezone.now()
+    return trade_send(Decided(decided.trade, True, decided.wait_s), signal)
+
+
+def _signal_of(trade: Trade) -> Signal:
+    from listings.services import split_symbol
+
+    _, quote_asset = split_symbol(trade.symbol)
+    return Signal(
+        symbol=trade.symbol,
+        quote_asset=quote_asset,
+        quote_qty=trade.quote_qty,
+        client_order_id=trade.client_order_id,
+        listing_id=trade.listing_id,
+        manual=trade.manual,
+        want_live=trade.mode == TradingMode.LIVE or trade.manual is False,
+        requested_by=trade.requested_by,
     )
-    if not claimed:
-        raise ValueError(f"Trade {trade_id} was confirmed or canceled by someone else.")
-    audit_record(actor=actor, actor_label=label, action="trade.confirm", target=f"Trade:{trade.pk}")
-    return trade_execute(trade_id=trade.pk)
 
 
 def trade_cancel(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
+    """An operator cancels a held trade (one that is not with a sender)."""
     from monitoring.services import audit_record
 
     label = actor_label or (actor.get_username() if actor else "cli")
-    canceled = Trade.objects.filter(
-        pk=trade_id, status__in=(TradeStatus.AWAITING_CONFIRMATION, TradeStatus.PENDING)
-    ).update(
-        status=TradeStatus.CANCELED,
-        reason_code="canceled_by_operator",
-        error_message=f"Canceled by {label}.",
-        updated_at=timezone.now(),
-    )
-    trade = Trade.objects.get(pk=trade_id)
-    if not canceled:
-        raise ValueError(f"Trade {trade_id} is {trade.status}; only unsent trades can be canceled.")
-    audit_record(actor=actor, actor_label=label, action="trade.cancel", target=f"Trade:{trade.pk}")
-    events.publish(events.TRADE_UPDATED, trade_payload(trade))
+    with transaction.atomic():
+        trade = Trade.objects.select_for_update().get(pk=trade_id)
+        if trade.status != TradeStatus.AWAITING_CONFIRMATION or not trade_transition(
+            trade,
+            TradeStatus.CANCELED,
+            reason_code="canceled_by_operator",
+            error_message=f"Canceled by {label}.",
+        ):
+            raise ValueError(
+                f"Trade {trade_id} is {trade.status}; only held trades can be canceled."
+            )
+        audit_record(
+            actor=actor, actor_label=label, action="trade.cancel", target=f"Trade:{trade.pk}"
+        )
     return trade
 
 
+# --- announced listings: decided when armed, sent at the open ----------------------------------
+
 ARMED_MAX_WAIT_S = 15 * 60
+PREFIRE_S = 0.05  # the config is read again this long before the open (then only memory)
+SPIN_S = 0.002  # the last stretch before the open is waited by spinning, not sleeping
 
 
-def trade_snipe_announced(
-    *, upcoming_id: int, sleep: Callable[[float], None] = time.sleep
-) -> Trade | None:
-    """Fire an announced listing at its open, by the exchange's clock, not a moment before.
+@dataclass
+class Armed:
+    """An announced listing's trade, decided and claimed, waiting for its open."""
 
-    Its client order id is the one the detection path derives for the same listing, so if the
-    stream sees the listing first (or later), both paths land on one Trade and one order.
+    decided: Decided
+    signal: Signal
+    fires_at_ms: int
+
+
+def trade_arm(
+    *, symbol: str, quote_asset: str, open_at: datetime, listing_id: int | None = None
+) -> Armed:
+    """Decide an announced listing's trade now, before its open: checked, recorded, claimed.
+    The same client order id as its detection, so the stream's sighting finds this row."""
+    from .ids import snipe_order_id
+
+    open_ms = int(open_at.timestamp() * 1000)
+    signal = Signal(
+        symbol=symbol,
+        quote_asset=quote_asset,
+        client_order_id=snipe_order_id(symbol, open_at),
+        listing_id=listing_id,
+        opened_at_ms=open_ms,
+        fires_at_ms=open_ms,
+        stamps=Stamps(detected_ns=open_ms * 1_000_000),
+    )
+    return Armed(decided=trade_decide(signal), signal=signal, fires_at_ms=open_ms)
+
+
+def trade_fire(
+    armed: Armed,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], int] | None = None,
+) -> Trade:
+    """At the open, by the exchange's clock: the last check, then the order; recorded after.
+
+    `PREFIRE_S` before the open the config is read again: a new version (the kill switch
+    included) decides the trade again; the rate-limit slot is asked then too. From there to
+    the socket only memory is checked: that the slot has come and the signal is fresh.
     """
+    from .runtime import get_guards
+
+    clock = clock or now_ms
+    decided = armed.decided
+    trade = decided.trade
+    if not decided.to_send:
+        return trade
+    _wait_until(armed.fires_at_ms - PREFIRE_S * 1000, clock, sleep)
+    config = config_get_active()
+    if config_version_id() != trade.config_version_id:
+        decided = trade_decide(replace(armed.signal, fires_at_ms=armed.fires_at_ms), held=trade)
+        if trade.status != TradeStatus.PENDING:
+            return trade
+    fires_at = armed.fires_at_ms
+    if trade.mode == TradingMode.LIVE:
+        fresh_until = _fresh_until(armed.signal, config)
+        allowed, wait_s = get_guards().admit((fresh_until - clock()) / 1000)
+        refused = (
+            (Reason.CIRCUIT_OPEN, "Circuit breaker open.")
+            if not allowed
+            else (Reason.RATE_LIMITED, "No order slot before the signal went stale.")
+            if wait_s is None
+            else None
+        )
+        if refused is not None:
+            trade_transition(
+                trade,
+                TradeStatus.REJECTED,
+                reason_code=refused[0].value,
+                error_message=refused[1],
+                held_until=None,
+            )
+            return trade
+        fires_at = max(fires_at, clock() + int(wait_s * 1000))
+    _wait_until(fires_at, clock, sleep)
+    trade.risk_done_ns = trade.risk_done_ns or time.time_ns()
+    return trade_send(Decided(trade, True), armed.signal, sleep=sleep)
+
+
+def _wait_until(at_ms: float, clock: Callable[[], int], sleep: Callable[[float], None]) -> None:
+    """Sleep until shortly before `at_ms` (exchange ms), then spin to it."""
+    while (left := (at_ms - clock()) / 1000) > SPIN_S:
+        sleep(min(left - SPIN_S, 1.0))
+    while clock() < at_ms:
+        pass
+
+
+def trade_snipe_announced(*, upcoming_id: int, sleep=time.sleep) -> Trade | None:
+    """An announced listing: armed now (decided and claimed), fired at its open."""
     from listings.models import UpcomingListing, UpcomingStatus
     from listings.services import listing_live_near
 
-    from .runtime import get_gateway
-
     upcoming = UpcomingListing.objects.get(pk=upcoming_id)
-    gateway = get_gateway()
-    open_at_ms = int(upcoming.open_at.timestamp() * 1000)
-    wait_ms = open_at_ms - gateway.server_time_ms()
+    if upcoming.status == UpcomingStatus.CANCELED:
+        return None
+    wait_ms = upcoming.open_at.timestamp() * 1000 - now_ms()
     if wait_ms > ARMED_MAX_WAIT_S * 1000:
         log.warning("snipe.armed_too_early", extra={"upcoming_id": upcoming_id, "wait_ms": wait_ms})
         return None
-    while wait_ms > 0:
-        sleep(min(wait_ms / 1000, 1.0) if wait_ms > 5 else wait_ms / 1000)
-        wait_ms = open_at_ms - gateway.server_time_ms()
-    upcoming.refresh_from_db()
-    if upcoming.status == UpcomingStatus.CANCELED:
-        return None
-    # If the stream recorded the listing first, its open time names the intent: same id, one
-    # trade, even when the exchange's open differs from the calendar's by a few ms.
     listing = upcoming.listing or listing_live_near(symbol=upcoming.symbol, when=upcoming.open_at)
-    trade, _ = _snipe(
+    armed = trade_arm(
         symbol=upcoming.symbol,
         quote_asset=upcoming.quote_asset,
         open_at=listing.listed_at if listing else upcoming.open_at,
         listing_id=listing.pk if listing else None,
-        stamps=Stamps(detected_ns=time.time_ns()),
     )
-    return trade
+    return trade_fire(armed, sleep=sleep)

@@ -8,7 +8,7 @@ import time
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
-from .services import Stamps, trade_execute, trade_snipe, trade_snipe_announced
+from .services import Stamps, trade_snipe, trade_snipe_announced
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,6 @@ def snipe(
             dispatched_ns=dispatched_ns or time.time_ns(),
         ),
     )
-
-
-@shared_task(name="trading.tasks.send_reserved", ignore_result=True, time_limit=30)
-def send_reserved(trade_id: int, open_at_ms: int | None = None) -> None:
-    """A decided trade whose rate-limit slot has come (sent with a countdown). Idempotent."""
-    trade_execute(trade_id=trade_id, open_at_ms=open_at_ms, reserved=True)
 
 
 @shared_task(

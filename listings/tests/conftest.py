@@ -1,12 +1,50 @@
 import pytest
 
+from listings import ports
+
+
+class RecordingTrading:
+    """A trading port that records what listings hands it (nothing is traded)."""
+
+    def __init__(self) -> None:
+        self.recorded: list[dict] = []
+        self.armed: list[int] = []
+        self.reconciles: list[int] = []
+
+    def listing_recorded(self, **kwargs):
+        self.recorded.append(kwargs)
+
+    def listing_armed(self, *, upcoming_id: int):
+        self.armed.append(upcoming_id)
+
+    def reconcile(self):
+        self.reconciles.append(1)
+
+    def serve_in_this_process(self) -> None:
+        pass
+
+    def wait(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def trading_port(monkeypatch):
+    """Listings' tests see what is handed to trading through its port, not what trading does."""
+    port = RecordingTrading()
+    monkeypatch.setattr(ports, "_trading", port)
+    return port
+
 
 @pytest.fixture
-def dispatched(monkeypatch):
-    """Listing ids handed to trading (the Celery hand-off is recorded, not run)."""
-    calls: list[dict] = []
-    monkeypatch.setattr("listings.services.dispatch_snipe", lambda **kwargs: calls.append(kwargs))
-    return calls
+def dispatched(trading_port):
+    """Listing hand-offs to trading (recorded, not run)."""
+    return trading_port.recorded
+
+
+@pytest.fixture
+def reconciles(trading_port):
+    """Reconcile requests the monitor sends to trading (recorded, not run, in these tests)."""
+    return trading_port.reconciles
 
 
 @pytest.fixture
@@ -21,11 +59,3 @@ async def close_thread_connections():
 
     await sync_to_async(connections.close_all, thread_sensitive=True)()
     await close_database()
-
-
-@pytest.fixture(autouse=True)
-def reconciles(monkeypatch):
-    """Reconcile requests the monitor sends to trading (recorded, not run, in these tests)."""
-    calls: list[int] = []
-    monkeypatch.setattr("listings.monitor.dispatch_reconcile", lambda: calls.append(1))
-    return calls

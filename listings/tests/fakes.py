@@ -14,6 +14,8 @@ class ScriptedFeed:
         self.rest_down = False
         self.calendar: list[Announcement] = []
         self.watched: list[str] = []
+        self.unwatched: list[str] = []
+        self.opened: dict[str, tuple[datetime, str]] = {}  # open-time evidence per symbol
         self.queue: asyncio.Queue[Sighting | StreamState] = asyncio.Queue()
         self.closed = False
 
@@ -31,6 +33,12 @@ class ScriptedFeed:
 
     async def watch_symbol(self, symbol: str) -> None:
         self.watched.append(symbol)
+
+    async def unwatch_symbol(self, symbol: str) -> None:
+        self.unwatched.append(symbol)
+
+    async def open_time(self, symbol: str) -> tuple[datetime, str] | None:
+        return self.opened.get(symbol)
 
     def server_now(self) -> datetime:
         return datetime.now(UTC)

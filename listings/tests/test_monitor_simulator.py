@@ -54,10 +54,9 @@ class Handoffs:
 
 
 @pytest.fixture
-async def handoffs(monkeypatch):
+async def handoffs(monkeypatch, trading_port):
     recorder = Handoffs(asyncio.get_running_loop())
-    monkeypatch.setattr("listings.services.dispatch_snipe", recorder)
-    monkeypatch.setattr("listings.monitor.dispatch_armed", lambda **kw: None)
+    monkeypatch.setattr(trading_port, "listing_recorded", recorder)
     return recorder
 
 

@@ -22,10 +22,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def armed(monkeypatch):
-    calls = []
-    monkeypatch.setattr("listings.monitor.dispatch_armed", lambda **kw: calls.append(kw))
-    return calls
+def armed(trading_port):
+    return trading_port.armed
 
 
 def _db(fn, *args, **kwargs):
@@ -216,7 +214,7 @@ async def test_announced_listing_is_armed_before_its_open(dispatched, armed):
     assert feed.watched == ["SOONUSDT"]
     soon = await _db(UpcomingListing.objects.get, symbol="SOONUSDT")
     assert soon.status == UpcomingStatus.ARMED
-    assert armed == [{"upcoming_id": soon.pk}]
+    assert armed == [soon.pk]
     # its first trade on the per-symbol stream: one listing, at the announced open time
     await monitor.on_sighting(Sighting(["SOONUSDT"], time.time_ns(), channel="deals"))
     listing = await _db(Listing.objects.get)

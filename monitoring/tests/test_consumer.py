@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 @pytest.fixture(autouse=True)
 async def close_thread_connections(monkeypatch):
-    monkeypatch.setattr("listings.services.dispatch_snipe", lambda **kwargs: None)
+    monkeypatch.setattr("trading.handoff.dispatch_snipe", lambda **kwargs: None)
     yield
     await sync_to_async(connections.close_all, thread_sensitive=True)()
 

@@ -41,7 +41,7 @@ def awaiting(db):
 @pytest.fixture(autouse=True)
 def no_trading_side_effects(monkeypatch):
     """Writes are judged on permission only here; what they do is tested per app."""
-    monkeypatch.setattr("listings.services.dispatch_snipe", lambda **kwargs: None)
+    monkeypatch.setattr("trading.handoff.dispatch_snipe", lambda **kwargs: None)
     monkeypatch.setattr("trading.services.trade_execute", lambda *, trade_id, **kw: _get(trade_id))
 
 

@@ -42,7 +42,7 @@ def simulator():
 def offline_trading(simulator, monkeypatch):
     """Dry-run prices come from the simulator; injected listings are not traded."""
     sim, gateway = simulator
-    monkeypatch.setattr("listings.services.dispatch_snipe", lambda **kwargs: None)
+    monkeypatch.setattr("trading.handoff.dispatch_snipe", lambda **kwargs: None)
     runtime.set_gateway(gateway)
     keys = {"MEXC_API_KEY": sim.sim.api_key, "MEXC_SECRET_KEY": sim.sim.secret_key}
     with override_settings(**keys, MEXC_REST_URL=sim.sim.rest_url):

@@ -7,7 +7,7 @@ from risk.selectors import config_current_version
 from risk.services import config_update
 from trading.ids import manual_order_id, snipe_order_id
 from trading.models import Trade, TradeStatus
-from trading.services import trade_decide
+from trading.services import Signal, trade_decide
 
 pytestmark = pytest.mark.django_db
 KEYS = {"MEXC_API_KEY": "k", "MEXC_SECRET_KEY": "s"}
@@ -15,8 +15,8 @@ KEYS = {"MEXC_API_KEY": "k", "MEXC_SECRET_KEY": "s"}
 
 def decide(quote="20", symbol="NEWUSDT", **kwargs):
     kwargs.setdefault("client_order_id", manual_order_id())
-    trade, _ = trade_decide(symbol=symbol, quote_asset="USDT", quote_qty=Decimal(quote), **kwargs)
-    return trade
+    signal = Signal(symbol=symbol, quote_asset="USDT", quote_qty=Decimal(quote), **kwargs)
+    return trade_decide(signal).trade
 
 
 def go_live(**extra):
@@ -88,13 +88,10 @@ def test_high_value_waits_for_confirmation_with_an_expiry():
 
 def test_deciding_twice_for_one_intent_makes_one_trade():
     coid = snipe_order_id("NEWUSDT", _now())
-    first, created = trade_decide(
-        symbol="NEWUSDT", quote_asset="USDT", quote_qty=None, client_order_id=coid
-    )
-    again, created_again = trade_decide(
-        symbol="NEWUSDT", quote_asset="USDT", quote_qty=None, client_order_id=coid
-    )
-    assert created and not created_again and first.pk == again.pk
+    signal = Signal(symbol="NEWUSDT", quote_asset="USDT", client_order_id=coid)
+    first, again = trade_decide(signal), trade_decide(signal)
+    assert first.created and not again.created and first.trade.pk == again.trade.pk
+    first = first.trade
     assert first.quote_qty == Decimal("20")  # snipe_quote_usdt
     assert Trade.objects.count() == 1
 
@@ -114,8 +111,7 @@ def _now():
 
 
 def test_a_config_written_without_a_new_version_still_applies_at_once():
-    # Decisions keep the config they last read while its row is unchanged; a change made
-    # behind the services' back (a bulk UPDATE, no history row) must still be seen.
+    # A change made behind the services' back (a bulk UPDATE, no history row) is seen.
     from risk.models import TradeConfig
 
     assert decide(quote="20").status == TradeStatus.PENDING
@@ -126,8 +122,7 @@ def test_a_config_written_without_a_new_version_still_applies_at_once():
 
 @override_settings(**KEYS)
 def test_a_switch_to_live_judges_the_next_trade_on_live_spend_only():
-    # A decision reads its exposure in the config lock's round trip, for the mode the last
-    # config gave; after a switch of mode it must read the new mode's, not the old one's.
+    # Limits are per mode: dry-run spend never uses the live budget.
     limits = {"max_position_usdt": Decimal("50"), "max_trade_usdt": Decimal("40")}
     config_update(actor=None, changes=limits, reason="tight")
     rehearsal = decide(quote="40")

@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from listings.dispatch import dispatch_snipe
+from trading.handoff import dispatch_snipe
 from listings.tests.factories import ListingFactory
 from trading.models import Trade, TradeStatus
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from listings.dispatch import wait_inprocess
 from listings.models import ListingSource
+from listings.ports import trading
 from listings.services import listing_record
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        wait_inprocess()  # embedded shape: its trade runs in this process; let it finish
+        trading().wait()  # embedded shape: its trade runs in this process; let it finish
         listing = result.listing
         verb = "Recorded" if result.created else "Already recorded"
         self.stdout.write(

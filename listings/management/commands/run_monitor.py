@@ -7,9 +7,9 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from listings.dispatch import serve_snipes_inline
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
+from listings.ports import trading
 from risk.live import LiveWithoutKeys, ensure_live_has_keys
 from sniperbot.sqlite_wal import checkpoint_in_background
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         except LiveWithoutKeys as exc:
             raise CommandError(str(exc)) from None
         if settings.SNIPE_INLINE:
-            serve_snipes_inline()
+            trading().serve_in_this_process()
             tune_for_latency()
         checkpoint_in_background()  # SQLite: a listing's commit never copies the log back
         config = MonitorConfig(
