@@ -5,6 +5,13 @@
 API and may change or be WAF-blocked, so parsing is tolerant: unreadable items are skipped
 and counted (``skipped``), never fatal; a missing or bad ``firstOpenTime`` gives
 ``open_time=None``.
+
+Bots that use it send a browser's ``User-Agent`` (mexc-api.md section 8), and a WAF answers
+others with a 403 or an HTML page. So we send a browser-like ``User-Agent`` and
+``Accept: application/json``, and an answer we cannot use (a 403, an HTML page, a body that
+is not JSON or not the calendar's shape, a 5xx, a transport failure) raises
+``CalendarUnavailable`` with its ``reason``: the calendar is down, which is not the same as
+"no listings", so it never comes back as an empty list.
 """
 
 from __future__ import annotations
@@ -21,13 +28,29 @@ from typing import Any
 
 import httpx
 
-from .errors import ExchangeUnavailable, MexcApiError, error_from_response
+from .errors import CalendarUnavailable, IpBanned, RateLimited, error_from_response
 
-__all__ = ["CalendarResult", "UpcomingListing", "fetch_new_coins", "parse_new_coins"]
+__all__ = [
+    "BROWSER_HEADERS",
+    "CalendarResult",
+    "UpcomingListing",
+    "fetch_new_coins",
+    "parse_new_coins",
+]
 
 log = logging.getLogger(__name__)
 
 _MAX_MS = 32_503_680_000_000  # year 3000: anything later is junk
+
+#: What a browser's fetch() of the calendar sends, near enough for the website's WAF.
+BROWSER_HEADERS = {
+    "User-Agent": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36"
+    ),
+    "Accept": "application/json",
+    "Accept-Language": "en-US,en;q=0.9",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,29 +146,58 @@ async def fetch_new_coins(
 
     ``client_or_url``: the calendar URL (a short-lived client is used), or an
     ``httpx.AsyncClient`` to reuse its pool, with the URL in ``url`` (or its base URL).
-    Raises ExchangeUnavailable (transport, 5xx), RateLimited/IpBanned, or MexcApiError.
+    Raises CalendarUnavailable (with ``reason``; a subclass of ExchangeUnavailable) for any
+    answer that is not the calendar, RateLimited / IpBanned for 429 / 418.
     """
     now_ms = clock_ms() if clock_ms else time.time_ns() // 1_000_000
     params = {"timestamp": str(now_ms)}
     try:
         if isinstance(client_or_url, str):
             response = await _loop_client().get(
-                url or client_or_url, params=params, timeout=timeout
+                url or client_or_url, params=params, timeout=timeout, headers=BROWSER_HEADERS
             )
         else:
-            response = await client_or_url.get(url or "", params=params, timeout=timeout)
+            response = await client_or_url.get(
+                url or "", params=params, timeout=timeout, headers=BROWSER_HEADERS
+            )
     except httpx.TransportError as exc:
-        raise ExchangeUnavailable(f"calendar: {type(exc).__name__}") from None
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        body = None
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, body or {}, response.headers)
-    if not isinstance(body, dict):
-        raise MexcApiError("calendar: the answer is not a JSON object", http_status=200)
+        raise CalendarUnavailable(f"calendar: {type(exc).__name__}", reason="transport") from None
+    body = _calendar_body(response)
     result = parse_new_coins(body, quote_asset)
     if result.skipped:
         log.warning("calendar.skipped_items", extra={"skipped": result.skipped})
     log.debug("calendar.fetched", extra={"listings": len(result), "skipped": result.skipped})
     return result
+
+
+def _calendar_body(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON when it is the calendar; CalendarUnavailable (or 429/418) if not."""
+    status = response.status_code
+    content = response.content
+    media = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
+    html = media in ("text/html", "application/xhtml+xml") or content.lstrip()[:1] == b"<"
+    try:
+        body = None if html else json.loads(content)
+    except ValueError:
+        body = None
+    if status >= 400:
+        error = error_from_response(
+            status, body if isinstance(body, dict) else {}, response.headers
+        )
+        if isinstance(error, RateLimited | IpBanned):
+            raise error
+        reason = "http_5xx" if status >= 500 else f"http_{status}"
+        raise _unavailable(reason, f"HTTP {status}" + (" (HTML page)" if html else ""), status)
+    if html:
+        raise _unavailable("html", "an HTML page instead of JSON", status)
+    if body is None:
+        raise _unavailable("not_json", "the answer is not JSON", status)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("newCoins"), list):
+        raise _unavailable("bad_shape", "no data.newCoins list in the answer", status)
+    return body
+
+
+def _unavailable(reason: str, why: str, status: int) -> CalendarUnavailable:
+    log.warning("calendar.unavailable", extra={"reason": reason, "status": status})
+    return CalendarUnavailable(f"calendar: {why}", reason=reason, http_status=status)

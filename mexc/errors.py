@@ -89,6 +89,17 @@ class ExchangeUnavailable(MexcError):
     """5xx or transport failure where nothing can have been placed: safe to retry."""
 
 
+class CalendarUnavailable(ExchangeUnavailable):
+    """The website calendar gave no usable answer: a 403 (WAF), an HTML page, a body that is
+    not JSON or not the calendar's shape, a 5xx or a transport failure. It means "calendar
+    down", never "no listings". ``reason``: a short word for why (``http_403``, ``html``,
+    ``not_json``, ``bad_shape``, ``http_5xx``, ``transport``, ``http_<status>``)."""
+
+    def __init__(self, msg: str = "", *, reason: str, **kw: Any) -> None:
+        self.reason = reason
+        super().__init__(msg or reason, **kw)
+
+
 class OrderOutcomeUnknown(MexcError):
     """Timeout, broken connection or 5xx while placing an order: it MAY exist.
 

@@ -30,18 +30,29 @@ from decimal import Decimal
 from typing import Any, overload
 
 from .errors import (
+    BelowMinimumAmount,
     ExchangeUnavailable,
     InvalidApiKey,
     MexcApiError,
     MexcError,
     OrderOutcomeUnknown,
+    SymbolNotTradable,
     TimestampOutsideWindow,
     error_from_response,
 )
 from .http import HttpPool, HttpResponse, MaybeSent, NotSent
 from .jsonslices import array_items
 from .signing import encode_params, signed_query
-from .types import Account, BookQuote, ExchangeInfo, Order, OrderAck, SymbolInfo, dec
+from .types import (
+    Account,
+    BookQuote,
+    ExchangeInfo,
+    Order,
+    OrderAck,
+    SymbolInfo,
+    SymbolRules,
+    dec,
+)
 
 __all__ = ["MAX_RECV_WINDOW_MS", "MexcRestClient"]
 
@@ -49,7 +60,12 @@ log = logging.getLogger(__name__)
 # An exchangeInfo answer larger than this is decoded a slice at a time (mexc.jsonslices).
 SLICED_OVER_BYTES = 64 * 1024
 
-MAX_RECV_WINDOW_MS = 60_000  # MEXC answers 700005 above this
+EXCHANGE_MAX_RECV_WINDOW_MS = 60_000  # MEXC answers 700005 above this
+# Our own cap: an order that waited longer than a second is stale for a sniper; the trading
+# config (risk.TradeConfig) holds recvWindow in the same 1..1000 ms range.
+MAX_RECV_WINDOW_MS = 1000
+DEFAULT_RECV_WINDOW_MS = 1000  # 500 lost races under load (orders refused with 700003)
+MAX_ALL_ORDERS_LIMIT = 1000  # allOrders: default 500, max 1000 (MEXC docs)
 ORDER_SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
 
@@ -68,7 +84,7 @@ class MexcRestClient:
         secret_key: str | None = None,
         timeout: float = 2.0,
         connect_timeout: float | None = None,
-        recv_window_ms: int = 1000,
+        recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
         time_sync_interval_s: float = 300.0,
         time_sync_samples: int = 3,
         clock_ns: Callable[[], int] = time.time_ns,
@@ -90,6 +106,7 @@ class MexcRestClient:
         self._sync_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
         self._key_header = _key_header(self._api_key)
+        self._rules: dict[str, SymbolRules] = {}
         self._http = HttpPool(
             self.base_url,
             timeout=timeout,
@@ -248,6 +265,39 @@ class MexcRestClient:
         body = await self._request("GET", "/api/v3/defaultSymbols")
         return [s.upper() for s in body.get("data") or [] if isinstance(s, str)]
 
+    async def symbol_rules(self, symbol: str, *, refresh: bool = False) -> SymbolRules:
+        """The symbol's trading rules (``GET /api/v3/exchangeInfo?symbol=X``), cached per symbol.
+
+        Fetch them ahead of the order (e.g. when a listing is armed) and pass them to
+        ``place_order(rules=...)``: the order path then makes no extra round trip.
+        ``refresh=True`` reads them again. Only rules of a symbol open for trading are kept:
+        a symbol read before its open is read afresh next time, so a new symbol never comes
+        from a stale cache. Raises SymbolNotTradable when the exchange does not list it.
+        """
+        name = symbol.upper()
+        cached = None if refresh else self._rules.get(name)
+        if cached is not None:
+            return cached
+        query = encode_params([("symbol", name)])
+        body = await self._request("GET", "/api/v3/exchangeInfo", query)
+        items = [i for i in body.get("symbols") or [] if isinstance(i, dict)]
+        item = next((i for i in items if str(i.get("symbol", "")).upper() == name), None)
+        if item is None:
+            raise SymbolNotTradable(f"exchangeInfo does not list {name}")
+        try:
+            rules = SymbolRules.from_json(item)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            raise MexcApiError(f"exchangeInfo: unreadable rules for {name}") from None
+        if rules.trading:
+            self._rules[name] = rules
+        else:
+            self._rules.pop(name, None)
+        return rules
+
+    def cached_symbol_rules(self, symbol: str) -> SymbolRules | None:
+        """The cached rules of ``symbol`` (no request), or None."""
+        return self._rules.get(symbol.upper())
+
     @overload
     async def ticker_price(self, symbol: str) -> Decimal: ...
     @overload
@@ -312,11 +362,19 @@ class MexcRestClient:
         price: Decimal | None = None,
         client_order_id: str | None = None,
         recv_window: int | None = None,
+        rules: SymbolRules | None = None,
     ) -> OrderAck:
         """POST /api/v3/order. MARKET BUY: ``quote_order_qty``; LIMIT: ``quantity`` + ``price``.
 
+        With ``rules`` (``symbol_rules(symbol)``, fetched ahead), the amounts are first rounded
+        to the symbol's precision (see ``SymbolRules``); BelowMinimumAmount, before anything is
+        sent, when that leaves nothing or less than the symbol's minimum.
         Raises OrderOutcomeUnknown when the order may exist (look it up by client order id).
         """
+        if rules is not None:
+            quote_order_qty, quantity, price = _rounded(
+                rules, side, type, quote_order_qty, quantity, price, client_order_id
+            )
         params = _order_params(symbol, side, type, quote_order_qty, quantity, price)
         params.append(("newClientOrderId", client_order_id))
         body = await self._signed(
@@ -335,8 +393,13 @@ class MexcRestClient:
         price: Decimal | None = None,
         client_order_id: str | None = None,
         recv_window: int | None = None,
+        rules: SymbolRules | None = None,
     ) -> None:
         """POST /api/v3/order/test: validated, never sent to the matching engine."""
+        if rules is not None:
+            quote_order_qty, quantity, price = _rounded(
+                rules, side, type, quote_order_qty, quantity, price, client_order_id
+            )
         params = _order_params(symbol, side, type, quote_order_qty, quantity, price)
         params.append(("newClientOrderId", client_order_id))
         await self._signed("POST", "/api/v3/order/test", params, recv_window)
@@ -362,14 +425,53 @@ class MexcRestClient:
         params = _id_params(symbol, order_id, client_order_id)
         return Order.from_json(await self._signed("DELETE", "/api/v3/order", params, recv_window))
 
-    async def open_orders(self, symbol: str) -> list[Order]:
+    async def open_orders(self, symbol: str, recv_window: int | None = None) -> list[Order]:
+        """GET /api/v3/openOrders: the symbol's orders still working (a witness of existence)."""
         body = await self._signed(
-            "GET", "/api/v3/openOrders", [("symbol", symbol.upper())], shape=list
+            "GET", "/api/v3/openOrders", [("symbol", symbol.upper())], recv_window, shape=list
         )
         return [Order.from_json(o) for o in body if isinstance(o, dict)]
 
+    async def all_orders(
+        self,
+        symbol: str,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        limit: int | None = None,
+        recv_window: int | None = None,
+    ) -> list[Order]:
+        """GET /api/v3/allOrders: the symbol's orders, open or done (MEXC: the last 24 h by
+        default, 7 days at most; ``limit`` 1..1000, default 500). Each has ``client_order_id``."""
+        if limit is not None and not 0 < int(limit) <= MAX_ALL_ORDERS_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_ALL_ORDERS_LIMIT}, got {limit}")
+        params: list[tuple[str, object]] = [
+            ("symbol", symbol.upper()),
+            ("startTime", start_time_ms),
+            ("endTime", end_time_ms),
+            ("limit", limit),
+        ]
+        body = await self._signed("GET", "/api/v3/allOrders", params, recv_window, shape=list)
+        return [Order.from_json(o) for o in body if isinstance(o, dict)]
+
     async def account(self) -> Account:
+        """GET /api/v3/account: ``balances`` is ``{asset: Balance(asset, free, locked)}``."""
         return Account.from_json(await self._signed("GET", "/api/v3/account", []))
+
+    # --- user data stream (listen keys) ---------------------------------------------------
+
+    async def create_listen_key(self) -> str:
+        """POST /api/v3/userDataStream: a listenKey for the private WebSocket (valid 60 min;
+        ``keepalive_listen_key`` extends it by 60 min)."""
+        body = await self._signed("POST", "/api/v3/userDataStream", [])
+        return _listen_key(body)
+
+    async def keepalive_listen_key(self, listen_key: str) -> None:
+        """PUT /api/v3/userDataStream: extend the key by 60 minutes."""
+        await self._signed("PUT", "/api/v3/userDataStream", [("listenKey", listen_key)])
+
+    async def close_listen_key(self, listen_key: str) -> None:
+        """DELETE /api/v3/userDataStream: close the key (its connections end)."""
+        await self._signed("DELETE", "/api/v3/userDataStream", [("listenKey", listen_key)])
 
     async def _signed(
         self,
@@ -500,9 +602,14 @@ def _key_header(api_key: str | None) -> bytes:
 def _check_recv_window(value: int) -> int:
     if not 0 < int(value) <= MAX_RECV_WINDOW_MS:
         raise ValueError(
-            f"recv_window_ms must be 1..{MAX_RECV_WINDOW_MS} ms (MEXC's maximum), got {value}"
+            f"recv_window_ms must be 1..{MAX_RECV_WINDOW_MS} ms (our cap; MEXC allows up to "
+            f"{EXCHANGE_MAX_RECV_WINDOW_MS}), got {value}"
         )
     return int(value)
+
+
+#: Keys an error envelope may carry: MEXC adds ``"_extend": null`` at times (ccxt #21614).
+_ERROR_KEYS = frozenset({"code", "msg", "data", "_extend"})
 
 
 def _is_error_body(body: Any) -> bool:
@@ -511,8 +618,49 @@ def _is_error_body(body: Any) -> bool:
         isinstance(body, dict)
         and isinstance(body.get("code"), int)
         and body["code"] not in (0, 200)
-        and set(body) <= {"code", "msg", "data"}
+        and set(body) <= _ERROR_KEYS
     )
+
+
+def _listen_key(body: dict[str, Any]) -> str:
+    key = body.get("listenKey")
+    if not isinstance(key, str) or not key:
+        raise MexcApiError("userDataStream: no listenKey in the answer")
+    return key
+
+
+def _rounded(
+    rules: SymbolRules,
+    side: str,
+    type: str,
+    quote_order_qty: Decimal | None,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    coid: str | None,
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """The amounts rounded to the symbol's precision; BelowMinimumAmount (nothing was sent)
+    when one is left at zero or under the symbol's minimum."""
+
+    def short(what: str, value: Decimal, minimum: Decimal) -> BelowMinimumAmount:
+        return BelowMinimumAmount(
+            f"{rules.symbol}: {what} {value} after rounding is below the minimum {minimum}",
+            client_order_id=coid,
+        )
+
+    if quote_order_qty is not None:
+        quote_order_qty = rules.round_quote(quote_order_qty)
+        minimum = rules.min_quote_market if type.upper() == "MARKET" else rules.min_quote
+        if quote_order_qty <= 0 or quote_order_qty < minimum:
+            raise short("quoteOrderQty", quote_order_qty, minimum)
+    if quantity is not None:
+        quantity = rules.round_quantity(quantity)
+        if quantity <= 0 or quantity < rules.min_qty:
+            raise short("quantity", quantity, rules.min_qty)
+    if price is not None:
+        price = rules.round_price(price, side)
+        if price <= 0:
+            raise short("price", price, Decimal(0))
+    return quote_order_qty, quantity, price
 
 
 def _order_params(

@@ -7,7 +7,7 @@ some that live payloads leave out); ``raw`` keeps the original dict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 #: Order statuses after which nothing changes any more.
@@ -89,6 +89,96 @@ class SymbolInfo:
             min_amount=dec(item.get("quoteAmountPrecision")),
             min_amount_market=dec(item.get("quoteAmountPrecisionMarket")),
             taker_commission=dec(item.get("takerCommission")),
+            raw=item,
+        )
+
+
+def _step(decimals: int | None) -> Decimal | None:
+    return Decimal(1).scaleb(-decimals) if decimals is not None and decimals >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """One symbol's trading rules from ``GET /api/v3/exchangeInfo?symbol=X``, for rounding an
+    order before it goes out (``MexcRestClient.symbol_rules``, then ``place_order(rules=...)``).
+
+    Precision follows ccxt (python/ccxt/mexc.py ``fetch_spot_markets``): the quantity step is
+    10^-``baseAssetPrecision`` and the price (and quote amount) step 10^-``quoteAssetPrecision``
+    (``quotePrecision`` is the deprecated twin, used when the other is absent);
+    ``baseSizePrecision`` is the minimum quantity and ``quoteAmountPrecision`` the minimum quote
+    amount (ccxt's ``limits.amount.min`` / ``limits.cost.min``, and MEXC's docs). ccxt sends
+    ``quantity`` through ``amount_to_precision`` (truncation) in ``create_spot_order_request``;
+    we truncate ``quantity`` and ``quoteOrderQty`` the same way (never more than the caller
+    asked for) and move a price toward the caller's side of the book: DOWN for a BUY, UP for a
+    SELL (ccxt rounds a price to the nearest step; we never cross the caller's limit).
+    A precision MEXC leaves out is None: that value is sent as given.
+    """
+
+    symbol: str
+    status: str  # "1" online, "2" pause, "3" offline (older payloads: "ENABLED")
+    spot_allowed: bool  # isSpotTradingAllowed
+    order_types: tuple[str, ...]
+    trade_side_type: int | None  # 1 all, 2 buy only, 3 sell only, 4 close
+    base_asset_precision: int | None  # decimals of quantity
+    quote_precision: int | None  # decimals of price and quote amounts
+    min_qty: Decimal  # baseSizePrecision
+    min_quote: Decimal  # quoteAmountPrecision
+    min_quote_market: Decimal  # quoteAmountPrecisionMarket
+    max_quote: Decimal | None  # maxQuoteAmount
+    max_quote_market: Decimal | None  # maxQuoteAmountMarket
+    quote_order_qty_market_allowed: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def trading(self) -> bool:
+        return self.status in ("1", "ENABLED") and self.spot_allowed
+
+    @property
+    def market_buy_allowed(self) -> bool:
+        return (
+            (not self.order_types or "MARKET" in self.order_types)
+            and self.quote_order_qty_market_allowed
+            and self.trade_side_type in (None, 1, 2)
+        )
+
+    def round_quantity(self, quantity: Decimal) -> Decimal:
+        """DOWN to ``baseAssetPrecision`` decimals."""
+        step = _step(self.base_asset_precision)
+        return quantity.quantize(step, ROUND_DOWN) if step is not None else quantity
+
+    def round_quote(self, amount: Decimal) -> Decimal:
+        """DOWN to the quote precision (what a MARKET BUY spends at most)."""
+        step = _step(self.quote_precision)
+        return amount.quantize(step, ROUND_DOWN) if step is not None else amount
+
+    def round_price(self, price: Decimal, side: str) -> Decimal:
+        """To the quote precision, never past the caller's limit: DOWN for BUY, UP for SELL."""
+        step = _step(self.quote_precision)
+        if step is None:
+            return price
+        return price.quantize(step, ROUND_FLOOR if side.upper() == "BUY" else ROUND_CEILING)
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> SymbolRules:
+        order_types = item.get("orderTypes")
+        quote_precision = opt_int(item.get("quoteAssetPrecision"))
+        if quote_precision is None:
+            quote_precision = opt_int(item.get("quotePrecision"))
+        max_quote, max_market = item.get("maxQuoteAmount"), item.get("maxQuoteAmountMarket")
+        return cls(
+            symbol=str(item["symbol"]).upper(),
+            status=str(item.get("status", "")),
+            spot_allowed=bool(item.get("isSpotTradingAllowed", False)),
+            order_types=tuple(map(str, order_types)) if isinstance(order_types, list) else (),
+            trade_side_type=opt_int(item.get("tradeSideType")),
+            base_asset_precision=opt_int(item.get("baseAssetPrecision")),
+            quote_precision=quote_precision,
+            min_qty=dec(item.get("baseSizePrecision")),
+            min_quote=dec(item.get("quoteAmountPrecision")),
+            min_quote_market=dec(item.get("quoteAmountPrecisionMarket")),
+            max_quote=dec(max_quote) if max_quote not in (None, "") else None,
+            max_quote_market=dec(max_market) if max_market not in (None, "") else None,
+            quote_order_qty_market_allowed=bool(item.get("quoteOrderQtyMarketAllowed", True)),
             raw=item,
         )
 

@@ -42,12 +42,78 @@ async def test_http_failures_are_typed(simulator, control):
         await fetch_new_coins(simulator.calendar_url)
     with pytest.raises(errors.ExchangeUnavailable):
         await fetch_new_coins("http://127.0.0.1:9/api/operation/new_coin_calendar")
-    with pytest.raises(errors.MexcApiError) as exc:  # an HTML error page
+    with pytest.raises(errors.CalendarUnavailable) as exc:  # an error page
         await fetch_new_coins(f"{simulator.rest_url}/no/such/page")
-    assert exc.value.http_status == 404
-    with pytest.raises(errors.MexcApiError, match="not a JSON object"):
+    assert exc.value.http_status == 404 and exc.value.reason == "http_404"
+    with pytest.raises(errors.CalendarUnavailable) as exc:
         await fetch_new_coins(f"{simulator.rest_url}/api/v3/ticker/price")  # a JSON array
-    assert await fetch_new_coins(f"{simulator.rest_url}/api/v3/time") == []  # no data: none
+    assert exc.value.reason == "bad_shape"
+    with pytest.raises(errors.CalendarUnavailable) as exc:  # JSON, but not the calendar
+        await fetch_new_coins(f"{simulator.rest_url}/api/v3/time")
+    assert exc.value.reason == "bad_shape"
+
+
+@pytest.fixture
+async def waf():
+    """A loopback stand-in for the website: ``answer = (status, content type, body)``; it
+    records the headers of each request."""
+    from aiohttp import web
+
+    state = {"answer": (200, "application/json", '{"data":{"newCoins":[]}}'), "headers": []}
+
+    async def handle(request):
+        state["headers"].append(dict(request.headers))
+        status, ctype, body = state["answer"]
+        return web.Response(status=status, body=body.encode(), headers={"Content-Type": ctype})
+
+    app = web.Application()
+    app.router.add_get("/api/operation/new_coin_calendar", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}/api/operation/new_coin_calendar"
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+async def test_it_asks_like_a_browser_for_json(waf):
+    assert await fetch_new_coins(waf["url"]) == []  # a real, empty calendar
+    async with httpx.AsyncClient() as http:
+        await fetch_new_coins(http, url=waf["url"])
+    for headers in waf["headers"]:
+        assert (
+            headers["User-Agent"].startswith("Mozilla/5.0") and "Chrome/" in headers["User-Agent"]
+        )
+        assert headers["Accept"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((403, "text/html", "<html><body>Access Denied</body></html>"), "http_403"),
+        ((403, "application/json", '{"code":403,"msg":"Forbidden"}'), "http_403"),
+        ((200, "text/html; charset=utf-8", "<!DOCTYPE html><html>challenge</html>"), "html"),
+        ((200, "application/json", "  <html>mislabelled</html>"), "html"),
+        ((200, "text/plain", "maintenance"), "not_json"),
+        ((200, "application/json", '{"data":{"newCoins":"n/a"}}'), "bad_shape"),
+        ((502, "text/html", "<html>Bad Gateway</html>"), "http_5xx"),
+    ],
+)
+async def test_an_unusable_answer_is_calendar_unavailable_never_an_empty_list(waf, answer, reason):
+    waf["answer"] = answer
+    with pytest.raises(errors.CalendarUnavailable) as exc:
+        await fetch_new_coins(waf["url"])
+    assert exc.value.reason == reason and exc.value.http_status == answer[0]
+    assert isinstance(exc.value, errors.ExchangeUnavailable)
+
+
+async def test_a_refused_connection_is_calendar_unavailable_too():
+    with pytest.raises(errors.CalendarUnavailable) as exc:
+        await fetch_new_coins("http://127.0.0.1:9/api/operation/new_coin_calendar")
+    assert exc.value.reason == "transport"
 
 
 def test_bad_items_are_skipped_and_counted():

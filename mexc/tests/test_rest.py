@@ -13,7 +13,7 @@ from mexc import errors
 from mexc.errors import error_from_response
 from mexc.rest import MexcRestClient
 from mexc.signing import signed_query
-from mexc.types import SymbolInfo
+from mexc.types import Balance, SymbolInfo, SymbolRules
 
 
 async def buy(client, symbol="BTCUSDT", quote="20", coid=None, **kw):
@@ -92,15 +92,25 @@ async def test_bad_order_arguments_are_refused_locally():
             await c.query_order("X")
 
 
-def test_recv_window_above_the_exchange_maximum_is_refused_locally():
-    with pytest.raises(ValueError, match=r"recv_window_ms must be 1\.\.60000"):
-        MexcRestClient(base_url="http://x", recv_window_ms=60001)
+def test_recv_window_above_our_cap_of_one_second_is_refused_locally():
+    with pytest.raises(ValueError, match=r"recv_window_ms must be 1\.\.1000"):
+        MexcRestClient(base_url="http://x", recv_window_ms=1001)
+    assert MexcRestClient(base_url="http://x").recv_window_ms == 1000  # the default
 
 
 async def test_per_call_recv_window_is_checked_too(client):
-    with pytest.raises(ValueError, match="60000"):
-        await buy(client, recv_window=90_000)
-    assert (await buy(client, recv_window=5000)).order_id
+    with pytest.raises(ValueError, match="1000"):
+        await buy(client, recv_window=5000)
+    assert (await buy(client, recv_window=1000)).order_id
+
+
+async def test_signed_requests_carry_recv_window_1000_by_default(fake_mexc):
+    fake_mexc.answers["/api/v3/order"] = (200, {"orderId": "C02__1", "symbol": "BTCUSDT"})
+    async with fake_mexc.client() as client:
+        await buy(client)
+        await buy(client, recv_window=250)
+    windows = [q["recvWindow"] for m, path, q in fake_mexc.requests if path == "/api/v3/order"]
+    assert windows == ["1000", "250"]
 
 
 # --- time sync ------------------------------------------------------------------------------
@@ -470,3 +480,245 @@ async def test_a_large_exchange_info_is_read_a_slice_at_a_time_with_the_same_nam
     await control.post("/_sim/faults", json={"kind": "http_5xx", "count": 1})
     with pytest.raises(errors.ExchangeUnavailable):  # an error is still an error
         await client.trading_symbol_names()
+
+
+# --- a scripted fake MEXC (for answers the simulator does not give) --------------------------
+
+
+class FakeMexc:
+    """A loopback aiohttp server answering ``answers[path] = (status, json body)``, recording
+    ``(method, path, query dict)`` of every request and checking signatures."""
+
+    api_key, secret_key = "fake-key", "fake-secret"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: dict[str, tuple[int, object]] = {
+            "/api/v3/time": (200, {"serverTime": 0}),  # replaced per request below
+        }
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bad_signatures = 0
+
+    def client(self, **kw):
+        return MexcRestClient(
+            base_url=self.url, api_key=self.api_key, secret_key=self.secret_key, **kw
+        )
+
+
+@pytest.fixture
+async def fake_mexc():
+    from aiohttp import web
+
+    from mexc.signing import sign
+
+    fake: FakeMexc
+
+    async def handle(request: web.Request) -> web.Response:
+        query = dict(request.query)
+        fake.requests.append((request.method, request.path, query))
+        raw = request.raw_path.partition("?")[2]
+        if "signature=" in raw:
+            unsigned, _, signature = raw.rpartition("&signature=")
+            if sign(fake.secret_key, unsigned) != signature:
+                fake.bad_signatures += 1
+        if request.path == "/api/v3/time":
+            return web.json_response({"serverTime": time.time_ns() // 1_000_000})
+        status, body = fake.answers.get(request.path, (404, {"code": -1, "msg": "no route"}))
+        return web.json_response(body, status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake = FakeMexc(f"http://127.0.0.1:{port}")
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+# --- symbol rules and rounding ----------------------------------------------------------------
+
+
+async def test_symbol_rules_are_typed_and_cached_until_refreshed(client, control):
+    rules = await client.symbol_rules("btcusdt")
+    assert rules.symbol == "BTCUSDT" and rules.trading and rules.market_buy_allowed
+    assert rules.status == "1" and rules.spot_allowed and "MARKET" in rules.order_types
+    assert rules.trade_side_type == 1 and rules.quote_order_qty_market_allowed
+    assert rules.base_asset_precision == 6 and rules.quote_precision == 2
+    assert rules.min_qty == Decimal("0.000001") and rules.min_quote > 0
+    assert rules.min_quote_market > 0 and rules.max_quote == Decimal(2000000)
+    assert client.cached_symbol_rules("BTCUSDT") is rules
+    assert await client.symbol_rules("BTCUSDT") is rules  # no second request
+    fresh = await client.symbol_rules("BTCUSDT", refresh=True)
+    assert fresh == rules and fresh is not rules and client.cached_symbol_rules("BTCUSDT") is fresh
+    with pytest.raises(errors.SymbolNotTradable):
+        await client.symbol_rules("NOPEUSDT")
+
+
+async def test_a_symbol_read_before_its_open_is_never_served_from_the_cache(
+    simulator_factory,
+):
+    sim = await simulator_factory(exchange_info_pre_open=True)
+    async with keyed(sim) as client, httpx.AsyncClient(base_url=sim.rest_url) as control:
+        open_at = sim.exchange.now_ms() + 300
+        await control.post(
+            "/_sim/listings", json={"symbol": "NEWUSDT", "open_at_ms": open_at, "price": "0.5"}
+        )
+        before = await client.symbol_rules("NEWUSDT")
+        assert not before.trading and client.cached_symbol_rules("NEWUSDT") is None
+        await asyncio.sleep(0.5)
+        after = await client.symbol_rules("NEWUSDT")  # read again, not from a cache
+        assert after.trading and client.cached_symbol_rules("NEWUSDT") is after
+
+
+async def test_orders_are_rounded_down_to_the_symbols_precision(client, control):
+    rules = await client.symbol_rules("BTCUSDT")
+    with pytest.raises(errors.MexcApiError, match="quantity scale is invalid"):
+        await client.place_order(  # without the rules: too many decimals go out
+            "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.0012349"), price=Decimal("10000")
+        )
+    ack = await client.place_order(
+        "BTCUSDT",
+        "BUY",
+        "LIMIT",
+        quantity=Decimal("0.0012349"),
+        price=Decimal("10000.129"),
+        rules=rules,
+    )
+    assert ack.orig_qty == Decimal("0.001234") and ack.price == Decimal("10000.12")
+    market = await buy(client, quote="20.129999", coid="rounded", rules=rules)
+    order = await client.query_order("BTCUSDT", order_id=market.order_id)
+    assert order.orig_quote_order_qty == Decimal("20.12")
+    sent = [o for o in await order_log(control) if o.get("clientOrderId") == "rounded"]
+    assert sent and all("20.129999" not in str(o) for o in sent)
+
+
+def test_rounding_directions_follow_the_side():
+    rules = SymbolRules.from_json(
+        {
+            "symbol": "XUSDT",
+            "status": "1",
+            "isSpotTradingAllowed": True,
+            "baseAssetPrecision": 2,
+            "quotePrecision": 9,
+            "quoteAssetPrecision": 4,
+            "baseSizePrecision": "0.01",
+            "quoteAmountPrecision": "5",
+            "quoteAmountPrecisionMarket": "1",
+            "tradeSideType": "2",
+        }
+    )
+    assert rules.quote_precision == 4  # quoteAssetPrecision wins over the deprecated field
+    assert rules.round_quantity(Decimal("1.239")) == Decimal("1.23")
+    assert rules.round_quote(Decimal("5.99999")) == Decimal("5.9999")
+    assert rules.round_price(Decimal("0.12345"), "BUY") == Decimal("0.1234")
+    assert rules.round_price(Decimal("0.12341"), "SELL") == Decimal("0.1235")
+    assert rules.trade_side_type == 2 and rules.max_quote is None
+    no_precision = SymbolRules.from_json({"symbol": "Y", "status": "1"})
+    assert no_precision.round_quantity(Decimal("1.23456789")) == Decimal("1.23456789")
+
+
+async def test_rounding_that_leaves_nothing_is_refused_before_sending(client, control):
+    rules = await client.symbol_rules("BTCUSDT")
+    with pytest.raises(errors.BelowMinimumAmount) as exc:
+        await buy(client, quote="0.009", coid="dust", rules=rules)
+    assert exc.value.client_order_id == "dust" and exc.value.code is None
+    with pytest.raises(errors.BelowMinimumAmount):
+        await client.place_order(
+            "BTCUSDT", "SELL", "LIMIT", quantity=Decimal("0.0000009"), price=Decimal(1), rules=rules
+        )
+    assert await order_log(control) == []  # nothing went out
+
+
+# --- order witnesses ------------------------------------------------------------------------
+
+
+async def test_all_orders_lists_done_and_open_orders_with_client_ids(client):
+    await buy(client, coid="w-market")
+    await client.place_order(
+        "BTCUSDT",
+        "BUY",
+        "LIMIT",
+        quantity=Decimal("0.001"),
+        price=Decimal("10000"),
+        client_order_id="w-limit",
+    )
+    orders = await client.all_orders("BTCUSDT", start_time_ms=0, limit=10)
+    by_coid = {o.client_order_id: o for o in orders}
+    assert by_coid["w-market"].status == "FILLED" and by_coid["w-limit"].status == "NEW"
+    (working,) = await client.open_orders("BTCUSDT")
+    assert working.client_order_id == "w-limit"
+    with pytest.raises(ValueError, match="limit"):
+        await client.all_orders("BTCUSDT", limit=1001)
+
+
+async def test_all_orders_sends_its_window_and_limit(fake_mexc):
+    fake_mexc.answers["/api/v3/allOrders"] = (200, [{"orderId": "1", "clientOrderId": "c1"}])
+    async with fake_mexc.client() as client:
+        (order,) = await client.all_orders("abcusdt", start_time_ms=123, limit=50)
+    assert order.client_order_id == "c1"
+    (query,) = [q for m, path, q in fake_mexc.requests if path == "/api/v3/allOrders"]
+    assert query["symbol"] == "ABCUSDT" and query["startTime"] == "123"
+    assert query["limit"] == "50" and "endTime" not in query
+
+
+async def test_account_balances_are_typed(client):
+    account = await client.account()
+    usdt = account.balances["USDT"]
+    assert isinstance(usdt, Balance) and usdt.free > 0 and usdt.locked == 0
+
+
+async def test_listen_keys_are_created_kept_alive_and_closed(fake_mexc):
+    path = "/api/v3/userDataStream"
+    fake_mexc.answers[path] = (200, {"listenKey": "pqia91ma19a5s61cv6a81va65sdf19v8a65a1"})
+    async with fake_mexc.client() as client:
+        key = await client.create_listen_key()
+        await client.keepalive_listen_key(key)
+        await client.close_listen_key(key)
+        fake_mexc.answers[path] = (200, {})
+        with pytest.raises(errors.MexcApiError, match="no listenKey"):
+            await client.create_listen_key()
+    calls = [(m, q.get("listenKey")) for m, p, q in fake_mexc.requests if p == path]
+    assert calls[:3] == [("POST", None), ("PUT", key), ("DELETE", key)]
+    assert all("signature" in q and "timestamp" in q for m, p, q in fake_mexc.requests if p == path)
+    assert fake_mexc.bad_signatures == 0
+    assert key == "pqia91ma19a5s61cv6a81va65sdf19v8a65a1"
+
+
+# --- odd but real answers -------------------------------------------------------------------
+
+
+async def test_a_market_ack_with_price_zero_and_no_status_parses(fake_mexc):
+    fake_mexc.answers["/api/v3/order"] = (
+        200,
+        {
+            "symbol": "BTCUSDT",
+            "orderId": "C02__505979017439002624115",
+            "orderListId": -1,
+            "price": "0",
+            "origQty": "0",
+            "type": "MARKET",
+            "side": "BUY",
+            "transactTime": 1666676533741,
+        },
+    )
+    async with fake_mexc.client() as client:
+        ack = await buy(client, coid="mkt")
+    assert ack.order_id == "C02__505979017439002624115" and ack.price == 0
+    assert ack.client_order_id == "mkt" and ack.type == "MARKET"
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_error_bodies_with_an_extend_key_are_typed_by_code(fake_mexc, status):
+    fake_mexc.answers["/api/v3/order"] = (
+        status,
+        {"code": -2013, "msg": "Order does not exist.", "_extend": None},
+    )
+    async with fake_mexc.client() as client:
+        with pytest.raises(errors.UnknownOrder) as exc:
+            await client.query_order("BTCUSDT", client_order_id="x")
+    assert exc.value.code == -2013 and exc.value.http_status == status

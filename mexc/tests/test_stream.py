@@ -3,11 +3,11 @@
 import asyncio
 import contextlib
 
-import pytest
 import websockets
 
 from mexc.stream import (
     BACKOFF_S,
+    BookTicker,
     Connected,
     Deals,
     Disconnected,
@@ -42,6 +42,13 @@ async def until(events, predicate, timeout=3.0):
         raise AssertionError("the stream ended")
 
     return await asyncio.wait_for(find(), timeout)
+
+
+async def eventually(condition, timeout=5.0):
+    """Poll ``condition()`` (the stream's tasks keep working while nobody iterates)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 async def next_event(events, kind, timeout=3.0):
@@ -100,7 +107,7 @@ async def test_runtime_subscribe_and_unsubscribe_are_acked(simulator):
         await until(events, lambda e: isinstance(e, Deals) and e.symbol == "BTCUSDT")
         await until(events, lambda e: book_ticker_channel("BTCUSDT") in stream.acked)
         await stream.unsubscribe(deals_channel("BTCUSDT"))
-        await until(events, lambda e: not stream._pending)  # the UNSUBSCRIPTION ack is in
+        await until(events, lambda e: stream.pending_controls == 0)  # the UNSUBSCRIPTION ack is in
         assert deals_channel("BTCUSDT") not in stream.acked
         rounds, deals = 0, []
         while rounds < 3:  # three mini-ticker rounds (100 ms apart): no deal push any more
@@ -202,17 +209,96 @@ async def test_malformed_json_replies_are_counted_and_skipped(simulator, control
         assert stream.malformed_frames == 2 and event.symbols and stream.connected
 
 
-async def test_subscriptions_beyond_thirty_are_refused_clearly():
-    channels = [deals_channel(f"S{i}USDT") for i in range(30)]
+def test_channels_beyond_thirty_go_to_another_connection_offline():
+    channels = [deals_channel(f"S{i}USDT") for i in range(31)]
     stream = MexcStream(REFUSED_URL, channels)
-    await stream.subscribe(channels[0])  # already there: a no-op
-    with pytest.raises(ValueError, match="30 subscriptions"):
-        await stream.subscribe(deals_channel("ONEMOREUSDT"))
-    with pytest.raises(ValueError, match="30 subscriptions"):
-        MexcStream(REFUSED_URL, [*channels, "x"])
-    await stream.unsubscribe(channels[0])
-    await stream.subscribe(deals_channel("ONEMOREUSDT"))  # room again
-    assert len(stream.subscriptions) == 30
+    assert stream.connections == 2 and len(stream.subscriptions) == 31
+    assert stream.subscriptions == channels  # nothing lost, order kept
+
+
+async def sim_connections(control):
+    return sorted(
+        (len(c["subscriptions"]) for c in (await control.get("/_sim/state")).json()["connections"]),
+        reverse=True,
+    )
+
+
+async def test_sixty_channels_are_spread_over_two_connections_and_all_stream(simulator, control):
+    symbols = [f"M{i}USDT" for i in range(59)]
+    for symbol in symbols:
+        await control.post("/_sim/listings", json={"symbol": symbol, "price": "1"})
+    async with streaming(simulator.ws_url, [mini_tickers_channel()]) as (stream, events):
+        await next_event(events, Connected)
+        for symbol in symbols:  # as the monitor arms them, one after the other
+            await stream.subscribe(book_ticker_channel(symbol))
+        everything = set(stream.subscriptions)
+        assert len(everything) == 60 and stream.connections == 2
+        await until(events, lambda e: stream.acked == everything, timeout=5)
+        assert stream.refused == {} and stream.connected
+        assert await sim_connections(control) == [30, 30]
+        # a push from a channel on the second connection reaches the one iterator
+        last = symbols[-1]
+        await control.post("/_sim/trades", json={"symbol": last, "price": "1.5"})
+        await until(events, lambda e: isinstance(e, BookTicker) and e.symbol == last)
+
+
+async def test_unsubscribe_frees_room_and_an_emptied_connection_closes(simulator, control):
+    sleep = FastSleep()
+    first = [deals_channel(f"A{i}USDT") for i in range(30)]
+    second = [deals_channel(f"B{i}USDT") for i in range(5)]
+    async with streaming(simulator.ws_url, first + second, sleep=sleep) as (stream, events):
+        await next_event(events, Connected)  # iterating starts the connections
+        await eventually(lambda: stream.acked == set(first + second))
+        assert await sim_connections(control) == [30, 5]
+        states = []
+        stream.on_state = states.append
+        await stream.unsubscribe(first[0])
+        await stream.subscribe(deals_channel("CUSDT"))  # the room on the first connection
+        assert stream.connections == 2
+        for channel in second:
+            await stream.unsubscribe(channel)
+        assert stream.connections == 1 and len(stream.subscriptions) == 30
+        await eventually(lambda: deals_channel("CUSDT") in stream.acked)
+        for _ in range(50):
+            if await sim_connections(control) == [30]:
+                break
+            await asyncio.sleep(0.02)
+        assert await sim_connections(control) == [30]
+        assert states == []  # closing an unused connection is no disconnection
+        state = (await control.get("/_sim/state")).json()["connections"][0]["subscriptions"]
+        assert first[0] not in state and deals_channel("CUSDT") in state
+
+
+async def test_an_unsubscribed_channel_stays_gone_after_a_reconnect(simulator, control):
+    sleep = FastSleep()
+    channels = [mini_tickers_channel(), deals_channel("BTCUSDT")]
+    async with streaming(simulator.ws_url, channels, sleep=sleep) as (stream, events):
+        await until(events, lambda e: stream.acked == set(channels))
+        await stream.unsubscribe(deals_channel("BTCUSDT"))
+        await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 1})
+        await next_event(events, Disconnected)
+        await next_event(events, Connected)
+        await until(events, lambda e: stream.pending_controls == 0)
+        (conn,) = (await control.get("/_sim/state")).json()["connections"]
+        assert conn["subscriptions"] == [mini_tickers_channel()]
+        assert stream.subscriptions == [mini_tickers_channel()]
+
+
+async def test_a_drop_of_the_second_connection_is_named_and_recovered(simulator, control):
+    sleep = FastSleep()
+    channels = [deals_channel(f"D{i}USDT") for i in range(31)]
+    async with streaming(simulator.ws_url, channels, sleep=sleep) as (stream, events):
+        ups = {(await next_event(events, Connected)).connection for _ in range(2)}
+        assert ups == {0, 1}
+        await eventually(lambda: stream.acked == set(channels))
+        await control.post("/_sim/faults", json={"kind": "ws_drop", "count": 1})  # all, once
+        downs = {(await next_event(events, Disconnected)).connection for _ in range(2)}
+        assert downs == {0, 1}
+        ups = {(await next_event(events, Connected)).connection for _ in range(2)}
+        assert ups == {0, 1} and stream.connected
+        await eventually(lambda: stream.pending_controls == 0)
+        assert stream.acked == set(channels)
+        assert await sim_connections(control) == [30, 1]
 
 
 async def test_proactive_make_before_break_rollover_before_the_max_age(simulator, control):
