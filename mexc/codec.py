@@ -27,6 +27,8 @@ __all__ = [
     "MalformedFrame",
     "MiniTicker",
     "MiniTickers",
+    "PrivateAccount",
+    "PrivateOrder",
     "PushEvent",
     "decode",
 ]
@@ -137,7 +139,52 @@ class BookTicker:
     received_mono_ns: int
 
 
-PushEvent = MiniTickers | Deals | BookTicker
+@dataclass(slots=True)
+class PrivateOrder:
+    """A privateOrders push (user-data stream): one order's state after a change.
+
+    ``order_type``: 1 LIMIT, 2 POST_ONLY, 3 IOC, 4 FOK, 5 MARKET, 100 SL/TP; ``trade_type``:
+    1 buy, 2 sell; ``status``: 1 new, 2 filled, 3 partially filled, 4 canceled, 5 partially
+    canceled. ``client_order_id`` is "" when the order has none."""
+
+    symbol: str
+    order_id: str
+    client_order_id: str
+    price: Decimal
+    quantity: Decimal
+    amount: Decimal
+    avg_price: Decimal
+    order_type: int
+    trade_type: int
+    status: int
+    cumulative_quantity: Decimal
+    cumulative_amount: Decimal
+    create_time: int
+    channel: str = ""
+    send_time: int = 0
+    received_ns: int = 0
+    received_mono_ns: int = 0
+
+
+@dataclass(slots=True)
+class PrivateAccount:
+    """A privateAccount push: one asset's balance after a change (``free`` is MEXC's
+    balanceAmount, ``locked`` its frozenAmount)."""
+
+    asset: str
+    free: Decimal
+    locked: Decimal
+    free_change: Decimal
+    locked_change: Decimal
+    time: int
+    change_type: str = ""
+    channel: str = ""
+    send_time: int = 0
+    received_ns: int = 0
+    received_mono_ns: int = 0
+
+
+PushEvent = MiniTickers | Deals | BookTicker | PrivateOrder | PrivateAccount
 
 
 def _dec(text: str) -> Decimal:
@@ -181,11 +228,38 @@ def _build_slim_wrapper() -> type:
         ("askPrice", 3, string, one),
         ("askQuantity", 4, string, one),
     )
+    add(
+        "PrivOrder",
+        ("id", 1, string, one),
+        ("clientId", 2, string, one),
+        ("price", 3, string, one),
+        ("quantity", 4, string, one),
+        ("amount", 5, string, one),
+        ("avgPrice", 6, string, one),
+        ("orderType", 7, int32, one),
+        ("tradeType", 8, int32, one),
+        ("cumulativeQuantity", 13, string, one),
+        ("cumulativeAmount", 14, string, one),
+        ("status", 15, int32, one),
+        ("createTime", 16, int64, one),
+    )
+    add(
+        "PrivAccount",
+        ("vcoinName", 1, string, one),
+        ("balanceAmount", 3, string, one),
+        ("balanceAmountChange", 4, string, one),
+        ("frozenAmount", 5, string, one),
+        ("frozenAmountChange", 6, string, one),
+        ("type", 7, string, one),
+        ("time", 8, int64, one),
+    )
     wrapper = add(
         "Wrapper",
         ("channel", 1, string, one),
         ("symbol", 3, string, one),
         ("sendTime", 6, int64, one),
+        ("privateOrders", 304, message, one, "PrivOrder"),
+        ("privateAccount", 307, message, one, "PrivAccount"),
         ("publicMiniTicker", 309, message, one, "MiniCols"),
         ("publicMiniTickers", 310, message, one, "MiniBody"),
         ("publicAggreDeals", 314, message, one, "DealBody"),
@@ -256,6 +330,42 @@ def decode(frame: bytes, received_ns: int, received_mono_ns: int = 0) -> PushEve
                 received_ns,
                 received_mono_ns,
                 frame,
+            )
+        if body == "privateOrders":
+            o = wrapper.privateOrders
+            return PrivateOrder(
+                wrapper.symbol,
+                o.id,
+                o.clientId,
+                _dec(o.price),
+                _dec(o.quantity),
+                _dec(o.amount),
+                _dec(o.avgPrice),
+                o.orderType,
+                o.tradeType,
+                o.status,
+                _dec(o.cumulativeQuantity),
+                _dec(o.cumulativeAmount),
+                o.createTime,
+                wrapper.channel,
+                wrapper.sendTime,
+                received_ns,
+                received_mono_ns,
+            )
+        if body == "privateAccount":
+            a = wrapper.privateAccount
+            return PrivateAccount(
+                a.vcoinName,
+                _dec(a.balanceAmount),
+                _dec(a.frozenAmount),
+                _dec(a.balanceAmountChange),
+                _dec(a.frozenAmountChange),
+                a.time,
+                a.type,
+                wrapper.channel,
+                wrapper.sendTime,
+                received_ns,
+                received_mono_ns,
             )
     except (DecodeError, InvalidOperation, ValueError) as exc:
         raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:200]) from None

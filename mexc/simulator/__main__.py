@@ -45,7 +45,18 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--rate-limit-ban-after", type=int, default=d.rate_limit_ban_after)
     p.add_argument("--rate-limit-ban-s", type=float, default=d.rate_limit_ban_s)
     p.add_argument("--ws-idle-timeout-s", type=float, default=d.ws_idle_timeout_s)
+    p.add_argument("--ws-no-data-timeout-s", type=float, default=d.ws_no_data_timeout_s)
     p.add_argument("--ws-max-age-s", type=float, default=d.ws_max_age_s)
+    p.add_argument(
+        "--duplicate-client-ids",
+        choices=("accept", "reject"),
+        default=d.duplicate_client_ids,
+        help="a reused newClientOrderId: a second order (accept) or code 26 (reject)",
+    )
+    p.add_argument("--fee-mode", choices=("received", "quote"), default=d.fee_mode)
+    p.add_argument("--market-quote-markup", type=Decimal, default=d.market_quote_markup)
+    p.add_argument("--market-ack-price", choices=("zero", "protect"), default=d.market_ack_price)
+    p.add_argument("--listen-key-ttl-s", type=float, default=d.listen_key_ttl_s)
     p.add_argument("--exchange-info-pre-open", action="store_true")
     p.add_argument("--random-seed", type=int, default=None)
     group = p.add_mutually_exclusive_group()
@@ -68,7 +79,13 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         rate_limit_ban_after=a.rate_limit_ban_after,
         rate_limit_ban_s=a.rate_limit_ban_s,
         ws_idle_timeout_s=a.ws_idle_timeout_s,
+        ws_no_data_timeout_s=a.ws_no_data_timeout_s,
         ws_max_age_s=a.ws_max_age_s,
+        duplicate_client_ids=a.duplicate_client_ids,
+        fee_mode=a.fee_mode,
+        market_quote_markup=a.market_quote_markup,
+        market_ack_price=a.market_ack_price,
+        listen_key_ttl_s=a.listen_key_ttl_s,
         exchange_info_pre_open=a.exchange_info_pre_open,
         random_seed=a.random_seed,
         default_scenario=not (a.no_scenario or a.scenario),

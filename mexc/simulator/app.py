@@ -7,18 +7,20 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from .auth import sign
-from .config import Clock, SimulatorConfig
+from .config import RUNTIME_SWITCHES, Clock, SimulatorConfig
 from .control import ControlApi
 from .exchange import Exchange
 from .faults import FaultBook
 from .ratelimit import RateLimiter
 from .rest import CALENDAR_PATH, RestApi
 from .scenario import ScenarioRunner, load_scenario
+from .userstream import ListenKeys
 from .ws import Connection, Hub
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ class Simulator:
         self.rng = random.Random(cfg.random_seed)
         self.exchange = Exchange(cfg, self.clock, self.rng)
         self.faults = FaultBook()
-        self.hub = Hub(cfg, self.exchange, self.faults, self.clock)
+        self.listen_keys = ListenKeys(cfg, self.clock)
+        self.hub = Hub(cfg, self.exchange, self.faults, self.clock, self.listen_keys)
         self.ratelimiter = RateLimiter(
             limit=cfg.rate_limit,
             window_s=cfg.rate_limit_window_s,
@@ -137,11 +140,46 @@ class Simulator:
         self.scenario.stop()
         self.faults.reset()
         self.ratelimiter.reset()
+        self.listen_keys.reset()
         self.clock.offset_ms = self.config.clock_offset_ms
         self.exchange.reset()
         for conn in self.hub.conns:
             conn.garbage_left = 0
         self.scenario.start()
+
+    def configure(self, changes: dict) -> dict:
+        """Apply run-time switches (``POST /_sim/config``); ValueError leaves nothing changed."""
+        cfg = self.config
+        unknown = set(changes) - set(RUNTIME_SWITCHES)
+        if unknown:
+            raise ValueError(f"not a run-time switch: {', '.join(sorted(unknown))}")
+        converted = {}
+        for name, value in changes.items():
+            kind = RUNTIME_SWITCHES[name]
+            if kind is bool and not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false")
+            try:
+                converted[name] = kind(str(value)) if kind is Decimal else kind(value)
+            except (ValueError, ArithmeticError, TypeError):
+                raise ValueError(f"{name}: bad value {value!r}") from None
+        old = {name: getattr(cfg, name) for name in converted}
+        for name, value in converted.items():
+            setattr(cfg, name, value)
+        try:
+            cfg.validate()
+        except ValueError:
+            for name, value in old.items():
+                setattr(cfg, name, value)
+            raise
+        limiter = self.ratelimiter
+        limiter.limit, limiter.ban_after = cfg.rate_limit, cfg.rate_limit_ban_after
+        limiter.ban_s = cfg.rate_limit_ban_s
+        return self.switches()
+
+    def switches(self) -> dict:
+        """The run-time switches and their current values (``GET /_sim/config``)."""
+        values = {name: getattr(self.config, name) for name in RUNTIME_SWITCHES}
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
 
     async def sleep(self, seconds: float) -> None:
         """A cancellable sleep for fault delays (cut short when the simulator stops)."""

@@ -41,23 +41,34 @@ class SimulatorConfig:
     seed_symbols: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SEED_SYMBOLS))
     random_seed: int | None = None
     taker_commission: Decimal = Decimal("0.0005")
-    # "quote": a BUY pays notional + fee in the quote asset, all within quoteOrderQty.
-    # "received": the fee is taken from the asset received (base for BUY), as MEXC does.
-    fee_mode: str = "quote"
+    # "received" (default): the fee is taken from the asset received (base for BUY), as MEXC
+    # does. "quote": a BUY pays notional + fee in the quote asset, all within quoteOrderQty.
+    fee_mode: str = "received"
     maker_commission: Decimal = Decimal("0")
     min_quote_amount: Decimal = Decimal("5")  # quoteAmountPrecision(Market): the 30002 floor
     max_quote_amount_market: Decimal = Decimal("100000")  # 30003 above this
     exchange_info_pre_open: bool = False  # list scheduled symbols in exchangeInfo, status "2"
-    reject_duplicate_client_order_id: bool = True
+    # A reused newClientOrderId: "accept" (default; MEXC documents no check) or "reject" (26).
+    duplicate_client_ids: str = "accept"
+    # A MARKET order by quoteOrderQty becomes a base quantity at a protective price (last/ask
+    # x (1 + markup) for BUY, bid x (1 - markup) for SELL), as live acks show
+    # (mexc-api-sdk #77, ccxt #14931). 0 = spend exactly quoteOrderQty.
+    market_quote_markup: Decimal = Decimal("0.05")
+    # Price shown by a MARKET order's ack and query: "zero" ("0") or "protect" (the price above).
+    market_ack_price: str = "zero"
     calendar_keep_ms: int = 86_400_000  # keep opened listings on the calendar this long
     # Rate limits (mexc-api.md §4): one shared bucket per IP and one per UID.
     rate_limit: int = 500  # weight per window; 0 disables
     rate_limit_window_s: float = 10.0
     rate_limit_ban_after: int = 5  # 429s within one window before the IP gets a 418 ban
-    rate_limit_ban_s: float = 2.0  # real MEXC: 2 min .. 3 days; short for tests and demos
+    rate_limit_ban_s: float = 120.0  # real MEXC: 2 min .. 3 days (the shortest by default)
     # WebSocket (mexc-api.md §5.1)
     ws_idle_timeout_s: float = 30.0  # no subscription for this long -> disconnect
+    ws_no_data_timeout_s: float = 60.0  # subscribed but no push for this long -> disconnect
     ws_max_age_s: float = 86_400.0
+    listen_key_ttl_s: float = 3600.0  # a listenKey expires this long after creation/keep-alive
+    max_listen_keys: int = 60
+    max_connections_per_listen_key: int = 5
     ws_max_subscriptions: int = 30
     ws_max_messages_per_s: int = 100  # client->server; above -> disconnect
     # Scenario
@@ -71,15 +82,58 @@ class SimulatorConfig:
         self.maker_commission = Decimal(str(self.maker_commission))
         self.min_quote_amount = Decimal(str(self.min_quote_amount))
         self.max_quote_amount_market = Decimal(str(self.max_quote_amount_market))
+        self.market_quote_markup = Decimal(str(self.market_quote_markup))
+        self.validate()
+
+    def validate(self) -> None:
+        """ValueError on nonsense (also after a run-time change through ``/_sim/config``)."""
         if self.fee_mode not in ("quote", "received"):
             raise ValueError("fee_mode must be 'quote' or 'received'")
+        if self.duplicate_client_ids not in ("accept", "reject"):
+            raise ValueError("duplicate_client_ids must be 'accept' or 'reject'")
+        if self.market_ack_price not in ("zero", "protect"):
+            raise ValueError("market_ack_price must be 'zero' or 'protect'")
+        if not 0 <= self.market_quote_markup < 1:
+            raise ValueError("market_quote_markup must be in [0, 1)")
+
+
+#: Config fields ``POST /_sim/config`` may change at run time, with their types.
+RUNTIME_SWITCHES: dict[str, type] = {
+    "duplicate_client_ids": str,
+    "fee_mode": str,
+    "market_quote_markup": Decimal,
+    "market_ack_price": str,
+    "exchange_info_pre_open": bool,
+    "rate_limit": int,
+    "rate_limit_ban_after": int,
+    "rate_limit_ban_s": float,
+    "ws_idle_timeout_s": float,
+    "ws_no_data_timeout_s": float,
+    "listen_key_ttl_s": float,
+    "taker_commission": Decimal,
+    "maker_commission": Decimal,
+    "min_quote_amount": Decimal,
+}
 
 
 class Clock:
-    """The exchange's clock: local wall clock plus a (mutable) offset, in ms."""
+    """The exchange's clock: local wall clock plus a (mutable) offset."""
 
     def __init__(self, offset_ms: int = 0) -> None:
         self.offset_ms = offset_ms
 
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
+
+    @offset_ms.setter
+    def offset_ms(self, value: int) -> None:
+        self._offset_ms = int(value)
+        self._offset_us = self._offset_ms * 1000
+
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
+        return time.time_ns() // 1_000_000 + self._offset_ms
+
+    def now_us(self) -> int:
+        """Microseconds, exchange time (one clock read, one add: cheap enough for stamps)."""
+        return time.time_ns() // 1000 + self._offset_us

@@ -57,7 +57,19 @@ class ControlApi:
             web.post("/_sim/balances", self.set_balances),
             web.post("/_sim/clock", self.set_clock),
             web.post("/_sim/trades", self.add_trade),
+            web.get("/_sim/config", self.get_config),
+            web.post("/_sim/config", self.set_config),
         ]
+
+    async def get_config(self, request: web.Request) -> web.Response:
+        return _json(self.sim.switches())
+
+    async def set_config(self, request: web.Request) -> web.Response:
+        """``{"duplicate_client_ids": "reject", ...}``: change run-time switches."""
+        try:
+            return _json(self.sim.configure(await _body(request)))
+        except ValueError as exc:
+            return _bad(str(exc))
 
     async def state(self, request: web.Request) -> web.Response:
         sim = self.sim

@@ -12,16 +12,23 @@ import itertools
 import random
 import secrets
 from collections.abc import Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from .config import Clock, SimulatorConfig
 from .errors import ApiError, invalid_symbol, missing_param, symbol_not_supported
 from .market import Market, Trade, fmt, unit
-from .models import Balance, ExchangeListener, Order, OrderRequest, Symbol
+from .models import Balance, BalanceChange, ExchangeListener, Order, OrderRequest, Symbol
 
 QUOTE_ASSETS = ("USDT", "USDC", "USDE", "BTC", "ETH")
 ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
 FEE_UNIT = Decimal("0.00000001")
+#: The live text for a quoteOrderQty with too many decimals, leading space included
+#: (HTTP 400, code 400; hummingbot PR #7348).
+AMOUNT_SCALE_INVALID = " amount scale is invalid"
+
+
+def _decimals(value: Decimal) -> int:
+    return max(0, -value.normalize().as_tuple().exponent)
 
 
 class Exchange:
@@ -43,7 +50,7 @@ class Exchange:
                 sym.timer.cancel()
         self.symbols = {}
         self.orders: dict[str, Order] = {}
-        self.orders_by_client: dict[str, Order] = {}
+        self.orders_by_client: dict[str, list[Order]] = {}  # oldest first
         self.order_requests: list[OrderRequest] = []
         self.balances: dict[str, Balance] = {
             asset: Balance(free=amount) for asset, amount in self.config.balances.items()
@@ -256,38 +263,70 @@ class Exchange:
         return self.balances.setdefault(asset.upper(), Balance())
 
     def set_balance(self, asset: str, free: str | Decimal) -> None:
-        self.balance(asset).free = Decimal(str(free))
+        bal = self.balance(asset)
+        before = {asset.upper(): (bal.free, bal.locked)}
+        bal.free = Decimal(str(free))
+        self._notify_balances(before, "DEPOSIT")
 
     # -- orders -------------------------------------------------------------------------------
     def _new_order_id(self) -> str:
         return f"C02__{self._order_base + next(self._order_seq):021d}"
 
     def find_order(
-        self, symbol: str | None, order_id: str | None, client_order_id: str | None
+        self,
+        symbol: str | None,
+        order_id: str | None,
+        client_order_id: str | None,
+        *,
+        visible_only: bool = False,
     ) -> Order:
+        """One order by id, or the MOST RECENT (visible) order with that client order id."""
         if not order_id and not client_order_id:
             raise ApiError(
                 700004,
                 "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null",
             )
-        order = (
-            self.orders.get(order_id)
-            if order_id
-            else self.orders_by_client.get(client_order_id or "")
-        )
-        if order is None or (symbol and order.symbol != symbol.upper()):
-            raise ApiError(-2013, "Order does not exist.")
-        return order
+        now = self.now_ms()
+        if order_id:
+            candidates = [self.orders[order_id]] if order_id in self.orders else []
+        else:
+            candidates = self.orders_by_client.get(client_order_id or "", [])
+        for order in reversed(candidates):
+            if symbol and order.symbol != symbol.upper():
+                continue
+            if visible_only and not order.visible(now):
+                continue
+            return order
+        raise ApiError(-2013, "Order does not exist.")
 
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
+    def open_orders(self, symbol: str | None = None, *, visible_only: bool = False) -> list[Order]:
+        now = self.now_ms()
         return [
             o
             for o in self.orders.values()
-            if o.is_open and (symbol is None or o.symbol == symbol.upper())
+            if o.is_open
+            and (symbol is None or o.symbol == symbol.upper())
+            and (not visible_only or o.visible(now))
         ]
 
-    def cancel_order(self, symbol: str, order_id: str | None, client_order_id: str | None) -> Order:
-        order = self.find_order(symbol, order_id, client_order_id)
+    def all_orders(self, symbol: str, *, visible_only: bool = False) -> list[Order]:
+        now = self.now_ms()
+        symbol = symbol.upper()
+        return [
+            o
+            for o in self.orders.values()
+            if o.symbol == symbol and (not visible_only or o.visible(now))
+        ]
+
+    def cancel_order(
+        self,
+        symbol: str,
+        order_id: str | None,
+        client_order_id: str | None,
+        *,
+        visible_only: bool = False,
+    ) -> Order:
+        order = self.find_order(symbol, order_id, client_order_id, visible_only=visible_only)
         if not order.is_open:
             raise ApiError(-2011, "Unknown order sent.")
         self._finish_cancel(order)
@@ -328,18 +367,21 @@ class Exchange:
             quote_qty = None  # quantity wins when both are sent
             if quantity <= 0:
                 raise missing_param("quantity")
-            if -quantity.normalize().as_tuple().exponent > market.qty_scale:
+            if _decimals(quantity) > market.qty_scale:  # baseAssetPrecision
                 raise ApiError(400, "quantity scale is invalid")
-        if quote_qty is not None and quote_qty <= 0:
-            raise missing_param("quoteOrderQty")
+        if quote_qty is not None:
+            if quote_qty <= 0:
+                raise missing_param("quoteOrderQty")
+            if _decimals(quote_qty) > market.price_scale:  # quoteAssetPrecision
+                raise ApiError(400, AMOUNT_SCALE_INVALID)
         if price is not None:
             if price <= 0:
                 raise missing_param("price")
-            if -price.normalize().as_tuple().exponent > market.price_scale:
+            if _decimals(price) > market.price_scale:
                 raise ApiError(400, "price scale is invalid")
         if (
             client_order_id
-            and cfg.reject_duplicate_client_order_id
+            and cfg.duplicate_client_ids == "reject"
             and client_order_id in self.orders_by_client
         ):
             raise ApiError(26, "Duplicate client order id.")
@@ -350,6 +392,8 @@ class Exchange:
         too_small = ApiError(
             30002, f"The minimum transaction volume cannot be less than:{fmt(min_quote)}{sym.quote}"
         )
+        protect: Decimal | None = None
+        by_quote = quote_qty is not None
         if is_market:
             if not sym.book_ready:
                 raise ApiError(30010, "no valid trade price")
@@ -362,13 +406,21 @@ class Exchange:
                         "The maximum transaction volume cannot be greater than:"
                         f"{fmt(cfg.max_quote_amount_market)}{sym.quote}",
                     )
+            protect = self._protect_price(sym, side)
+            if protect is not None and quote_qty is not None:
+                # MEXC turns the quote amount into a base quantity at the protective price.
+                quantity = market.qty_q(quote_qty / protect)
+                if quantity <= 0:
+                    raise too_small
+            if quantity is not None:
+                plan, _ = market.take(side, qty=quantity, limit_price=protect, dry=True)
+            else:
+                assert quote_qty is not None
                 budget = quote_qty / (1 + fee_rate) if side == "BUY" else quote_qty
                 plan, _ = market.take(side, quote=budget, dry=True)
-            else:
-                plan, _ = market.take(side, qty=quantity, dry=True)
             if not plan:
                 raise ApiError(30025, "no exist opponent order")
-            if quantity is not None and quantity * plan[0][0] < min_quote:
+            if not by_quote and quantity is not None and quantity * plan[0][0] < min_quote:
                 raise too_small
         else:
             assert price is not None and quantity is not None
@@ -407,26 +459,51 @@ class Exchange:
             orig_quote_qty=quote_qty,
             time_ms=now,
             update_ms=now,
+            protect_price=protect,
+            show_protect_price=cfg.market_ack_price == "protect",
         )
         self.orders[order.order_id] = order
         if client_order_id:
-            self.orders_by_client[client_order_id] = order
+            self.orders_by_client.setdefault(client_order_id, []).append(order)
+        before = self._snapshot(sym)
+        self._notify_order(order)  # created: status NEW
         self._execute(sym, order, need)
+        if order.status != "NEW":
+            self._notify_order(order)
+        self._notify_balances(before)
         return order
+
+    def _protect_price(self, sym: Symbol, side: str) -> Decimal | None:
+        """The price band a MARKET order may not cross (best ask/bid +- the markup)."""
+        markup = self.config.market_quote_markup
+        if markup <= 0:
+            return None
+        market = sym.market
+        top = market.best_ask() if side == "BUY" else market.best_bid()
+        if top is None:
+            raise ApiError(30025, "no exist opponent order")
+        if side == "BUY":
+            return market.price_q(top.price * (1 + markup), ROUND_CEILING)
+        return max(market.price_q(top.price * (1 - markup)), market.tick)
 
     def _execute(self, sym: Symbol, order: Order, need: Decimal) -> None:
         market = sym.market
         side = order.side
         fee_rate = self.config.taker_commission if self.config.fee_mode == "quote" else 0
         if order.type == "MARKET":
-            if order.orig_quote_qty is not None:
+            if order.orig_qty is not None:
+                fills, exhausted = market.take(
+                    side, qty=order.orig_qty, limit_price=order.protect_price
+                )
+            else:
+                assert order.orig_quote_qty is not None
                 budget = order.orig_quote_qty
                 if side == "BUY":
                     budget = budget / (1 + fee_rate)
                 fills, exhausted = market.take(side, quote=budget)
-            else:
-                fills, exhausted = market.take(side, qty=order.orig_qty)
             self._apply_fills(sym, order, fills, maker=False)
+            if order.orig_qty is not None:
+                exhausted = order.executed_qty < order.orig_qty
             order.status = "PARTIALLY_CANCELED" if exhausted else "FILLED"
         else:
             assert order.orig_qty is not None and order.price is not None
@@ -511,9 +588,13 @@ class Exchange:
             order.locked = Decimal(0)
 
     def _finish_cancel(self, order: Order) -> None:
+        sym = self.symbols[order.symbol]
+        before = self._snapshot(sym)
         order.status = "PARTIALLY_CANCELED" if order.executed_qty else "CANCELED"
         order.update_ms = self.now_ms()
-        self._release(self.symbols[order.symbol], order)
+        self._release(sym, order)
+        self._notify_order(order)
+        self._notify_balances(before, "ENTRUST_CANCEL")
 
     # -- market process -----------------------------------------------------------------------
     def tick(self) -> None:
@@ -565,21 +646,51 @@ class Exchange:
             )
             if not crossed:
                 continue
+            before = self._snapshot(sym)
             self._apply_fills(
                 sym, order, [(order.price, order.orig_qty - order.executed_qty)], maker=True
             )
             order.status = "FILLED"
             self._release(sym, order)
+            self._notify_order(order)
+            self._notify_balances(before)
 
     def _make_trade(self, sym: Symbol, price: Decimal, qty: Decimal, side: int, now: int) -> Trade:
         before = sym.market.last_price
+        trade = Trade(price, qty, side, now, str(next(self._trade_seq)))
         sym.market.record(price, qty)
+        sym.market.remember(trade)
         if price != before:
             self.changed.add(sym.symbol)
-        return Trade(price, qty, side, now, str(next(self._trade_seq)))
+        return trade
 
     def _trade(self, sym: Symbol, price: Decimal, qty: Decimal, side: int, now: int) -> None:
         self._notify_trades(sym, [self._make_trade(sym, price, qty, side, now)])
+
+    def _snapshot(self, sym: Symbol) -> dict[str, tuple[Decimal, Decimal]]:
+        snap = {}
+        for asset in (sym.base, sym.quote):
+            bal = self.balance(asset)
+            snap[asset] = (bal.free, bal.locked)
+        return snap
+
+    def _notify_balances(
+        self, before: dict[str, tuple[Decimal, Decimal]], kind: str = "ENTRUST"
+    ) -> None:
+        """One privateAccount event per asset whose free or locked amount moved."""
+        now = self.now_ms()
+        for asset, (free, locked) in before.items():
+            bal = self.balance(asset)
+            change = BalanceChange(
+                asset, bal.free, bal.locked, bal.free - free, bal.locked - locked, kind, now
+            )
+            if change.free_change or change.locked_change:
+                for listener in self.listeners:
+                    listener.on_balance(change)
+
+    def _notify_order(self, order: Order) -> None:
+        for listener in self.listeners:
+            listener.on_order(order)
 
     def _notify_trades(self, sym: Symbol, trades: list[Trade]) -> None:
         for listener in self.listeners:

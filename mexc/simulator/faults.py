@@ -9,15 +9,24 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-REST_KINDS = ("http_429", "http_5xx", "timeout", "latency")
+REST_KINDS = ("http_429", "http_5xx", "timeout", "latency", "waf_403")
 WS_KINDS = ("ws_drop", "ws_malformed")
+ORDER_KINDS = ("lookup_lag",)  # applied to the next orders created, not to requests
 DEFAULT_EFFECT = {
     "http_429": "before",
     "http_5xx": "before",
     "timeout": "after",
     "latency": "before",
+    "waf_403": "before",
 }
-DEFAULT_MS = {"timeout": 30_000, "latency": 100, "http_429": 1000, "ws_drop": 0, "ws_malformed": 0}
+DEFAULT_MS = {
+    "timeout": 30_000,
+    "latency": 100,
+    "http_429": 1000,
+    "ws_drop": 0,
+    "ws_malformed": 0,
+    "lookup_lag": 1000,
+}
 
 
 @dataclass
@@ -74,7 +83,7 @@ class FaultBook:
     def create(self, spec: dict) -> Fault:
         """Validate a JSON spec into a Fault (ValueError on nonsense); not yet registered."""
         kind = spec.get("kind")
-        if kind not in REST_KINDS + WS_KINDS:
+        if kind not in REST_KINDS + WS_KINDS + ORDER_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         count = int(spec.get("count", 1))
         if count < 1:
@@ -123,6 +132,15 @@ class FaultBook:
         if latency or outcome:
             self.prune()
         return latency, outcome
+
+    def take_lookup_lag(self) -> int:
+        """ms the order being created stays invisible to lookups (0: no lookup_lag fault)."""
+        fault = self.pending("lookup_lag")
+        if fault is None:
+            return 0
+        fault.remaining -= 1
+        self.prune()
+        return fault.ms
 
     def pending(self, kind: str) -> Fault | None:
         return next((f for f in self.faults if f.kind == kind and f.remaining > 0), None)

@@ -7,10 +7,14 @@ consumed until then. Resting user orders are not part of this book (see ``exchan
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 LEVELS = 10
+MINUTE_MS = 60_000
+KEEP_TRADES = 1000  # GET /api/v3/trades: max limit
+KEEP_MINUTES = 20_000  # 1m klines kept (about two weeks)
 
 
 def unit(scale: int) -> Decimal:
@@ -64,6 +68,9 @@ class Market:
         self.quote_volume = Decimal(0)
         self.count = 0
         self.version = 1  # depth lastUpdateId
+        self.trades: deque[Trade] = deque(maxlen=KEEP_TRADES)
+        # 1m klines: open time (ms) -> [open, high, low, close, volume, quote volume]
+        self.klines: dict[int, list[Decimal]] = {}
 
     # -- book -------------------------------------------------------------------------------
     def price_q(self, value: Decimal, rounding: str = ROUND_FLOOR) -> Decimal:
@@ -180,6 +187,22 @@ class Market:
         self.volume += qty
         self.quote_volume += qty * price
         self.count += 1
+
+    def remember(self, trade: Trade) -> None:
+        """Keep a trade for GET /api/v3/trades and fold it into its 1m kline."""
+        self.trades.append(trade)
+        minute = trade.time_ms - trade.time_ms % MINUTE_MS
+        bar = self.klines.get(minute)
+        if bar is None:
+            self.klines[minute] = [trade.price] * 4 + [trade.qty, trade.qty * trade.price]
+            if len(self.klines) > KEEP_MINUTES:
+                del self.klines[next(iter(self.klines))]
+            return
+        bar[1] = max(bar[1], trade.price)
+        bar[2] = min(bar[2], trade.price)
+        bar[3] = trade.price
+        bar[4] += trade.qty
+        bar[5] += trade.qty * trade.price
 
     def change_rate(self) -> Decimal:
         if not self.open_price or self.last_price is None:

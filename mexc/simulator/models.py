@@ -18,6 +18,8 @@ OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 class ExchangeListener(Protocol):
     def on_trades(self, sym: Symbol, trades: list[Trade]) -> None: ...
     def on_book(self, sym: Symbol) -> None: ...
+    def on_order(self, order: Order) -> None: ...
+    def on_balance(self, change: BalanceChange) -> None: ...
 
 
 @dataclass
@@ -83,6 +85,19 @@ class Balance:
 
 
 @dataclass
+class BalanceChange:
+    """One asset's new free/locked amounts and their changes (a privateAccount push)."""
+
+    asset: str
+    free: Decimal
+    locked: Decimal
+    free_change: Decimal
+    locked_change: Decimal
+    kind: str  # MEXC's change type: ENTRUST, ENTRUST_PLACE, ENTRUST_CANCEL, DEPOSIT...
+    time_ms: int
+
+
+@dataclass
 class Order:
     order_id: str
     client_order_id: str | None
@@ -99,10 +114,23 @@ class Order:
     cum_quote: Decimal = Decimal(0)
     locked: Decimal = Decimal(0)  # still locked for this order (quote for BUY, base for SELL)
     fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    visible_at_ms: int = 0  # lookup_lag: invisible to GET order/openOrders/allOrders until then
+    protect_price: Decimal | None = None  # MARKET: the protective price its quantity came from
+    show_protect_price: bool = False  # MARKET ack/query show protect_price instead of "0"
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def visible(self, now_ms: int) -> bool:
+        return now_ms >= self.visible_at_ms
+
+    def _price_text(self) -> str:
+        if self.price is not None:
+            return fmt(self.price)
+        if self.show_protect_price and self.protect_price is not None:
+            return fmt(self.protect_price)
+        return "0"
 
     def ack(self) -> dict:
         """POST /api/v3/order response (mexc-api.md §2.7): no status."""
@@ -110,7 +138,7 @@ class Order:
             "symbol": self.symbol,
             "orderId": self.order_id,
             "orderListId": -1,
-            "price": fmt(self.price) if self.price is not None else "0",
+            "price": self._price_text(),
             "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
             "type": self.type,
             "side": self.side,
@@ -127,7 +155,7 @@ class Order:
             "orderId": self.order_id,
             "orderListId": -1,
             "clientOrderId": self.client_order_id,
-            "price": fmt(self.price) if self.price is not None else "0",
+            "price": self._price_text(),
             "origQty": fmt(self.orig_qty) if self.orig_qty is not None else "0",
             "executedQty": fmt(self.executed_qty),
             "cummulativeQuoteQty": fmt(self.cum_quote),
@@ -168,6 +196,7 @@ class OrderRequest:
     """One POST /api/v3/order as received (accepted or not), for ``GET /_sim/orders``."""
 
     received_at_ms: int
+    received_at_us: int  # exchange clock, stamped when the request handler starts
     symbol: str | None
     side: str | None
     type: str | None
@@ -197,4 +226,5 @@ class OrderRequest:
             "http_status": self.http_status,
             "fault": self.fault,
             "received_at_ms": self.received_at_ms,
+            "received_at_us": self.received_at_us,
         }

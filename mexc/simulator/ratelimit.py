@@ -40,7 +40,7 @@ class RateLimiter:
         limit: int,
         window_s: float = 10.0,
         ban_after: int = 5,
-        ban_s: float = 2.0,
+        ban_s: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit

@@ -1,6 +1,7 @@
 """REST: ``/api/v3/...`` (mexc-api.md §2) and the website calendar, plus the middlewares.
 
-Middleware order (outermost first): errors -> order log -> faults -> rate limit -> handler.
+Middleware order (outermost first): arrival stamp -> errors -> order log -> faults -> rate
+limit -> handler.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ORDER_PATH = "/api/v3/order"
+USER_STREAM_PATH = "/api/v3/userDataStream"
 CALENDAR_PATH = "/api/operation/new_coin_calendar"
 # IP weights (mexc-api.md §2, §4); (weight with symbol, weight without) where they differ.
 IP_WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
@@ -34,10 +36,26 @@ IP_WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
     ("GET", "/api/v3/openOrders"): 3,
     ("GET", "/api/v3/allOrders"): 10,
     ("GET", "/api/v3/account"): 10,
+    ("GET", "/api/v3/trades"): 5,
 }
+KLINE_INTERVALS_MS = {
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "60m": 3_600_000,
+    "4h": 14_400_000,
+    "1d": 86_400_000,
+}
+WAF_HTML = (
+    "<html><head><title>403 Forbidden</title></head><body><h1>Access Denied</h1>"
+    "<p>You don't have permission to access this resource. (simulated WAF block)</p>"
+    "</body></html>"
+)
 UID_WEIGHTS = {("POST", ORDER_PATH): 1, ("DELETE", ORDER_PATH): 1}
 ORDER_KEY = web.RequestKey("order", Order)  # the order a request created (order log)
 FAULT_KEY = web.RequestKey("fault", str)  # the injected fault kind that hit a request
+ARRIVAL_KEY = web.RequestKey("arrival_us", int)  # exchange clock (us) as the request arrived
 
 
 def dumps(body: object) -> str:
@@ -99,12 +117,24 @@ class RestApi:
             web.get("/api/v3/allOrders", self.all_orders),
             web.get("/api/v3/account", self.account),
             web.get("/api/v3/selfSymbols", self.self_symbols),
+            web.get("/api/v3/klines", self.klines),
+            web.get("/api/v3/trades", self.trades),
+            web.post(USER_STREAM_PATH, self.create_listen_key),
+            web.get(USER_STREAM_PATH, self.list_listen_keys),
+            web.put(USER_STREAM_PATH, self.keep_listen_key),
+            web.delete(USER_STREAM_PATH, self.close_listen_key),
             web.get(CALENDAR_PATH, self.calendar),
         ]
 
     # -- middlewares --------------------------------------------------------------------------
     def middlewares(self) -> list:
-        return [self.error_mw, self.order_log_mw, self.fault_mw, self.rate_limit_mw]
+        return [self.stamp_mw, self.error_mw, self.order_log_mw, self.fault_mw, self.rate_limit_mw]
+
+    @web.middleware
+    async def stamp_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The arrival time, first thing (benchmarks measure "open -> order received")."""
+        request[ARRIVAL_KEY] = self.sim.clock.now_us()
+        return await handler(request)
 
     @web.middleware
     async def error_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -126,8 +156,10 @@ class RestApi:
         query, _ = strip_signature(raw_query(request))
         body, _ = strip_signature(await raw_body(request))
         params = parse_params(query, body)
+        arrival_us = request[ARRIVAL_KEY]
         entry = OrderRequest(
-            received_at_ms=self.sim.clock.now_ms(),
+            received_at_ms=arrival_us // 1000,
+            received_at_us=arrival_us,
             symbol=params.get("symbol"),
             side=params.get("side"),
             type=params.get("type"),
@@ -166,6 +198,8 @@ class RestApi:
             if outcome.kind == "timeout":
                 await self.sim.sleep(outcome.ms / 1000)
                 raise ApiError(504, "Gateway Timeout", status=504)
+            if outcome.kind == "waf_403":
+                return self._waf_response()
             raise self._fault_error(outcome)
         error: ApiError | None = None
         response: web.StreamResponse | None = None
@@ -176,6 +210,8 @@ class RestApi:
         if outcome is not None:  # effect "after": processed, then the client is let down
             if outcome.kind == "timeout":
                 await self.sim.sleep(outcome.ms / 1000)
+            elif outcome.kind == "waf_403":
+                return self._waf_response()
             else:
                 raise self._fault_error(outcome)
         if delay_after:
@@ -184,6 +220,11 @@ class RestApi:
             raise error
         assert response is not None
         return response
+
+    @staticmethod
+    def _waf_response() -> web.Response:
+        """A WAF block (mexc-api.md section 3: HTTP 403): HTML, not MEXC's JSON error body."""
+        return web.Response(status=403, text=WAF_HTML, content_type="text/html")
 
     @staticmethod
     def _fault_error(fault: Fault) -> ApiError:
@@ -352,6 +393,78 @@ class RestApi:
             }
         )
 
+    @staticmethod
+    def _limit(request: web.Request, default: int = 500, most: int = 1000) -> int:
+        try:
+            return min(max(int(request.query.get("limit", default)), 1), most)
+        except ValueError:
+            raise missing_param("limit") from None
+
+    async def klines(self, request: web.Request) -> web.Response:
+        """1m bars from the symbol's trades (minutes without a trade are absent)."""
+        query = request.query
+        if not query.get("symbol"):
+            raise missing_param("symbol")
+        span = KLINE_INTERVALS_MS.get(query.get("interval", ""))
+        if span is None:
+            raise missing_param("interval")
+        try:
+            start = int(query["startTime"]) if query.get("startTime") else None
+            end = int(query["endTime"]) if query.get("endTime") else None
+        except ValueError:
+            raise missing_param("startTime") from None
+        limit = self._limit(request)
+        market = self.exchange.market_symbol(query["symbol"]).market
+        bars: dict[int, list[Decimal]] = {}
+        for minute in sorted(market.klines):
+            o, h, low, c, vol, qvol = market.klines[minute]
+            at = minute - minute % span
+            bar = bars.get(at)
+            if bar is None:
+                bars[at] = [o, h, low, c, vol, qvol]
+            else:
+                bar[1], bar[2], bar[3] = max(bar[1], h), min(bar[2], low), c
+                bar[4] += vol
+                bar[5] += qvol
+        chosen = [
+            at for at in bars if (start is None or at >= start) and (end is None or at <= end)
+        ]
+        chosen = chosen[:limit] if start is not None else chosen[-limit:]
+        return ok(
+            [
+                [
+                    at,
+                    *(fmt(v) for v in bars[at][:4]),
+                    fmt(bars[at][4]),
+                    at + span,
+                    fmt(bars[at][5].quantize(market.tick)),
+                ]
+                for at in chosen
+            ]
+        )
+
+    async def trades(self, request: web.Request) -> web.Response:
+        """Recent trades, oldest first; ``id`` is null as in MEXC's doc example."""
+        if not request.query.get("symbol"):
+            raise missing_param("symbol")
+        limit = self._limit(request)
+        market = self.exchange.market_symbol(request.query["symbol"]).market
+        recent = list(market.trades)[-limit:]
+        return ok(
+            [
+                {
+                    "id": None,
+                    "price": fmt(t.price),
+                    "qty": fmt(t.qty),
+                    "quoteQty": fmt(t.price * t.qty),
+                    "time": t.time_ms,
+                    "isBuyerMaker": t.side == 2,  # the taker sold
+                    "isBestMatch": True,
+                }
+                for t in recent
+            ]
+        )
+
     async def calendar(self, request: web.Request) -> web.Response:
         return ok({"data": {"newCoins": self.exchange.calendar()}})
 
@@ -386,6 +499,9 @@ class RestApi:
         params = await self._signed(request)
         order = self._place(params, test=False)
         assert order is not None
+        lag_ms = self.sim.faults.take_lookup_lag()
+        if lag_ms:
+            order.visible_at_ms = order.time_ms + lag_ms
         request[ORDER_KEY] = order
         return ok(order.ack())
 
@@ -399,19 +515,22 @@ class RestApi:
 
     async def query_order(self, request: web.Request) -> web.Response:
         params = await self._signed(request)
-        order = self.exchange.find_order(params.get("symbol"), *self._ids(params))
+        order = self.exchange.find_order(
+            params.get("symbol"), *self._ids(params), visible_only=True
+        )
         return ok(order.query())
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         params = await self._signed(request)
         if not params.get("symbol"):
             raise missing_param("symbol")
-        order = self.exchange.cancel_order(params["symbol"], *self._ids(params))
+        order = self.exchange.cancel_order(params["symbol"], *self._ids(params), visible_only=True)
         return ok(order.cancel_body())
 
     async def open_orders(self, request: web.Request) -> web.Response:
         params = await self._signed(request)
-        return ok([o.query() for o in self.exchange.open_orders(params.get("symbol") or None)])
+        orders = self.exchange.open_orders(params.get("symbol") or None, visible_only=True)
+        return ok([o.query() for o in orders])
 
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
         params = await self._signed(request)
@@ -428,8 +547,8 @@ class RestApi:
         params = await self._signed(request)
         if not params.get("symbol"):
             raise missing_param("symbol")
-        symbol = params["symbol"].upper()
-        return ok([o.query() for o in self.exchange.orders.values() if o.symbol == symbol])
+        orders = self.exchange.all_orders(params["symbol"], visible_only=True)
+        return ok([o.query() for o in orders])
 
     async def account(self, request: web.Request) -> web.Response:
         await self._signed(request)
@@ -453,6 +572,33 @@ class RestApi:
                 "permissions": ["SPOT"],
             }
         )
+
+    # -- user data stream (DOC-EN "Websocket User Data Streams") -----------------------------
+    async def create_listen_key(self, request: web.Request) -> web.Response:
+        await self._signed(request)
+        return ok({"listenKey": self.sim.listen_keys.create()})
+
+    async def list_listen_keys(self, request: web.Request) -> web.Response:
+        await self._signed(request)
+        return ok({"listenKey": self.sim.listen_keys.valid()})
+
+    async def keep_listen_key(self, request: web.Request) -> web.Response:
+        key = self._listen_key(await self._signed(request))
+        self.sim.listen_keys.keep_alive(key)
+        return ok({"listenKey": key})
+
+    async def close_listen_key(self, request: web.Request) -> web.Response:
+        key = self._listen_key(await self._signed(request))
+        self.sim.listen_keys.close(key)
+        self.sim.hub.close_listen_key(key)
+        return ok({"listenKey": key})
+
+    @staticmethod
+    def _listen_key(params: dict[str, str]) -> str:
+        key = params.get("listenKey")
+        if not key:
+            raise missing_param("listenKey")
+        return key
 
     async def self_symbols(self, request: web.Request) -> web.Response:
         await self._signed(request)

@@ -20,7 +20,8 @@ from .config import Clock, SimulatorConfig
 from .exchange import Exchange
 from .faults import Fault, FaultBook
 from .market import Trade
-from .models import Symbol
+from .models import BalanceChange, Order, Symbol
+from .userstream import ListenKeys
 
 _TZ = r"(?:24H|UTC[+-]\d{1,2}(?::\d{2})?)"
 _SYM = r"(?P<sym>[A-Z0-9]+)"
@@ -29,7 +30,12 @@ CHANNELS = {
     "miniTicker": re.compile(rf"spot@public\.miniTicker\.v3\.api\.pb@{_SYM}@{_TZ}"),
     "deals": re.compile(rf"spot@public\.aggre\.deals\.v3\.api\.pb@(?:100ms|10ms)@{_SYM}"),
     "bookTicker": re.compile(rf"spot@public\.aggre\.bookTicker\.v3\.api\.pb@(?:100ms|10ms)@{_SYM}"),
+    "privateOrders": re.compile(r"spot@private\.orders\.v3\.api\.pb"),
+    "privateAccount": re.compile(r"spot@private\.account\.v3\.api\.pb"),
 }
+PRIVATE_ORDERS = "spot@private.orders.v3.api.pb"
+PRIVATE_ACCOUNT = "spot@private.account.v3.api.pb"
+PRIVATE_KINDS = ("privateOrders", "privateAccount")
 DEALS_PREFIX = "spot@public.aggre.deals.v3.api.pb@"
 BOOK_PREFIX = "spot@public.aggre.bookTicker.v3.api.pb@"
 MINI_TICKERS_PREFIX = "spot@public.miniTickers.v3.api.pb@"
@@ -50,8 +56,15 @@ def classify(channel: str) -> tuple[str, str | None] | None:
 
 
 class Connection:
-    def __init__(self, hub: Hub, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        listen_key: str | None = None,
+    ) -> None:
         self.hub = hub
+        self.listen_key = listen_key
         self.ws = ws
         self.transport = request.transport
         self.peer = request.remote
@@ -64,6 +77,9 @@ class Connection:
         self.inbound: deque[float] = deque()
         self.idle_handle: asyncio.TimerHandle | None = None
         self.age_handle: asyncio.TimerHandle | None = None
+        self.no_data_handle: asyncio.TimerHandle | None = None
+        self.key_handle: asyncio.TimerHandle | None = None
+        self.last_push = time.monotonic()  # last binary push queued (the 60 s no-data rule)
         self.closed = False
         self.writer = asyncio.create_task(self._write())
 
@@ -73,6 +89,8 @@ class Connection:
         if self.queue.qsize() >= MAX_QUEUE:  # a client this slow would be cut off for real
             self.abort()
             return
+        if isinstance(frame, bytes):
+            self.last_push = time.monotonic()
         self.queue.put_nowait(frame)
 
     def send_json(self, payload: dict) -> None:
@@ -124,6 +142,7 @@ class Connection:
             "subscriptions": sorted(self.subs),
             "queued": self.queue.qsize(),
             "garbage_left": self.garbage_left,
+            "private": self.listen_key is not None,
         }
 
 
@@ -131,24 +150,37 @@ class Hub:
     """All WS connections and their subscriptions; listens to the exchange for pushes."""
 
     def __init__(
-        self, config: SimulatorConfig, exchange: Exchange, faults: FaultBook, clock: Clock
+        self,
+        config: SimulatorConfig,
+        exchange: Exchange,
+        faults: FaultBook,
+        clock: Clock,
+        listen_keys: ListenKeys,
     ) -> None:
         self.config = config
         self.exchange = exchange
         self.faults = faults
         self.clock = clock
+        self.listen_keys = listen_keys
         self.conns: set[Connection] = set()
         self.subs: dict[str, set[Connection]] = {}
         exchange.listeners.append(self)
 
     # -- connection lifecycle ---------------------------------------------------------------
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        listen_key = request.query.get("listenKey")
+        if listen_key is not None:
+            refusal = self._refuse_listen_key(listen_key)
+            if refusal is not None:  # the handshake fails: no WebSocket at all
+                return web.json_response({"code": 400, "msg": refusal}, status=400)
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 16)
         await ws.prepare(request)
-        conn = Connection(self, ws, request)
+        conn = Connection(self, ws, request, listen_key)
         self.conns.add(conn)
         loop = asyncio.get_running_loop()
         conn.age_handle = loop.call_later(self.config.ws_max_age_s, conn.close_after_queued)
+        if listen_key is not None:
+            self._arm_key_check(conn)
         self._arm_idle(conn)
         malformed = self.faults.pending("ws_malformed")
         if malformed is not None:  # injected while nobody was connected: this one gets it
@@ -178,7 +210,7 @@ class Hub:
                 if not subscribers:
                     del self.subs[channel]
         conn.subs.clear()
-        for handle in (conn.idle_handle, conn.age_handle):
+        for handle in (conn.idle_handle, conn.age_handle, conn.no_data_handle, conn.key_handle):
             if handle:
                 handle.cancel()
         if not conn.writer.done():
@@ -200,6 +232,56 @@ class Hub:
             conn.idle_handle = asyncio.get_running_loop().call_later(
                 self.config.ws_idle_timeout_s, conn.close_after_queued
             )
+
+    def _arm_no_data(self, conn: Connection) -> None:
+        """Subscribed but no push for ``ws_no_data_timeout_s`` -> closed (mexc-api.md 5.1).
+
+        Only binary pushes count as data: a client PING (and its PONG) does not."""
+        if conn.no_data_handle is not None or not conn.subs:
+            return
+        timeout = self.config.ws_no_data_timeout_s
+        wait = max(0.0, conn.last_push + timeout - time.monotonic())
+
+        def fire() -> None:
+            conn.no_data_handle = None
+            if conn.closed or not conn.subs:
+                return
+            if time.monotonic() - conn.last_push >= self.config.ws_no_data_timeout_s:
+                conn.close_after_queued()
+            else:
+                self._arm_no_data(conn)
+
+        conn.no_data_handle = asyncio.get_running_loop().call_later(wait, fire)
+
+    def _refuse_listen_key(self, key: str) -> str | None:
+        if not self.listen_keys.is_valid(key):
+            return "listenKey invalid or expired"
+        in_use = sum(1 for c in self.conns if c.listen_key == key and not c.closed)
+        if in_use >= self.config.max_connections_per_listen_key:
+            return f"at most {self.config.max_connections_per_listen_key} connections per listenKey"
+        return None
+
+    def _arm_key_check(self, conn: Connection) -> None:
+        """Close a private connection when its listenKey expires (a PUT pushes that back)."""
+        assert conn.listen_key is not None
+
+        def fire() -> None:
+            conn.key_handle = None
+            if conn.closed:
+                return
+            if self.listen_keys.is_valid(conn.listen_key):
+                self._arm_key_check(conn)
+            else:
+                conn.close_after_queued()
+
+        delay = self.listen_keys.remaining_s(conn.listen_key) + 0.001
+        conn.key_handle = asyncio.get_running_loop().call_later(delay, fire)
+
+    def close_listen_key(self, key: str) -> None:
+        """DELETE /api/v3/userDataStream: its connections are closed."""
+        for conn in list(self.conns):
+            if conn.listen_key == key and not conn.closed:
+                conn.close_after_queued()
 
     async def close_all(self) -> None:
         for conn in list(self.conns):
@@ -234,9 +316,13 @@ class Hub:
     def _subscribe(self, conn: Connection, req_id: int, channels: list[str]) -> None:
         accepted: list[str] = []
         refused: dict[str, str] = {}
+        had_subs = bool(conn.subs)
         for channel in channels:
-            if classify(channel) is None:
+            kind = classify(channel)
+            if kind is None:
                 refused[channel] = "unsupported channel"
+            elif kind[0] in PRIVATE_KINDS and not self.listen_keys.is_valid(conn.listen_key):
+                refused[channel] = "a private channel needs a valid listenKey"
             elif channel in conn.subs:
                 accepted.append(channel)
             elif len(conn.subs) >= self.config.ws_max_subscriptions:
@@ -249,6 +335,9 @@ class Hub:
                 self.subs.setdefault(channel, set()).add(conn)
                 accepted.append(channel)
         self._arm_idle(conn)
+        if conn.subs and not had_subs:  # the no-data clock starts at the first subscription
+            conn.last_push = time.monotonic()
+        self._arm_no_data(conn)
         if refused:
             reasons = "; ".join(sorted(set(refused.values())))
             msg = f"Not Subscribed successfully! [{','.join(refused)}]. Reason: {reasons}"
@@ -289,6 +378,23 @@ class Hub:
             channel = f"{BOOK_PREFIX}{interval}@{sym.symbol}"
             if channel in self.subs:
                 self._fanout(channel, push.book_ticker(channel, sym, now))
+
+    def on_order(self, order: Order) -> None:
+        if PRIVATE_ORDERS in self.subs:
+            frame = push.private_order(PRIVATE_ORDERS, order, self.clock.now_ms())
+            self._fanout_private(PRIVATE_ORDERS, frame)
+
+    def on_balance(self, change: BalanceChange) -> None:
+        if PRIVATE_ACCOUNT in self.subs:
+            frame = push.private_account(PRIVATE_ACCOUNT, change, self.clock.now_ms())
+            self._fanout_private(PRIVATE_ACCOUNT, frame)
+
+    def _fanout_private(self, channel: str, frame: bytes) -> None:
+        for conn in list(self.subs.get(channel, ())):
+            if self.listen_keys.is_valid(conn.listen_key):
+                conn.send(frame)
+            else:
+                conn.close_after_queued()
 
     def push_mini_tickers(self, changed: list[Symbol]) -> None:
         """One miniTickers round: all changed symbols, and per-symbol miniTicker pushes."""

@@ -121,7 +121,7 @@ def test_a_body_we_do_not_use_is_ignored():
         decode(wrapper("spot@public.kline.v3.api.pb@ABCUSDT@Min1").SerializeToString(), 0) is None
     )
     other_body = wrapper("spot@public.limit.depth.v3.api.pb@ABCUSDT@5").SerializeToString()
-    other_body += b"\x9a\x13\x00"  # field 307 (an undeclared body), empty
+    other_body += b"\x92\x13\x00"  # field 306 (privateDeals, undeclared), empty
     assert decode(other_body, 0) is None
 
 
@@ -152,3 +152,53 @@ def test_the_symbol_falls_back_to_the_channel_suffix():
     b = wrapper(BOOK)
     b.publicAggreBookTicker.bidPrice = "1"
     assert decode(b.SerializeToString(), 0).symbol == "ABCUSDT"
+
+
+def test_private_order_push_decodes_every_field():
+    w = push_pb2.PushDataV3ApiWrapper(
+        channel="spot@private.orders.v3.api.pb", symbol="MXUSDT", sendTime=1736417034281
+    )
+    o = w.privateOrders
+    o.id, o.clientId = "C02__505979017439002624115", "my-1"
+    o.price, o.quantity, o.amount, o.avgPrice = "3.5121", "1", "0", "3.6962"
+    o.orderType, o.tradeType, o.status = 5, 2, 2
+    o.cumulativeQuantity, o.cumulativeAmount = "1", "3.6962"
+    o.remainQuantity, o.lastDealQuantity = "0", "1"
+    o.createTime = 1736417034259
+    event = decode(w.SerializeToString(), 7, 8)
+    assert isinstance(event, codec.PrivateOrder) and "PrivateOrder" in codec.__all__
+    assert (event.symbol, event.order_id, event.client_order_id) == (
+        "MXUSDT",
+        "C02__505979017439002624115",
+        "my-1",
+    )
+    assert (event.price, event.quantity, event.amount) == (Decimal("3.5121"), 1, 0)
+    assert event.avg_price == Decimal("3.6962") and event.cumulative_amount == Decimal("3.6962")
+    assert (event.order_type, event.trade_type, event.status) == (5, 2, 2)
+    assert event.cumulative_quantity == 1 and event.create_time == 1736417034259
+    assert (event.send_time, event.received_ns, event.received_mono_ns) == (1736417034281, 7, 8)
+
+
+def test_private_account_push_decodes_every_field():
+    w = push_pb2.PushDataV3ApiWrapper(channel="spot@private.account.v3.api.pb", sendTime=5)
+    a = w.privateAccount
+    a.vcoinName, a.coinId = "USDT", "128f589271cb4951b03e71e6323eb7be"
+    a.balanceAmount, a.balanceAmountChange = "21.94210356004384", "10"
+    a.frozenAmount, a.frozenAmountChange = "1.5", "-0.5"
+    a.type, a.time = "CONTRACT_TRANSFER", 1736416910000
+    event = decode(w.SerializeToString(), 0)
+    assert isinstance(event, codec.PrivateAccount) and "PrivateAccount" in codec.__all__
+    assert event.asset == "USDT" and event.free == Decimal("21.94210356004384")
+    assert (event.locked, event.free_change, event.locked_change) == (
+        Decimal("1.5"),
+        10,
+        Decimal("-0.5"),
+    )
+    assert event.time == 1736416910000 and event.change_type == "CONTRACT_TRANSFER"
+
+
+def test_private_order_with_empty_fields_is_zero_not_an_error():
+    w = push_pb2.PushDataV3ApiWrapper(channel="spot@private.orders.v3.api.pb")
+    w.privateOrders.id = "x"
+    event = decode(w.SerializeToString(), 0)
+    assert event.order_id == "x" and event.price == 0 and event.client_order_id == ""

@@ -49,18 +49,36 @@ async def test_market_buy_by_quote_fills_and_moves_balances(simulator, signed) -
     assert re.fullmatch(r"C02__\d{21}", ack["orderId"])
     assert ack["clientOrderId"] == "mb-1" and ack["orderListId"] == -1
     assert ack["type"] == "MARKET" and ack["side"] == "BUY" and "status" not in ack
+    assert ack["price"] == "0"
     order = (await signed("GET", ORDER, {"symbol": "BTCUSDT", "orderId": ack["orderId"]})).json()
     assert order["status"] == "FILLED" and order["origQuoteOrderQty"] == "20"
+    # The quote amount became a quantity at the protective price (ask x 1.05): origQty is it.
+    assert order["origQty"] == ack["origQty"] == order["executedQty"]
     executed, spent = Decimal(order["executedQty"]), Decimal(order["cummulativeQuoteQty"])
-    assert executed > 0 and Decimal("19.9") < spent <= Decimal("20")
-    fee = spent * simulator.config.taker_commission
-    usdt = simulator.exchange.balances["USDT"].free
-    assert usdt <= Decimal("10000") - spent - fee + Decimal("0.00000001")
-    assert usdt >= Decimal("9980")
-    assert simulator.exchange.balances["BTC"].free == executed
+    assert executed > 0 and Decimal("18.5") < spent < Decimal("19.5")
+    # fee_mode "received" (default): the fee comes out of the BTC bought.
+    assert simulator.exchange.balances["USDT"].free == Decimal("10000") - spent
+    fee = (executed * simulator.config.taker_commission).quantize(
+        Decimal("0.00000001"), "ROUND_DOWN"
+    )
+    assert fee > 0 and simulator.exchange.balances["BTC"].free == executed - fee
     account = (await signed("GET", "/api/v3/account")).json()
     balances = {b["asset"]: b for b in account["balances"]}
-    assert Decimal(balances["BTC"]["free"]) == executed and balances["USDT"]["locked"] == "0"
+    assert Decimal(balances["BTC"]["free"]) == executed - fee
+    assert balances["USDT"]["locked"] == "0"
+
+
+async def test_fee_mode_quote_and_exact_quote_spend_are_switches(simulator_factory, signed) -> None:
+    sim = await simulator_factory(fee_mode="quote", market_quote_markup=0)
+    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+        query = sim.signed_query(buy("20"))
+        r = await http.post(f"{ORDER}?{query}", headers={"X-MEXC-APIKEY": sim.api_key})
+        query = sim.signed_query({"symbol": "BTCUSDT", "orderId": r.json()["orderId"]})
+        order = (await http.get(f"{ORDER}?{query}", headers={"X-MEXC-APIKEY": sim.api_key})).json()
+    executed, spent = Decimal(order["executedQty"]), Decimal(order["cummulativeQuoteQty"])
+    assert Decimal("19.9") < spent <= Decimal("20")
+    assert sim.exchange.balances["BTC"].free == executed
+    assert sim.exchange.balances["USDT"].free < Decimal("10000") - spent
 
 
 async def test_business_errors(simulator, signed) -> None:
@@ -111,8 +129,6 @@ async def test_query_and_cancel_by_either_id(simulator, signed) -> None:
         "DELETE", ORDER, {"symbol": "BTCUSDT", "orderId": market.json()["orderId"]}
     )
     assert final.json()["code"] == -2011  # MARKET orders are final at once
-    duplicate = await signed("POST", ORDER, buy("10", newClientOrderId="mk-1"))
-    assert duplicate.json()["code"] == 26
 
 
 async def test_crossing_limit_fills_and_resting_limit_fills_on_a_move(simulator, signed) -> None:
@@ -127,11 +143,11 @@ async def test_crossing_limit_fills_and_resting_limit_fills_on_a_move(simulator,
     rest = await signed(
         "POST",
         ORDER,
-        {"symbol": "MXUSDT", "side": "SELL", "type": "LIMIT", "quantity": "5", "price": "9"},
-    )
+        {"symbol": "MXUSDT", "side": "SELL", "type": "LIMIT", "quantity": "4.99", "price": "9"},
+    )  # 5 bought, less the fee taken in MX
     simulator.exchange.inject_trade("MXUSDT", price=Decimal("9.5"))
     q = await signed("GET", ORDER, {"symbol": "MXUSDT", "orderId": rest.json()["orderId"]})
-    assert q.json()["status"] == "FILLED" and q.json()["cummulativeQuoteQty"] == "45"
+    assert q.json()["status"] == "FILLED" and q.json()["cummulativeQuoteQty"] == "44.91"
 
 
 async def test_symbol_answers_10007_until_open_and_api_enabled(simulator, signed, control) -> None:

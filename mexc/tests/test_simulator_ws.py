@@ -142,3 +142,20 @@ async def test_connection_closed_at_max_age(simulator_factory) -> None:
         with pytest.raises(ConnectionClosed):
             while True:
                 await asyncio.wait_for(ws.recv(), 2)
+
+
+async def test_subscribed_connection_without_data_is_dropped_despite_pings(
+    simulator_factory,
+) -> None:
+    sim = await simulator_factory(ws_no_data_timeout_s=0.4)
+    sim.exchange.list_symbol("QUIETUSDT", price="1", open_in_ms=3_600_000)  # never trades
+    async with connect(sim.ws_url) as quiet, connect(sim.ws_url) as busy:
+        await request(quiet, "SUBSCRIPTION", [deals("QUIETUSDT")])
+        await request(busy, "SUBSCRIPTION", [book("BTCUSDT")])  # pushed every market tick
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            while True:  # a PING is no data: the connection still goes
+                assert await request(quiet, "PING") == {"id": 1, "code": 0, "msg": "PONG"}
+                await asyncio.sleep(0.1)
+        assert 0.35 < time.monotonic() - started < 2
+        assert busy.state.name == "OPEN"
