@@ -9,8 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -18,6 +19,11 @@ from simple_history.models import HistoricalRecords
 ACTIVE_CONFIG_NAME = "default"
 MONEY = {"max_digits": 20, "decimal_places": 8}
 MIN_MONEY = Decimal("0.00000001")
+# Upper bounds of the timing settings: beyond them a setting is a typo, not a choice.
+MAX_RECV_WINDOW_MS = 1000  # MEXC's own advice; a larger window lets a delayed order through
+MAX_OPEN_RETRY_WINDOW_MS = 60_000  # a minute of 10007 retries: later, the open is long past
+MAX_CONFIRMATION_TTL_S = 86_400  # a day: a held trade older than that is stale anyway
+ASSET_PATTERN = r"\A[A-Z0-9]{2,16}\Z"  # \Z, not $: "USDT\n" is not an asset
 
 
 class TradingMode(models.TextChoices):
@@ -61,11 +67,21 @@ class TradeConfig(models.Model):
     )
     max_trades_per_hour = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
     recv_window_ms = models.PositiveIntegerField(
-        default=500,
-        validators=[MinValueValidator(1), MaxValueValidator(1000)],
-        help_text="recvWindow sent with orders (1..1000 ms).",
+        default=MAX_RECV_WINDOW_MS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RECV_WINDOW_MS)],
+        help_text=f"recvWindow sent with orders (1..{MAX_RECV_WINDOW_MS} ms).",
     )
-    quote_asset = models.CharField(max_length=16, default="USDT")
+    quote_asset = models.CharField(
+        max_length=16,
+        default="USDT",
+        validators=[
+            RegexValidator(
+                ASSET_PATTERN,
+                message="A quote asset is 2-16 upper-case letters A-Z and digits, e.g. USDT.",
+            )
+        ],
+        help_text="Only symbols quoted in this asset are traded (upper-case, e.g. USDT).",
+    )
     symbol_allowlist = models.JSONField(
         default=list, blank=True, help_text='Only these symbols, e.g. ["ABCUSDT"]; empty: all.'
     )
@@ -85,12 +101,19 @@ class TradeConfig(models.Model):
     )
     confirmation_ttl_s = models.PositiveIntegerField(
         default=300,
-        validators=[MinValueValidator(1)],
-        help_text="A high-value trade not confirmed within this many seconds expires.",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CONFIRMATION_TTL_S)],
+        help_text=(
+            "A high-value trade not confirmed within this many seconds expires "
+            f"(1..{MAX_CONFIRMATION_TTL_S}, one day)."
+        ),
     )
     open_retry_window_ms = models.PositiveIntegerField(
         default=3000,
-        help_text="After the open, 'not yet tradable by API' (10007) is retried this long.",
+        validators=[MaxValueValidator(MAX_OPEN_RETRY_WINDOW_MS)],
+        help_text=(
+            "After the open, 'not yet tradable by API' (10007) is retried this long "
+            f"(0..{MAX_OPEN_RETRY_WINDOW_MS} ms, one minute)."
+        ),
     )
     open_retry_interval_ms = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(1)], help_text="Interval of those retries."
@@ -123,8 +146,18 @@ class TradeConfig(models.Model):
                 name="cfg_trade_within_position",
             ),
             models.CheckConstraint(
-                condition=Q(recv_window_ms__gte=1, recv_window_ms__lte=1000),
+                condition=Q(recv_window_ms__gte=1, recv_window_ms__lte=MAX_RECV_WINDOW_MS),
                 name="cfg_recv_window_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(open_retry_window_ms__lte=MAX_OPEN_RETRY_WINDOW_MS),
+                name="cfg_open_retry_window_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    confirmation_ttl_s__gte=1, confirmation_ttl_s__lte=MAX_CONFIRMATION_TTL_S
+                ),
+                name="cfg_confirmation_ttl_range",
             ),
             models.CheckConstraint(condition=Q(mode__in=TradingMode.values), name="cfg_mode_valid"),
             models.CheckConstraint(
@@ -139,9 +172,37 @@ class TradeConfig(models.Model):
         auto = "on" if self.auto_trade else "off"
         return f"TradeConfig {self.name} ({self.mode}, auto_trade={auto})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """Remember the mode as loaded, so `clean` knows whether a save switches to live."""
+        instance = super().from_db(db, field_names, values)
+        instance.loaded_mode = instance.__dict__.get("mode")
+        return instance
+
     def clean(self) -> None:
-        """Cross-field rules, reported against the field the operator must fix."""
+        """Cross-field rules, reported against the field the operator must fix.
+
+        The one place of truth for the API (`config_update`) and the admin form alike.
+        """
         errors: dict[str, str] = {}
+        if (
+            isinstance(self.snipe_quote_usdt, Decimal)
+            and isinstance(self.max_trade_usdt, Decimal)
+            and self.snipe_quote_usdt > self.max_trade_usdt
+        ):
+            # Every snipe would be refused by the max-trade check: say so now, not per listing.
+            errors["snipe_quote_usdt"] = (
+                f"Snipe amount ({self.snipe_quote_usdt.normalize():f}) cannot exceed max trade "
+                f"({self.max_trade_usdt.normalize():f})."
+            )
+        if self.mode == TradingMode.LIVE and getattr(self, "loaded_mode", None) != self.mode:
+            missing = live_keys_missing()
+            if missing:
+                errors["mode"] = (
+                    f"Live mode needs API keys: {' and '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not set in the web process's "
+                    "environment (or *_FILE). Set them and restart, or stay in dry run."
+                )
         if (
             self.max_trade_usdt is not None
             and self.max_position_usdt is not None
@@ -160,6 +221,13 @@ class TradeConfig(models.Model):
             raise ValidationError(errors)
 
 
+def live_keys_missing() -> list[str]:
+    """Names of the MEXC key settings this process lacks (never their values)."""
+    return [
+        name for name in ("MEXC_API_KEY", "MEXC_SECRET_KEY") if not getattr(settings, name, None)
+    ]
+
+
 def normalise_symbols(value: Any) -> list[str]:
     """A list of symbols, upper-cased and de-duplicated; anything else is a clear error."""
     if value in (None, ""):
@@ -169,7 +237,7 @@ def normalise_symbols(value: Any) -> list[str]:
     cleaned: list[str] = []
     for raw in value:
         symbol = raw.strip().upper()
-        if not symbol.isalnum():
+        if not (symbol.isascii() and symbol.isalnum()):
             raise ValueError(f"{raw!r} is not a symbol (letters and digits only, e.g. ABCUSDT).")
         if symbol not in cleaned:
             cleaned.append(symbol)

@@ -116,3 +116,130 @@ def test_a_change_made_against_an_old_version_is_refused(operator, api_as, db):
         format="json",
     )
     assert fresh.status_code == 200
+
+
+# --- Limits that make no sense are refused, naming the field and the limit ------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        (
+            {"snipe_quote_usdt": "60", "max_trade_usdt": "50"},
+            {"snipe_quote_usdt": ["Snipe amount (60) cannot exceed max trade (50)."]},
+        ),
+        (  # lowering max trade under the snipe amount in force (20) is the same mistake
+            {"max_trade_usdt": "10"},
+            {"snipe_quote_usdt": ["Snipe amount (20) cannot exceed max trade (10)."]},
+        ),
+        (
+            {"open_retry_window_ms": 60_001},
+            {"open_retry_window_ms": ["Ensure this value is less than or equal to 60000."]},
+        ),
+        (
+            {"confirmation_ttl_s": 86_401},
+            {"confirmation_ttl_s": ["Ensure this value is less than or equal to 86400."]},
+        ),
+        (
+            {"quote_asset": "²b"},
+            {
+                "quote_asset": [
+                    "A quote asset is 2-16 upper-case letters A-Z and digits, e.g. USDT."
+                ]
+            },
+        ),
+        (
+            {"quote_asset": "usdt"},
+            {
+                "quote_asset": [
+                    "A quote asset is 2-16 upper-case letters A-Z and digits, e.g. USDT."
+                ]
+            },
+        ),
+        (
+            {"recv_window_ms": 1001},
+            {"recv_window_ms": ["Ensure this value is less than or equal to 1000."]},
+        ),
+    ],
+)
+def test_put_refuses_limits_that_make_no_sense(operator, changes, errors):
+    before = operator.get("/api/config/").json()
+    response = operator.put("/api/config/", {**changes, "reason": "try"}, format="json")
+    assert (response.status_code, response.json()) == (400, errors)
+    assert operator.get("/api/config/").json() == before
+
+
+def test_put_accepts_the_limits_at_their_bounds(operator):
+    response = operator.put(
+        "/api/config/",
+        {
+            "snipe_quote_usdt": "50",
+            "max_trade_usdt": "50",
+            "open_retry_window_ms": 60_000,
+            "confirmation_ttl_s": 86_400,
+            "recv_window_ms": 1000,
+            "quote_asset": "USDC",
+            "reason": "edges",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    config = config_get_active()
+    assert (config.snipe_quote_usdt, config.max_trade_usdt) == (50, 50)
+    assert (config.open_retry_window_ms, config.confirmation_ttl_s) == (60_000, 86_400)
+    assert config.quote_asset == "USDC"
+
+
+# --- Live mode needs the API keys in this process -------------------------------------------
+
+NO_KEYS = {"MEXC_API_KEY": None, "MEXC_SECRET_KEY": None}
+
+
+@pytest.mark.parametrize("auto_trade", [True, False])
+@pytest.mark.parametrize(
+    ("keys", "missing"),
+    [
+        (NO_KEYS, "MEXC_API_KEY and MEXC_SECRET_KEY are not set"),
+        ({**NO_KEYS, "MEXC_API_KEY": "k"}, "MEXC_SECRET_KEY is not set"),
+        ({**NO_KEYS, "MEXC_SECRET_KEY": "s"}, "MEXC_API_KEY is not set"),
+    ],
+)
+def test_put_refuses_live_mode_without_api_keys(operator, settings, auto_trade, keys, missing):
+    for name, value in keys.items():
+        setattr(settings, name, value)
+    before = operator.get("/api/config/").json()
+    response = operator.put(
+        "/api/config/",
+        {"mode": "live", "auto_trade": auto_trade, "reason": "go live"},
+        format="json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["mode"]
+    assert missing in body["mode"][0]
+    assert operator.get("/api/config/").json() == before
+    assert config_get_active().mode == "dry_run"
+
+
+def test_put_accepts_live_mode_with_api_keys(operator, settings):
+    settings.MEXC_API_KEY, settings.MEXC_SECRET_KEY = "key", "secret"
+    response = operator.put(
+        "/api/config/", {"mode": "live", "auto_trade": True, "reason": "go live"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["mode"] == "live"
+    assert b"secret" not in response.content  # the keys are never echoed
+
+
+def test_a_live_config_stays_editable_without_keys(operator, settings):
+    """Keys gone later (another host, a rotated secret): the kill switch must still work."""
+    settings.MEXC_API_KEY, settings.MEXC_SECRET_KEY = "key", "secret"
+    operator.put("/api/config/", {"mode": "live", "reason": "go live"}, format="json")
+    settings.MEXC_API_KEY = settings.MEXC_SECRET_KEY = None
+    response = operator.put(
+        "/api/config/", {"kill_switch": True, "reason": "incident"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert config_get_active().kill_switch is True
+    back = operator.put("/api/config/", {"mode": "dry_run", "reason": "no keys"}, format="json")
+    assert back.status_code == 200
