@@ -226,6 +226,8 @@ def send_live(
 
     seen = _Attempt()
     while True:
+        if trade.attempts and not _readmitted(trade, gateway, guards, policy, sleep):
+            return
         trade.attempts += 1
         trade.sent_ns = time.time_ns()
         try:
@@ -317,6 +319,37 @@ def send_live(
             )
         poll_until_final(trade, gateway, sleep=sleep)
         return
+
+
+def _readmitted(
+    trade: Trade,
+    gateway: OrderGateway,
+    guards: Guards,
+    policy: SendPolicy,
+    sleep: Callable[[float], None],
+) -> bool:
+    """A trade sent before goes again only through the guards (breaker, a rate-limit slot
+    before the freshness deadline); refused, it stays unknown: every witness said absent,
+    but an order that is merely slow to show is still possible."""
+    now = gateway.server_time_ms()
+    budget_s = guards.max_wait_s
+    if policy.fresh_until_ms is not None:
+        budget_s = (policy.fresh_until_ms - now) / 1000
+    allowed, wait_s = guards.admit(budget_s)
+    if allowed and wait_s is not None:
+        if wait_s > 0:
+            _renew(trade, wait_s + send_hold_s())
+            sleep(wait_s)
+        return True
+    why = "the breaker is open" if not allowed else "no order slot before the signal went stale"
+    trade_transition(
+        trade,
+        TradeStatus.UNKNOWN,
+        reason_code="order_unknown",
+        error_message=f"Every witness said absent, but not sent again: {why}.",
+        held_until=None,
+    )
+    return False
 
 
 def _fresh(policy: SendPolicy, at_ms: float) -> bool:

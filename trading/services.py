@@ -333,7 +333,9 @@ def trade_manual(
                 "status": decided.trade.status,
             },
         )
-    return trade_send(decided, signal)
+    trade = trade_send(decided, signal)
+    trade.refresh_from_db()
+    return trade
 
 
 def trade_confirm(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
@@ -368,7 +370,9 @@ def trade_confirm(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
             target=f"Trade:{trade.pk}",
             detail={"status": trade.status, "reason": trade.reason_code},
         )
-    return trade_send(Decided(decided.trade, True, decided.wait_s), signal)
+    trade = trade_send(Decided(decided.trade, True, decided.wait_s), signal)
+    trade.refresh_from_db()
+    return trade
 
 
 def _signal_of(trade: Trade) -> Signal:

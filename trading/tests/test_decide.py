@@ -48,10 +48,11 @@ def test_above_max_trade_is_rejected_with_reason_and_version():
     assert trade.config_version.max_trade_usdt == Decimal("100")
 
 
-@override_settings(MEXC_API_KEY=None, MEXC_SECRET_KEY=None)
 def test_live_without_keys_is_rejected_clearly():
-    go_live()
-    trade = decide()
+    with override_settings(**KEYS):
+        go_live()
+    with override_settings(MEXC_API_KEY=None, MEXC_SECRET_KEY=None):  # a process without keys
+        trade = decide()
     assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "live_without_keys")
 
 

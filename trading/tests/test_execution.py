@@ -1,11 +1,13 @@
 """Trading against the simulator over loopback: the spec's scenarios, and never a duplicate."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
-from listings.models import UpcomingListing
+from listings.models import Listing, UpcomingListing
 from listings.tests.factories import ListingFactory
 from monitoring.models import BotHealth
 from risk.services import config_update
@@ -29,15 +31,25 @@ def listing_on(exchange, symbol="SNIPEUSDT", **kwargs):
     return ListingFactory(symbol=symbol)
 
 
-def reconcile_unknown(exchange, *, attempts: int) -> Trade:
+def reconcile_unknown(exchange, *, opened_s_ago: float = 0) -> Trade:
     """A live trade left 'unknown' with no order at the exchange, after one reconciler pass."""
     listing = listing_on(exchange)
-    trade = TradeFactory(
-        listing=listing, mode="live", status=TradeStatus.UNKNOWN, attempts=attempts
+    Listing.objects.filter(pk=listing.pk).update(
+        listed_at=timezone.now() - timedelta(seconds=opened_s_ago)
     )
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade = TradeFactory(listing=listing, mode="live", status=TradeStatus.UNKNOWN, attempts=1)
+    reconcile()
     trade.refresh_from_db()
     return trade
+
+
+def reconcile():
+    return trades_reconcile(gateway=get_gateway(), guards=get_guards())
+
+
+def past_its_lease(trade: Trade) -> None:
+    """Its sender's lease has run out (the sender died or gave up)."""
+    Trade.objects.filter(pk=trade.pk).update(held_until=timezone.now() - timedelta(seconds=1))
 
 
 def test_auto_trade_on_sends_a_market_buy_for_the_quote_amount(exchange, live):
@@ -56,8 +68,8 @@ def test_auto_trade_on_sends_a_market_buy_for_the_quote_amount(exchange, live):
 
 
 def test_above_the_limit_is_rejected_before_the_exchange(exchange, live):
-    config_update(actor=None, changes={"snipe_quote_usdt": Decimal("150")}, reason="big")
-    trade = trade_snipe(listing_id=listing_on(exchange).pk)
+    exchange.list_symbol(symbol="BIGUSDT", open_in_ms=0, price="1")
+    trade = trade_manual(symbol="BIGUSDT", quote_qty=Decimal("150"), live=True)
     assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "max_trade_exceeded")
     assert exchange.orders() == []
 
@@ -102,17 +114,19 @@ def test_a_5xx_storm_leaves_it_unknown_then_the_reconciler_settles_it_once(excha
     assert trade.status == TradeStatus.UNKNOWN and trade.attempts == 1
     assert exchange.accepted_orders() == []
     # Its sender holds it while a send could still be in flight: the reconciler waits that out.
-    assert trades_reconcile(gateway=get_gateway(), guards=get_guards())["resend"] == 0
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-10)
+    assert reconcile()["resend"] == 0
+    past_its_lease(trade)
+    assert reconcile()["resend"] == 1
     trade.refresh_from_db()
     assert trade.status == TradeStatus.FILLED and trade.attempts == 2
     assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
 
 
-def test_no_third_attempt_when_the_exchange_still_has_no_order(exchange, live):
-    trade = reconcile_unknown(exchange, attempts=2)
-    assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "order_not_placed")
-    assert trade.attempts == 2 and exchange.orders() == []
+def test_a_stale_unknown_trade_is_never_sent_again(exchange, live):
+    trade = reconcile_unknown(exchange, opened_s_ago=60)
+    assert (trade.status, trade.reason_code) == (TradeStatus.UNKNOWN, "order_unknown")
+    assert "no longer fresh" in trade.error_message
+    assert trade.attempts == 1 and exchange.orders() == []
 
 
 def test_429_honours_retry_after_then_sends_once(exchange, live):
@@ -123,17 +137,17 @@ def test_429_honours_retry_after_then_sends_once(exchange, live):
     assert len([o for o in orders if o["error_code"] is None]) == 1
 
 
-def test_the_breaker_opens_after_consecutive_failures_and_rejects(exchange, live):
-    config_update(actor=None, changes={"max_in_flight": 10}, reason="room for the storm")
-    exchange.fault(kind="http_5xx", count=50, path="/api/v3/order", effect="before")
-    failed = [
-        trade_snipe(listing_id=listing_on(exchange, symbol=f"FAIL{i}USDT").pk) for i in range(3)
-    ]  # threshold 3 in the test settings
-    assert {t.status for t in failed} == {TradeStatus.UNKNOWN}
+def test_the_breaker_opens_after_consecutive_failures_and_rejects(exchange, live, monkeypatch):
+    monkeypatch.setattr("trading.settle.SETTLE_WINDOW_S", 0.2)
+    exchange.fault(kind="http_5xx", count=50, path="/api/v3/order", method="POST")
+    first = trade_snipe(listing_id=listing_on(exchange, symbol="FAILUSDT").pk)
+    # threshold 3 in the test settings: sent, absent, sent again... until the breaker opens
+    assert (first.status, first.reason_code) == (TradeStatus.UNKNOWN, "order_unknown")
+    assert "breaker is open" in first.error_message
     trade = trade_snipe(listing_id=listing_on(exchange, symbol="LASTUSDT").pk)
     assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "circuit_open")
     assert BotHealth.objects.get(component="circuit_breaker").status == "down"
-    assert exchange.accepted_orders() == []
+    assert exchange.accepted_orders() == [] and len(exchange.orders()) == 3
 
 
 def test_10007_right_after_the_open_is_retried_inside_the_window(exchange, live):
@@ -148,18 +162,23 @@ def test_10007_right_after_the_open_is_retried_inside_the_window(exchange, live)
 def test_a_worker_killed_between_send_and_record_is_settled_by_the_reconciler(exchange, live):
     listing = listing_on(exchange)
     trade = trade_snipe(listing_id=listing.pk)
-    # What a crash leaves: the order is at the exchange, the row only says "submitted".
+    # What a crash leaves: the order is at the exchange, the row still says "pending".
     Trade.objects.filter(pk=trade.pk).update(
-        status=TradeStatus.SUBMITTED, exchange_order_id="", executed_qty=None
+        status=TradeStatus.PENDING,
+        exchange_order_id="",
+        executed_qty=None,
+        held_until=timezone.now() + timedelta(seconds=5),
     )
-    counts = trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    assert reconcile()["found"] == 0  # its sender's lease has not run out
+    past_its_lease(trade)
+    counts = reconcile()
     trade.refresh_from_db()
-    assert counts["settled"] == 1 and trade.status == TradeStatus.FILLED
+    assert counts["found"] == 1 and trade.status == TradeStatus.FILLED
     assert trade.exchange_order_id and len(exchange.orders()) == 1
 
 
 def test_the_reconciler_resends_only_when_the_exchange_has_no_such_order(exchange, live):
-    trade = reconcile_unknown(exchange, attempts=1)
+    trade = reconcile_unknown(exchange)
     assert trade.status == TradeStatus.FILLED and trade.attempts == 2
     assert [o["clientOrderId"] for o in exchange.orders()] == [trade.client_order_id]
 
@@ -213,8 +232,8 @@ def test_an_announced_listing_fires_at_the_open_not_before(exchange, live):
 
 
 def test_an_interrupted_dry_run_is_closed_by_the_reconciler(exchange):
-    trade = TradeFactory(mode="dry_run", status=TradeStatus.SUBMITTED)
-    trades_reconcile(gateway=get_gateway(), guards=get_guards(), settle_after_s=-1)
+    trade = TradeFactory(mode="dry_run", status=TradeStatus.PENDING)
+    reconcile()
     trade.refresh_from_db()
     assert (trade.status, trade.reason_code) == (TradeStatus.FAILED, "dry_run_interrupted")
 
@@ -236,45 +255,27 @@ def test_an_announcement_of_a_listing_the_stream_saw_first_trades_it_once(exchan
     assert len(exchange.accepted_orders()) == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@override_settings(CELERY_TASK_ALWAYS_EAGER=True)  # deferred sends on timers in this process
-def test_a_burst_is_decided_at_once_and_sent_at_the_rate_limit(exchange, live):
-    """Eight listings at once, five orders/s allowed: all eight are decided immediately; the
-    first five go out at once, the rest when their slots come, each exactly once. (With
-    Redis the deferred send is a Celery countdown: see test_worker.py.)"""
-    import time as clock
-
-    from django.db import close_old_connections
-
-    symbols = [f"BRST{i}USDT" for i in range(8)]
+def test_a_burst_is_sent_at_the_rate_limit_and_what_cannot_be_fresh_is_refused(exchange, live):
+    """Ten listings at once, five orders/s allowed, signals fresh for 1 s: each trade is sent
+    in its slot, or refused at its decision as rate_limited with the wait; none expires
+    unsent, none goes out twice."""
+    config_update(actor=None, changes={"signal_max_age_ms": 1000}, reason="short")
+    symbols = [f"BRST{i}USDT" for i in range(10)]
     for symbol in symbols:
         exchange.list_symbol(symbol=symbol, open_in_ms=0, price="0.4")
-    started = clock.monotonic()
-    trades = [trade_snipe(listing_id=ListingFactory(symbol=s).pk) for s in symbols]
-    decided_in = clock.monotonic() - started
-    assert all(t.risk_done_ns for t in trades)
-    assert decided_in < 1.0, decided_in  # nobody slept on the limiter while deciding
-    deferred = [t for t in trades if t.status == TradeStatus.PENDING]
-    # Slots 6-8 come 200, 400, 600 ms after the first; decisions themselves take time (slower
-    # on PostgreSQL), so the sixth may already be due: at least the eighth waits.
-    assert 1 <= len(deferred) <= 3, [t.status for t in trades]
-
-    deadline = clock.monotonic() + 10
-    while Trade.objects.filter(symbol__in=symbols, status=TradeStatus.FILLED).count() < 8:
-        assert clock.monotonic() < deadline, "deferred sends never went out"
-        clock.sleep(0.2)
-    close_old_connections()
-    orders = sorted(
-        (o for o in exchange.accepted_orders() if o["symbol"] in symbols),
-        key=lambda o: o["received_at_ms"],
-    )
-    assert len(orders) == 8
-    assert len({o["clientOrderId"] for o in orders}) == 8
-    at = [o["received_at_ms"] - orders[0]["received_at_ms"] for o in orders]
-    # 5/s with a burst of 5: slots at 0 (x5), 200, 400, 600 ms after the first reservation.
-    # None arrives before its slot; one sent late (a busy timer thread) does not move the
-    # next one's slot, so two may arrive closer together than 200 ms and still keep the rate.
-    assert all(at[k] >= (k - 4) * 200 - 20 for k in range(5, 8)), at
+    listings = [ListingFactory(symbol=s) for s in symbols]
+    opened_ms = min(int(x.listed_at.timestamp() * 1000) for x in listings)
+    trades = [trade_snipe(listing_id=x.pk) for x in listings]
+    statuses = [(t.status, t.reason_code) for t in trades]
+    assert set(statuses) <= {(TradeStatus.FILLED, ""), (TradeStatus.REJECTED, "rate_limited")}
+    refused = [t for t in trades if t.status == TradeStatus.REJECTED]
+    # slots at 0 (x5), 200, 400, 600, 800, 1000 ms: the last ones cannot be sent fresh
+    assert 5 <= len(trades) - len(refused) <= 9 and refused, statuses
+    assert all("No order slot within" in t.error_message for t in refused)
+    orders = sorted(exchange.accepted_orders(), key=lambda o: o["received_at_us"])
+    assert len(orders) == len({o["clientOrderId"] for o in orders}) == len(trades) - len(refused)
+    # nothing reached the exchange after its signal went stale (1 s after the first open)
+    assert all(o["received_at_us"] / 1000 <= opened_ms + 1000 + 50 for o in orders)
 
 
 def test_with_the_breaker_store_down_sends_are_refused_and_outcomes_still_recorded(exchange, live):
@@ -306,40 +307,25 @@ def test_with_the_breaker_store_down_sends_are_refused_and_outcomes_still_record
     assert exchange.orders() == []
 
 
-def test_a_deferred_send_retries_a_busy_database(monkeypatch):
-    from django.db import OperationalError
 
-    from trading import services
-
-    calls: list[dict] = []
-
-    def flaky(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 1:
-            raise OperationalError("database table is locked")
-
-    monkeypatch.setattr(services, "trade_execute", flaky)
-    monkeypatch.setattr(services.time, "sleep", lambda s: None)
-    services._send_reserved_inprocess(42, 1_700_000_000_000)
-    assert calls == [{"trade_id": 42, "open_at_ms": 1_700_000_000_000, "reserved": True}] * 2
 
 
 def test_the_reconciler_leaves_a_held_trade_to_its_sender(exchange, live):
     """A sender about to wait (Retry-After, the open) or to send holds its trade: the
-    reconciler neither resends nor fails it until the hold has passed."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from trading.execution import _hold
-
+    reconciler neither resends nor settles it until the lease has passed."""
     listing = listing_on(exchange)
-    trade = TradeFactory(listing=listing, mode="live", status=TradeStatus.SUBMITTED, attempts=1)
-    _hold(trade, 5)
-    counts = trades_reconcile(gateway=get_gateway(), guards=get_guards())
-    assert counts["resend"] == 0 and counts["settled"] == 0
+    trade = TradeFactory(
+        listing=listing,
+        mode="live",
+        status=TradeStatus.UNKNOWN,
+        attempts=1,
+        held_until=timezone.now() + timedelta(seconds=5),
+    )
+    assert sum(reconcile().values()) == 0
     trade.refresh_from_db()
-    assert trade.status == TradeStatus.SUBMITTED and exchange.accepted_orders() == []
-    Trade.objects.filter(pk=trade.pk).update(updated_at=timezone.now() - timedelta(seconds=10))
-    assert trades_reconcile(gateway=get_gateway(), guards=get_guards())["resend"] == 1
+    assert trade.status == TradeStatus.UNKNOWN and exchange.accepted_orders() == []
+    past_its_lease(trade)
+    assert reconcile()["resend"] == 1
     assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
+
+

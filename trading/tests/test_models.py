@@ -14,7 +14,11 @@ pytestmark = pytest.mark.django_db
 def test_trade_keeps_the_config_version_it_was_decided_under():
     trade = TradeFactory()
     decided_under = trade.config_version
-    config_update(actor=None, changes={"max_trade_usdt": Decimal("10")}, reason="cut risk")
+    config_update(
+        actor=None,
+        changes={"max_trade_usdt": Decimal("10"), "snipe_quote_usdt": Decimal("10")},
+        reason="cut risk",
+    )
     trade.refresh_from_db()
     assert trade.config_version_id == decided_under.history_id
     assert trade.config_version.max_trade_usdt == Decimal("100")
