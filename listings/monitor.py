@@ -369,8 +369,8 @@ class ListingMonitor:
                     "ws.watch_failed", extra={"symbol": upcoming.symbol, "error": repr(exc)}
                 )
             trading().listing_armed(upcoming_id=upcoming.pk)
-            self._unwatch_at[upcoming.symbol] = (
-                upcoming.open_at + timedelta(seconds=self.config.watch_after_open)
+            self._unwatch_at[upcoming.symbol] = upcoming.open_at + timedelta(
+                seconds=self.config.watch_after_open
             )
         await self._unwatch_due()
 

@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('listings', '0003_base_asset_as_long_as_symbol'),
+        ("listings", "0003_base_asset_as_long_as_symbol"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='listing',
-            name='listed_at_source',
-            field=models.CharField(choices=[('calendar', 'Calendar (firstOpenTime)'), ('first_trade', 'First trade'), ('first_kline', 'First 1m kline'), ('detected', 'Detection time (no exchange evidence)')], default='detected', help_text='The evidence `listed_at` comes from.', max_length=16),
+            model_name="listing",
+            name="listed_at_source",
+            field=models.CharField(
+                choices=[
+                    ("calendar", "Calendar (firstOpenTime)"),
+                    ("first_trade", "First trade"),
+                    ("first_kline", "First 1m kline"),
+                    ("detected", "Detection time (no exchange evidence)"),
+                ],
+                default="detected",
+                help_text="The evidence `listed_at` comes from.",
+                max_length=16,
+            ),
         ),
     ]

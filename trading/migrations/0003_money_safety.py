@@ -4,26 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('listings', '0004_listed_at_source'),
-        ('risk', '0003_execution_limits'),
-        ('trading', '0002_execution_fields'),
+        ("listings", "0004_listed_at_source"),
+        ("risk", "0003_execution_limits"),
+        ("trading", "0002_execution_fields"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trade',
-            name='confirmed_ns',
-            field=models.BigIntegerField(blank=True, help_text='When an operator confirmed it (a human wait, not ours).', null=True),
+            model_name="trade",
+            name="confirmed_ns",
+            field=models.BigIntegerField(
+                blank=True,
+                help_text="When an operator confirmed it (a human wait, not ours).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='trade',
-            name='held_until',
-            field=models.DateTimeField(blank=True, help_text="Its sender's lease: until then only the sender changes this trade.", null=True),
+            model_name="trade",
+            name="held_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Its sender's lease: until then only the sender changes this trade.",
+                null=True,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='trade',
-            constraint=models.CheckConstraint(condition=models.Q(('exchange_order_id', ''), models.Q(('status__in', ['rejected', 'failed']), _negated=True), _connector='OR'), name='trade_with_order_not_rejected'),
+            model_name="trade",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("exchange_order_id", ""),
+                    models.Q(("status__in", ["rejected", "failed"]), _negated=True),
+                    _connector="OR",
+                ),
+                name="trade_with_order_not_rejected",
+            ),
         ),
     ]

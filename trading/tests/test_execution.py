@@ -307,9 +307,6 @@ def test_with_the_breaker_store_down_sends_are_refused_and_outcomes_still_record
     assert exchange.orders() == []
 
 
-
-
-
 def test_the_reconciler_leaves_a_held_trade_to_its_sender(exchange, live):
     """A sender about to wait (Retry-After, the open) or to send holds its trade: the
     reconciler neither resends nor settles it until the lease has passed."""
@@ -327,5 +324,3 @@ def test_the_reconciler_leaves_a_held_trade_to_its_sender(exchange, live):
     past_its_lease(trade)
     assert reconcile()["resend"] == 1
     assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
-
-
