@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
-from trading.handoff import dispatch_snipe
 from listings.tests.factories import ListingFactory
+from trading.handoff import dispatch_snipe
 from trading.models import Trade, TradeStatus
 
 pytestmark = [

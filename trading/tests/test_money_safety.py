@@ -86,12 +86,12 @@ def test_confirming_in_the_wrong_mode_is_judged_in_the_mode_in_force(exchange, l
 
 
 def test_the_transition_table_never_leaves_a_final_status():
-    assert FINAL == {
+    assert {
         TradeStatus.FILLED,
         TradeStatus.CANCELED,
         TradeStatus.REJECTED,
         TradeStatus.FAILED,
-    }
+    } == FINAL
     for status in FINAL:
         assert ALLOWED[status] == frozenset()
     assert set(ALLOWED) == set(TradeStatus.values)
