@@ -197,40 +197,50 @@ class _Transport:
 
 
 class ReplaySocket:
-    """Stands in for the websockets connection: ``recv()`` returns the next frame of the
-    batch, and times each batch between the first ``recv()`` of it and the first of the next
-    (the chain is pull-based, so that is when the previous frame was fully handled)."""
+    """Stands in for the websockets connection: ``recv()`` returns the frames of ``reps``
+    replays of the batch, then waits until the stream is stopped (its reader task is then
+    cancelled). Control messages (subscriptions, PING) go nowhere.
 
-    def __init__(self, batch: list[bytes], reps: int, on_batch: Callable[[], None]) -> None:
-        self.batch, self.size, self.reps = batch, len(batch), reps
-        self.on_batch = on_batch
+    ``MexcStream`` reads frames on its own task into a queue (256 events) that ``events()``
+    drains, so its reader runs ahead of the monitor. Here it may not run past the end of a
+    batch before the monitor has handled that batch (``batch_done``): each batch is then
+    timed whole, reader and monitor, whatever its size against the queue's."""
+
+    def __init__(self, batch: list[bytes], reps: int) -> None:
+        self.batch, self.size, self.total = batch, len(batch), len(batch) * reps
         self.stream: mexc_stream.MexcStream | None = None
         self.transport = _Transport()
-        self.samples_ns: list[int] = []
         self._i = 0
-        self._started = 0
+        self._done = 0
+        self._gate: asyncio.Future[None] | None = None
 
     async def recv(self) -> bytes:
         i = self._i
-        if i % self.size == 0:
-            now = time.perf_counter_ns()
-            if i:
-                self.samples_ns.append(now - self._started)
-            self.on_batch()  # reset between batches, outside the timed span
-            if i == self.size * self.reps:
-                assert self.stream is not None
-                self.stream.stop()
-                raise ConnectionClosed(None, None)
-            self._started = time.perf_counter_ns()
+        if i == self.total:
+            await asyncio.Event().wait()  # the end: nothing more until stop() cancels the reader
+        if i % self.size == 0 and self._done < i:
+            self._gate = asyncio.get_running_loop().create_future()
+            await self._gate
         self._i = i + 1
         return self.batch[i % self.size]
+
+    def batch_done(self, handled: int) -> None:
+        self._done = handled
+        if self._gate is not None and not self._gate.done():
+            self._gate.set_result(None)
+
+    async def send(self, message: str) -> None:
+        pass
 
     async def close(self) -> None:
         pass
 
 
 class BenchMonitor(ListingMonitor):
-    """The real monitor with the DB-writing steps stubbed out."""
+    """The real monitor with the DB-writing steps stubbed out, timing each batch where its
+    last frame has been handled (each frame decodes to one event): from the end of the
+    previous batch (after ``known`` was reset, outside the timed span) to the end of this one,
+    the reader's work on the batch (recv, stamps, decode, queue) and the monitor's."""
 
     async def detect(self, symbol, source, received_ns, *, listed_at=None, raw=None) -> None:
         self.known.add(symbol)
@@ -239,19 +249,41 @@ class BenchMonitor(ListingMonitor):
     async def _report_health(self) -> None:
         pass
 
+    def replay(self, sock: ReplaySocket, baseline: set[str]) -> None:
+        self.baseline = baseline
+        self.sock = sock
+        self.handled = 0
+        self.detections = 0
+        self.samples_ns: list[int] = []
+        self.known = set(baseline)
+        self._started = time.perf_counter_ns()
+
+    async def on_sighting(self, sighting) -> None:
+        await super().on_sighting(sighting)
+        self.handled += 1
+        if self.handled % self.sock.size == 0:
+            self.samples_ns.append(time.perf_counter_ns() - self._started)
+            self.known = set(self.baseline)  # every batch detects the same new symbols
+            if self.handled == self.sock.total:
+                assert self.sock.stream is not None
+                self.sock.stream.stop()
+            self._started = time.perf_counter_ns()
+            self.sock.batch_done(self.handled)
+
 
 def run_pipeline(batch: list[bytes], reps: int, known: list[str]) -> tuple[list[int], int]:
-    """Per-batch ns of the monitor path over ``reps`` replays of ``batch``; detections."""
-    baseline = set(known)
-    monitor: BenchMonitor
+    """Per-batch ns of the monitor path over ``reps`` replays of ``batch``; detections.
 
-    def reset() -> None:
-        monitor.known = set(baseline)
-
-    sock = ReplaySocket(batch, reps, reset)
+    The first batch's sample is dropped: it starts before the stream has connected."""
+    sock = ReplaySocket(batch, reps + 1)
 
     class ReplayStream(mexc_stream.MexcStream):
-        async def _open(self):
+        # mexc.stream has no public seam for the connection (its decode= is injectable, the
+        # connect is not): the one override is `_open(link)`, which would connect and send
+        # the link's subscriptions. The replay needs neither; everything after it (the
+        # reader task, receive stamps, frame counter, decode, the event queue, events())
+        # is the real code.
+        async def _open(self, link):
             sock.stream = self
             return sock
 
@@ -262,13 +294,16 @@ def run_pipeline(batch: list[bytes], reps: int, known: list[str]) -> tuple[list[
     sys.modules["listings.mexc_feed"].mexc_stream = replay_module
     try:
         monitor = BenchMonitor(feed=feed, holder="bench")
-        monitor.detections = 0
+        monitor.replay(sock, set(known))
         monitor.ws_connected = True  # the replay's Connected changes nothing (no health write)
         monitor.active = True
         asyncio.run(monitor.consume_stream())
     finally:
         sys.modules["listings.mexc_feed"].mexc_stream = mexc_stream
-    return sock.samples_ns, monitor.detections
+    if monitor.handled != sock.total:
+        raise RuntimeError(f"the monitor handled {monitor.handled} of {sock.total} frames")
+    new_in_first = monitor.detections // (reps + 1)
+    return monitor.samples_ns[1:], monitor.detections - new_in_first
 
 
 def run_sync(fn: Callable[[object], object], batch: list, reps: int) -> list[int]:

@@ -31,6 +31,7 @@ class MexcGateway:
         )
         self._thread.start()
         self.client: MexcRestClient = self._run(self._create(client_factory))
+        self._private = None  # MEXC's private orders stream, while watched (watch_orders)
 
     @staticmethod
     async def _create(client_factory) -> MexcRestClient:
@@ -66,14 +67,17 @@ class MexcGateway:
     def place_market_buy(
         self, *, symbol: str, quote_qty: Decimal, client_order_id: str, recv_window_ms: int
     ) -> str:
+        # Never more decimals than needed (the row keeps 8; MEXC refuses a scale beyond the
+        # symbol's), and rounded down to the symbol's precision when its rules are known.
         ack = self._run(
             self.client.place_order(
                 symbol=symbol,
                 side="BUY",
                 type="MARKET",
-                quote_order_qty=quote_qty,
+                quote_order_qty=quote_qty.normalize(),
                 client_order_id=client_order_id,
                 recv_window=recv_window_ms,
+                rules=self.client.cached_symbol_rules(symbol),
             )
         )
         return ack.order_id
@@ -105,7 +109,23 @@ class MexcGateway:
         """Ask the exchange for its time (a real round trip, unlike the synced clock)."""
         return self._run(self.client.server_time())
 
+    def watch_orders(self, ws_url: str, on_order) -> None:
+        """Keep MEXC's private orders stream open (listenKey) on this gateway's loop and call
+        `on_order(event)` for each order push (a witness of our orders)."""
+        from mexc.codec import PrivateOrder
+        from mexc.private import MexcPrivateStream
+
+        async def watching() -> None:
+            self._private = MexcPrivateStream(self.client, ws_url)
+            async for event in self._private.events():
+                if isinstance(event, PrivateOrder):
+                    on_order(event)
+
+        self._watching = asyncio.run_coroutine_threadsafe(watching(), self._loop)
+
     def close(self) -> None:
+        if self._private is not None:
+            self._private.stop()
         self._run(self.client.aclose())
         self._loop.call_soon_threadsafe(self._loop.stop)
 

@@ -160,8 +160,18 @@ class Handoff:
         return dispatch_reconcile()
 
     def serve_in_this_process(self) -> None:
+        """Trades run on this process's threads; with live keys, MEXC's private orders
+        stream is kept open here as a witness of our orders (trading.witness)."""
         global _serving_here
         _serving_here = True
+        if settings.MEXC_API_KEY and settings.MEXC_SECRET_KEY:
+            from .runtime import get_gateway
+            from .witness import on_pushed_order
+
+            try:
+                get_gateway().watch_orders(settings.MEXC_WS_URL, on_pushed_order)
+            except Exception:
+                log.exception("witness.stream_failed")  # the other witnesses remain
 
     def wait(self) -> None:
         wait_inprocess()

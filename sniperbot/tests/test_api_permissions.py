@@ -42,7 +42,7 @@ def awaiting(db):
 def no_trading_side_effects(monkeypatch):
     """Writes are judged on permission only here; what they do is tested per app."""
     monkeypatch.setattr("trading.handoff.dispatch_snipe", lambda **kwargs: None)
-    monkeypatch.setattr("trading.services.trade_execute", lambda *, trade_id, **kw: _get(trade_id))
+    monkeypatch.setattr("trading.services.trade_send", lambda decided, *a, **kw: decided.trade)
 
 
 def _get(trade_id):

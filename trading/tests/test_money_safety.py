@@ -252,3 +252,31 @@ def _snipe_in_thread(listing_id: int) -> None:
         trade_snipe(listing_id=listing_id)
     finally:
         connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_private_orders_stream_adopts_an_order_the_lookups_do_not_show(exchange, live):
+    """MEXC pushes our order on the user-data stream even while GET /api/v3/order still says
+    -2013: the trade takes the pushed state (no lookup, no second order)."""
+    from trading.witness import on_pushed_order
+
+    gateway = get_gateway()
+    gateway.watch_orders(exchange.sim.ws_url, on_pushed_order)
+    listing = ListingFactory(symbol="PUSHUSDT")
+    exchange.list_symbol(symbol="PUSHUSDT", open_in_ms=0, price="1")
+    trade = TradeFactory(listing=listing, mode="live", status=TradeStatus.UNKNOWN, attempts=1)
+    exchange.fault(kind="lookup_lag", ms=60_000, count=1)
+    time.sleep(0.3)  # the stream's listenKey and subscription
+    gateway.place_market_buy(
+        symbol="PUSHUSDT",
+        quote_qty=Decimal("20"),
+        client_order_id=trade.client_order_id,
+        recv_window_ms=1000,
+    )
+    deadline = time.monotonic() + 5
+    while Trade.objects.get(pk=trade.pk).status != TradeStatus.FILLED:
+        assert time.monotonic() < deadline, Trade.objects.get(pk=trade.pk).status
+        time.sleep(0.05)
+    trade.refresh_from_db()
+    assert trade.exchange_order_id and trade.executed_qty > 0
+    assert len(exchange.accepted_orders()) == 1
