@@ -18,8 +18,9 @@ API (all plain functions, no state):
   prints one aligned table with a column per statistic. ``extra`` is an optional list of
   column names (keys of the row dicts) to print after ``max``, e.g. a rate computed by the
   caller (``row["msgs/s"] = ...``).
-- ``verdict(ok, text) -> str``: prints and returns ``"PASS: <text>"`` or ``"MISS: <text>"``.
-  A miss is a result, not a crash: benchmarks still exit 0.
+- ``verdict(ok, text, *, passed="PASS", failed="MISS") -> str``: prints and returns
+  ``"PASS: <text>"`` or ``"MISS: <text>"`` (or the words given). A miss is a result, not a
+  crash: benchmarks still exit 0.
 - ``machine() -> str``: ``"CPU <model> | <n> cores (<m> usable) | Python 3.11.x | Linux ..."``.
 - ``fmt(value)``: the number formatting the table uses (3 significant digits, thousands
   separators for large values).
@@ -106,9 +107,10 @@ def print_table(
         print(line(cells))
 
 
-def verdict(ok: bool, text: str) -> str:
-    """Print and return the one-line verdict: ``PASS: <text>`` or ``MISS: <text>``."""
-    result = f"{'PASS' if ok else 'MISS'}: {text}"
+def verdict(ok: bool, text: str, *, passed: str = "PASS", failed: str = "MISS") -> str:
+    """Print and return the one-line verdict: ``PASS: <text>`` or ``MISS: <text>`` (the words
+    may be changed: ``failed="FAIL"``, ``passed="PASS (allowance)"``)."""
+    result = f"{passed if ok else failed}: {text}"
     print(result)
     return result
 

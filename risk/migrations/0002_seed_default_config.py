@@ -17,7 +17,7 @@ DEFAULTS = {
     "mode": "dry_run",
     "high_value_threshold_usdt": Decimal("50"),
     "max_trades_per_hour": 10,
-    "recv_window_ms": 500,
+    "recv_window_ms": 1000,
     "quote_asset": "USDT",
     "symbol_allowlist": [],
     "symbol_denylist": [],
