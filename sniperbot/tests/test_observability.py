@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -233,3 +236,85 @@ def test_a_celery_worker_process_refuses_to_start_live_without_keys(tmp_path):
     assert worker.returncode == 1
     assert "Refusing to start the worker" in worker.stderr
     assert "MEXC_API_KEY and MEXC_SECRET_KEY are not set" in worker.stderr
+
+
+def test_known_label_sets_start_at_zero(token_client):
+    """Every risk reason and every counted trade outcome is a series before it first happens."""
+    from monitoring.metrics import TRADE_COUNTED_STATUSES
+    from risk.checks import Reason
+
+    body = scrape(token_client)
+    for reason in Reason:
+        assert f'risk_rejections_total{{reason="{reason.value}"}}' in body, reason
+    for mode in ("dry_run", "live"):
+        for status in TRADE_COUNTED_STATUSES:
+            assert f'trades_total{{mode="{mode}",status="{status}"}}' in body, (mode, status)
+
+
+# --- a database connection dropped under the bot -------------------------------------------------
+
+
+def test_settings_check_connections_before_use():
+    """CONN_HEALTH_CHECKS in both shapes; with the pool Django passes it on as the pool's own
+    `check`, so the pool options must not name `check` themselves (a duplicate argument)."""
+    code = (
+        "import json, sniperbot.settings as s; db = s.DATABASES['default'];"
+        "o = db.get('OPTIONS', {});"
+        "print(json.dumps([db['CONN_HEALTH_CHECKS'], sorted(o.get('pool', {}))]))"
+    )
+    for url in ("", "postgres://u:p@127.0.0.1:5432/x"):
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "sniperbot.settings"}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        checks, pool = json.loads(out)
+        assert checks is True
+        assert "check" not in pool
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_closed_under_the_bot_is_replaced(token_client):
+    from django.db import close_old_connections, connection
+
+    assert token_client.get("/api/config/").status_code == 200
+    connection.ensure_connection()
+    connection.connection.close()  # as a database restart leaves it: closed under Django
+    close_old_connections()  # what the server does as each request starts (the client skips it)
+    response = token_client.get("/api/config/")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="the connection pool is PostgreSQL's",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_the_server_killed_is_not_handed_out():
+    """A PostgreSQL restart ends every pooled connection server-side; the pool (as configured
+    by the settings, CONN_HEALTH_CHECKS on) hands out a working one instead of a dead one."""
+    from django.db import connection
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    pooled = DatabaseWrapper(
+        {
+            **connection.settings_dict,
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {**connection.settings_dict["OPTIONS"], "pool": {"min_size": 1}},
+        },
+        alias="pool_restart_test",
+    )
+    try:
+        with pooled.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        pooled.close()  # back into the pool
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        time.sleep(0.2)
+        with pooled.cursor() as cursor:  # must not be the terminated connection
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] != pid
+        pooled.close()
+    finally:
+        pooled.close_pool()
