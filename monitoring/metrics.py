@@ -5,6 +5,11 @@ prometheus_client is imported), and `/metrics` in the web process sums them, so 
 and the workers' metrics are scraped from one place. Gauges say how processes combine.
 """
 
+from collections.abc import Callable, Iterable
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.utils.decorators import sync_and_async_middleware
 from prometheus_client import Counter, Gauge, Histogram
 
 listings_detected = Counter(
@@ -38,3 +43,45 @@ circuit_breaker_open = Gauge(
     "1 while the circuit breaker in front of the exchange is open",
     multiprocess_mode="livemax",
 )
+
+# Final statuses trading counts in trades_total (trading/execution.py, trading/inline.py).
+TRADE_COUNTED_STATUSES = ("filled", "failed", "rejected")
+
+
+def metrics_start_at_zero(*, rejection_reasons: Iterable[str], trade_modes: Iterable[str]) -> None:
+    """Every known label set exists from the start, at 0, so `rate()` and alerts on a reason
+    or a mode see the first increment instead of a series appearing from nowhere.
+
+    Monitoring knows no risk or trade vocabulary: the apps that own it pass it in at ready
+    time (risk's AppConfig). Label sets only ever come from such closed lists.
+    """
+    for reason in rejection_reasons:
+        risk_rejections.labels(reason=reason)
+    for mode in trade_modes:
+        for status in TRADE_COUNTED_STATUSES:
+            trades_total.labels(mode=mode, status=status)
+
+
+# Methods the bot answers; django-prometheus labels request series by method, so anything
+# else would add series per made-up method (`curl -X M123 /health`).
+KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@sync_and_async_middleware
+def known_methods_only(get_response: Callable) -> Callable:
+    """405 for any other HTTP method; placed before django-prometheus's middleware."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            if request.method not in KNOWN_METHODS:
+                return HttpResponseNotAllowed(KNOWN_METHODS)
+            return await get_response(request)
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            if request.method not in KNOWN_METHODS:
+                return HttpResponseNotAllowed(KNOWN_METHODS)
+            return get_response(request)
+
+    return middleware

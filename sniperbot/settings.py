@@ -81,6 +81,9 @@ METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)  # on: /metrics needs no toke
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 MIDDLEWARE = [
+    # First: a made-up method (`curl -X M123`) gets 405 before django-prometheus labels a
+    # series with it, so anonymous clients cannot grow /metrics without bound.
+    "monitoring.metrics.known_methods_only",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -121,10 +124,16 @@ else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "sniperbot.sqlite3"}
     }
+# A connection the database dropped (a PostgreSQL restart, an idle timeout) is found and
+# replaced before a request uses it, instead of failing that request with a 500. With the
+# pool below, Django passes this on as psycopg_pool's own `check` (ConnectionPool.check_connection
+# as a connection leaves the pool): never set `check` in the pool options as well.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A pool per process: Celery closes connections around every task and a new PostgreSQL
-    # connection costs milliseconds on the trading path. Django checks a connection as it
-    # leaves the pool, so a restarted database costs a reconnect, not a failed snipe.
+    # connection costs milliseconds on the trading path. With CONN_HEALTH_CHECKS (above) the
+    # pool checks a connection as it leaves, so a restarted database costs a reconnect, not a
+    # failed request or snipe.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env_int("DB_POOL_MAX", 20, min_value=1, max_value=500),
@@ -151,11 +160,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and channel layer -------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+# Longer than channels-redis's blocking receive (BZPOPMIN, 5 s): see CHANNEL_LAYERS.
+CHANNEL_LAYER_SOCKET_TIMEOUT_S = 30
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                # channels-redis waits for messages with BZPOPMIN for up to 5 s at a time;
+                # redis-py 8 gives every read a 5 s socket timeout by default, which fired in
+                # that wait and dropped each dashboard WebSocket about every 6 s
+                # ("TimeoutError: Timeout reading from ..."). A read timeout well above the
+                # blocking wait still finds a dead Redis; connecting keeps its own 5 s limit.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
+            },
         }
     }
 else:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -21,6 +22,8 @@ api = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("health", health, name="health"),
+    # Browsers ask for it on every page (the login page too): a static icon, no data.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("ready", ReadyView.as_view(), name="ready"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("dashboard/", dashboard_view, name="dashboard"),

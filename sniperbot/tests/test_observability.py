@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -81,7 +84,8 @@ def test_not_ready_when_the_exchange_is_unreachable(token_client):
 
 def test_not_ready_in_live_mode_without_keys(token_client, exchange):
     monitor_alive()
-    config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test")
+    with override_settings(MEXC_API_KEY="k", MEXC_SECRET_KEY="s"):  # live needs keys to save
+        config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test")
     with override_settings(MEXC_API_KEY="", MEXC_SECRET_KEY=""):
         response = token_client.get("/ready")
     assert response.status_code == 503
@@ -97,7 +101,9 @@ def test_ready_needs_a_login(client, db):
 
 @pytest.fixture
 def live_config(db):
-    config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test: live")
+    """Live mode saved where the keys were set (turning live on needs them), then missing."""
+    with override_settings(MEXC_API_KEY="k", MEXC_SECRET_KEY="s"):
+        config_update(actor=None, changes={"auto_trade": True, "mode": "live"}, reason="test: live")
 
 
 @override_settings(MEXC_API_KEY="", MEXC_SECRET_KEY="")
@@ -221,15 +227,106 @@ def test_a_celery_worker_process_refuses_to_start_live_without_keys(tmp_path):
         DJANGO_SETTINGS_MODULE="sniperbot.settings",
     )
 
-    def run(*command: str) -> subprocess.CompletedProcess:
+    def run(*command: str, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            command, cwd=root, env=env, capture_output=True, text=True, timeout=120
+            command,
+            cwd=root,
+            env={**env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     assert run(sys.executable, "manage.py", "migrate", "-v0").returncode == 0
     go_live = "from risk.services import config_update; config_update(actor=None, changes={'auto_trade': True, 'mode': 'live'}, reason='t')"  # noqa: E501
-    assert run(sys.executable, "manage.py", "shell", "-c", go_live).returncode == 0
+    # Live mode is saved where the keys are set (it needs them); the worker has none.
+    keys = {"MEXC_API_KEY": "k", "MEXC_SECRET_KEY": "s"}
+    assert run(sys.executable, "manage.py", "shell", "-c", go_live, **keys).returncode == 0
     worker = run(sys.executable, "-m", "celery", "-A", "sniperbot", "worker", "-P", "solo")
     assert worker.returncode == 1
     assert "Refusing to start the worker" in worker.stderr
     assert "MEXC_API_KEY and MEXC_SECRET_KEY are not set" in worker.stderr
+
+
+def test_known_label_sets_start_at_zero(token_client):
+    """Every risk reason and every counted trade outcome is a series before it first happens."""
+    from monitoring.metrics import TRADE_COUNTED_STATUSES
+    from risk.checks import Reason
+
+    body = scrape(token_client)
+    for reason in Reason:
+        assert f'risk_rejections_total{{reason="{reason.value}"}}' in body, reason
+    for mode in ("dry_run", "live"):
+        for status in TRADE_COUNTED_STATUSES:
+            assert f'trades_total{{mode="{mode}",status="{status}"}}' in body, (mode, status)
+
+
+# --- a database connection dropped under the bot -------------------------------------------------
+
+
+def test_settings_check_connections_before_use():
+    """CONN_HEALTH_CHECKS in both shapes; with the pool Django passes it on as the pool's own
+    `check`, so the pool options must not name `check` themselves (a duplicate argument)."""
+    code = (
+        "import json, sniperbot.settings as s; db = s.DATABASES['default'];"
+        "o = db.get('OPTIONS', {});"
+        "print(json.dumps([db['CONN_HEALTH_CHECKS'], sorted(o.get('pool', {}))]))"
+    )
+    for url in ("", "postgres://u:p@127.0.0.1:5432/x"):
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "sniperbot.settings"}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        checks, pool = json.loads(out)
+        assert checks is True
+        assert "check" not in pool
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_closed_under_the_bot_is_replaced(api_as, django_user_model):
+    from django.db import close_old_connections, connection
+
+    # A transactional test may follow a flush that removed the seeded groups: a superuser.
+    client = api_as(django_user_model.objects.create_superuser("root", password="pw"))
+    assert client.get("/api/listings/").status_code == 200
+    connection.ensure_connection()
+    connection.connection.close()  # as a database restart leaves it: closed under Django
+    close_old_connections()  # what the server does as each request starts (the client skips it)
+    response = client.get("/api/listings/")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="the connection pool is PostgreSQL's",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_the_server_killed_is_not_handed_out():
+    """A PostgreSQL restart ends every pooled connection server-side; the pool (as configured
+    by the settings, CONN_HEALTH_CHECKS on) hands out a working one instead of a dead one."""
+    from django.db import connection
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    pooled = DatabaseWrapper(
+        {
+            **connection.settings_dict,
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {**connection.settings_dict["OPTIONS"], "pool": {"min_size": 1}},
+        },
+        alias="pool_restart_test",
+    )
+    try:
+        with pooled.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        pooled.close()  # back into the pool
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        time.sleep(0.2)
+        with pooled.cursor() as cursor:  # must not be the terminated connection
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] != pid
+        pooled.close()
+    finally:
+        pooled.close_pool()

@@ -36,6 +36,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 # Paths that answer anonymous visitors on purpose, and why. Nothing else may.
 PUBLIC = {
     "/health": "liveness probe for the load balancer; says only ok and the version",
+    "/favicon.ico": "browsers ask for it on every page, the login page too; a static icon",
     "/accounts/login/": "the login page: answering anonymous visitors is its job",
     "/admin/login/": "the admin's login page: answering anonymous visitors is its job",
 }
@@ -117,7 +118,7 @@ def test_anonymous_is_refused_everywhere(client, db, path):
 @pytest.mark.parametrize("path", sorted(PUBLIC))
 def test_the_public_paths_exist(client, db, path):
     assert path in ALL_PATHS
-    assert client.get(path).status_code == 200
+    assert client.get(path, follow=True).status_code == 200
 
 
 @pytest.mark.parametrize("public", [False, True])
@@ -350,3 +351,38 @@ def test_keys_and_signatures_never_leak(
                 break
     assert not leaks, "keys or signatures in the logs:\n" + "\n".join(leaks)
     assert Decimal(trade.quote_spent) > 0
+
+
+# --- Made-up HTTP methods and the favicon ------------------------------------------------------
+
+
+def _series(client) -> set[str]:
+    """The series /metrics exposes (name and labels, without values)."""
+    body = client.get("/metrics").content.decode()
+    return {line.rsplit(" ", 1)[0] for line in body.splitlines() if not line.startswith("#")}
+
+
+@override_settings(METRICS_PUBLIC=True)
+def test_made_up_methods_get_405_and_add_no_metric_series(client, db):
+    client.get("/health")
+    client.get("/metrics")
+    before = _series(client)
+    for n in range(50):
+        response = client.generic(f"M{n:03d}", "/health")
+        assert response.status_code == 405
+        assert "GET" in response["Allow"]
+    after = _series(client)
+    assert [s for s in after - before if "M0" in s] == []
+    assert not any("M0" in s or "<invalid method>" in s for s in after)
+    assert client.generic("TRACE", "/health").status_code == 405
+    assert client.get("/health").status_code == 200
+
+
+def test_the_favicon_is_a_small_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    body = b"".join(icon.streaming_content) if icon.streaming else icon.content
+    assert body[:4] == b"\x00\x00\x01\x00" and len(body) < 4096  # an ICO header
+    assert b"favicon.ico" in client.get("/accounts/login/").content
