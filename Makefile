@@ -74,7 +74,7 @@ $(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-ben
 # The benchmarks under bench/, each printing its table and verdict (see BENCHMARKS.md).
 # With DATABASE_URL (PostgreSQL) set and redis-server installed, listing->order also runs
 # the production shape. The output is kept in var/bench-latest.txt.
-BENCHES := monitor_throughput order_overhead listing_to_order dashboard_push pg_round_trip
+BENCHES := monitor_throughput order_overhead listing_to_order open_to_order dashboard_push
 bench: $(VENV)/.installed-bench
 	mkdir -p var
 	( for b in $(BENCHES); do echo "### bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; echo; done ) 2>&1 | tee var/bench-latest.txt

@@ -1,21 +1,22 @@
 """Listing -> order: the real monitor and trading pipeline against the simulator, in live mode.
 
 The simulator opens symbols (single listings, then bursts of 10 and 50 opening at the same
-moment); the monitor detects them on the WebSocket and records each one. By default the
-monitor decides the trade in the listing's own transaction and sends the order itself
-(trading/inline.py); orders the rate limiter defers go to a Celery worker over Redis in the
-production shape (in-process timers in the embedded one). A baseline run beside it sends
-every listing through a Celery task (SNIPE_INLINE=0), the path before the inline snipe.
-Latencies come from each Trade's stage stamps (epoch ns, same host).
+moment) that were never announced (the monitor's calendar poll is an hour apart); the monitor
+detects them on the WebSocket and records each one, then hands it to trading through the port
+(`listings.ports`). With `SNIPE_INLINE=1` (the default) the monitor runs the trade on its own
+threads: the one decide-and-claim (`trading.services.trade_snipe` -> `trade_decide`: config
+locked, exposure read, checks, rate-limit slot, the claimed Trade row committed) and the send.
+A baseline run beside it (production shape) sends every listing through a Celery task
+(`SNIPE_INLINE=0`). Latencies come from each Trade's stage stamps (epoch ns, same host).
+Announced listings (armed ahead, fired at the open) are `bench.open_to_order`'s.
 
-Inline, the stages are: persist = detection -> listing row written (not yet committed);
-dispatch = config locked and the decision's inputs read; risk = checks done; send = trade row
-written claimed, the one commit, up to the request going out; ack = the exchange's answer.
-Decided ahead (trading.prepared: on PostgreSQL, every listing the monitor decides from the
-bound it keeps): persist = detection -> the decision starts (the listing's row and the config
-lock already sent: the server runs them while the decision is made), dispatch = 0, risk =
-checks done, send = the guards' answer, the trade's row and the COMMIT, up to the request
-going out.
+Stages: persist = detection -> the listing's row committed; dispatch = the hand-off to
+trading's thread (or task), up to the decision's start; risk = the decision (config lock,
+exposure, checks); send = the claimed trade's row committed, up to the request going out;
+ack = the exchange's answer.
+
+Target: detection -> sent p99 <= 5 ms. If the one simple path cannot hold it, the issue allows
+up to 6 ms: "PASS" at <= 5 ms, "PASS (simplicity allowance, <= 6 ms)" at <= 6, else "FAIL".
 
     python -m bench.listing_to_order            # embedded, and production when available
 
@@ -33,6 +34,8 @@ from pathlib import Path
 from bench._table import machine, print_table, stats, verdict
 from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 
+SENT_TARGET_MS = 5.0  # detection -> sent p99
+SENT_ALLOWANCE_MS = 6.0  # the issue's allowance if the one simple path cannot hold 5 ms
 SINGLES = 100  # p99 is then the 99th of 100 samples, not the maximum
 SINGLE_GAP_S = 0.3  # more than 1 / ORDER_RATE_PER_S (5/s): singles, not a paced stream
 BURSTS = (10, 50)
@@ -147,7 +150,7 @@ def measure(
             "a Celery worker's heartbeat",
         )
     time.sleep(SETTLE_S)
-    how = "the monitor sends (inline)"
+    how = "the monitor's threads decide and send (SNIPE_INLINE=1)"
     if stack.extra_env["SNIPE_INLINE"] != "1":
         how = "every listing via a task (SNIPE_INLINE=0)"
     workers = "Celery worker over Redis" if redis_url else "in-process trading"
@@ -163,8 +166,11 @@ def measure(
     sent = stats([(r["sent_ns"] - r["detected_ns"]) / 1e6 for r in singles if r["sent_ns"]])
     acked = stats([(r["acked_ns"] - r["detected_ns"]) / 1e6 for r in singles if r["acked_ns"]])
     verdict(
-        sent["p99"] <= 5,
-        f"{name}: detection -> order sent p99 {sent['p99']:.2f} ms vs target <= 5 ms",
+        sent["p99"] <= SENT_ALLOWANCE_MS,
+        f"{name}: detection -> order sent p99 {sent['p99']:.2f} ms vs target <= "
+        f"{SENT_TARGET_MS:g} ms (allowance <= {SENT_ALLOWANCE_MS:g} ms)",
+        passed="PASS" if sent["p99"] <= SENT_TARGET_MS else "PASS (simplicity allowance, ≤ 6 ms)",
+        failed="FAIL",
     )
     verdict(
         acked["p99"] <= 10, f"{name}: detection -> ack p99 {acked['p99']:.2f} ms vs target <= 10 ms"

@@ -52,11 +52,13 @@ def test_local_limiter_refuses_beyond_max_wait_without_taking_a_slot():
 def test_redis_limiter_is_shared_between_instances():
     r = _redis()
     key = f"test:limiter:{uuid.uuid4().hex}"
-    a = RedisRateLimiter(redis=r, key=key, per_second=5, burst=2)
-    b = RedisRateLimiter(redis=r, key=key, per_second=5, burst=2)
+    clock = FakeClock()  # seconds; the limiter takes µs
+    a = RedisRateLimiter(redis=r, key=key, per_second=5, burst=2, clock=lambda: clock() * 1e6)
+    b = RedisRateLimiter(redis=r, key=key, per_second=5, burst=2, clock=lambda: clock() * 1e6)
     waits = [a.reserve(1), b.reserve(1), a.reserve(1), b.reserve(1)]
-    assert waits[0] == 0 and waits[1] == 0
-    assert 0.15 < waits[2] <= 0.2 and 0.35 < waits[3] <= 0.4
+    assert waits == [0, 0, 0.2, 0.4]
+    clock.now += 0.1
+    assert b.reserve(1) == pytest.approx(0.5)
     assert a.reserve(0) is None
 
 
@@ -113,21 +115,21 @@ def test_redis_admission_asks_the_breaker_then_takes_a_slot_in_one_call(monkeypa
     name = uuid.uuid4().hex
     config = BreakerConfig(failure_threshold=1, cooldown_s=30)
     breaker = RedisCircuitBreaker(redis=r, name=name, config=config)
-    limiter = RedisRateLimiter(redis=r, key=f"test:limiter:{name}", per_second=5, burst=1)
-    admission = RedisAdmission(breaker=breaker, limiter=limiter)
     now = [1000.0]
+    limiter = RedisRateLimiter(
+        redis=r, key=f"test:limiter:{name}", per_second=5, burst=1, clock=lambda: now[0] * 1e6
+    )
+    admission = RedisAdmission(breaker=breaker, limiter=limiter)
     monkeypatch.setattr(breaker, "_now", lambda: now[0])
     try:
         assert admission(1) == (True, 0)
-        allowed, wait = admission(1)
-        assert allowed and 0.15 < wait <= 0.2
+        assert admission(1) == (True, 0.2)
         assert admission(0) == (True, None)  # no slot within 0 s, and none taken
         breaker.record_failure()
         assert admission(10) == (False, None)
         assert admission(10) == (False, None)  # refused by the breaker: no slot taken either
-        now[0] += 31
-        allowed, wait = admission(10)  # the probe; its slot comes right after the two granted
-        assert allowed and 0.35 < wait <= 0.4
+        now[0] += 31  # the probe; the two granted slots are long past
+        assert admission(10) == (True, 0)
         assert admission(10) == (False, None)  # one probe at a time
     finally:
         breaker.reset()
