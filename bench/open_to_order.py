@@ -40,6 +40,7 @@ Production shape needs PostgreSQL (DATABASE_URL) and redis-server (a private one
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -63,6 +64,52 @@ DETECTED_FIRST_OPEN_S = 3.0
 BURST_AFTER_S = 2.0  # the burst opens this long after the last single
 TARGET_MS = 2.0
 PRICE = "0.5"
+
+
+class TracedStack(BotStack):
+    """The monitor as `bench._traced_monitor`: run_monitor with timing marks on the fire."""
+
+    def start_monitor(self) -> None:
+        self.spawn("monitor", sys.executable, "-m", "bench._traced_monitor")
+
+
+TRACE_STAGES = (
+    ("open -> spun (wait for the open ends)", "open", "spun"),
+    ("spun -> send_live (trade_send)", "spun", "send_live"),
+    ("send_live -> gateway call", "send_live", "gateway"),
+    ("gateway -> on its loop (hop)", "gateway", "loop"),
+    ("loop -> write (sign, build)", "loop", "write"),
+    ("write -> received (loopback, sim read)", "write", "received"),
+    ("received -> answer read", "received", "answer"),
+)
+
+
+def report_trace(name: str, path: Path, opens: dict[str, int], by_symbol: dict, offset_ms: int):
+    """The traced stages of the single listings (marks in ms on the exchange's clock)."""
+    if not path.exists():
+        print("trace: no marks written")
+        return
+    spans: dict[str, list[float]] = {label: [] for label, _, _ in TRACE_STAGES}
+    config_ms = []
+    for line in path.read_text().splitlines():
+        marks = json.loads(line)
+        symbol = marks["symbol"]
+        requests = by_symbol.get(symbol, [])
+        if not symbol.startswith("OS") or len(requests) != 1:
+            continue
+        names = ("spun", "send_live", "gateway", "loop", "write", "answer")
+        at = {k: marks[k] / 1e6 + offset_ms for k in names if k in marks}
+        at["open"] = opens[symbol]
+        at["received"] = requests[0]["received_at_us"] / 1000
+        for label, start, end in TRACE_STAGES:
+            if start in at and end in at:
+                spans[label].append(at[end] - at[start])
+        if "cfg_ns" in marks:
+            config_ms.append(marks["cfg_ns"] / 1e6)
+    rows = [(label, stats(v)) for label, v in spans.items() if v]
+    if config_ms:
+        rows.append(("  of which config_get_active (DB)", stats(config_ms)))
+    print_table(f"{name}: traced stages of the single listings", rows, "ms")
 
 
 def now_ms() -> int:
@@ -108,7 +155,9 @@ def collect(stack: BotStack, tag: str, opens: dict[str, int]) -> tuple[dict, dic
         rows = wait_until(done, 30, f"{len(opens)} trades of *X{tag}USDT")
     except TimeoutError:
         rows = trades(stack, tag)  # reported as missing below
-    orders = [o for o in stack.sim_call("GET", "/_sim/orders")["orders"] if o.get("symbol") in opens]
+    orders = [
+        o for o in stack.sim_call("GET", "/_sim/orders")["orders"] if o.get("symbol") in opens
+    ]
     by_symbol: dict[str, list[dict]] = {}
     for order in sorted(orders, key=lambda o: o["received_at_us"]):
         by_symbol.setdefault(order["symbol"], []).append(order)
@@ -180,13 +229,16 @@ def report_burst(name: str, opens: dict[str, int], rows: dict, by_symbol: dict) 
     requests = [o for s in burst for o in by_symbol.get(s, [])]
     ok = [o for o in requests if accepted(o)]
     ids = {o["clientOrderId"] for o in ok}
-    per_symbol = max((sum(1 for o in by_symbol.get(s, []) if accepted(o)) for s in burst), default=0)
+    per_symbol = max(
+        (sum(1 for o in by_symbol.get(s, []) if accepted(o)) for s in burst), default=0
+    )
     arrivals = sorted(o["received_at_us"] / 1000 - open_at_ms for o in ok)
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     print(f"\n{name}: burst of {len(burst)} announced listings opening at the same millisecond")
     if arrivals:
         print_table(
-            "accepted orders: arrival after the open", [("open -> accepted order", stats(arrivals))],
+            "accepted orders: arrival after the open",
+            [("open -> accepted order", stats(arrivals))],
             "ms",
         )
         print(
@@ -218,6 +270,7 @@ def run_shape(
     *,
     mode: str = "armed",
     burst: int = BURST,
+    trace: bool = False,
 ) -> dict | None:
     """One stack, one schedule. mode: armed (ours), armed-task (SNIPE_INLINE=0), detected."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +280,10 @@ def run_shape(
         "MONITOR_ARM_LEAD_S": str(ARM_LEAD_S),
         "SNIPE_INLINE": "0" if mode == "armed-task" else "1",
     }
-    stack = BotStack(
+    trace_file = workdir / "trace.jsonl"
+    if trace and mode == "armed":
+        env["BENCH_TRACE_FILE"] = str(trace_file)
+    stack = (TracedStack if trace and mode == "armed" else BotStack)(
         workdir,
         database_url=database_url,
         redis_url=redis_url,
@@ -256,17 +312,18 @@ def run_shape(
             opens = schedule(stack, tag, FIRST_OPEN_S, burst)
             stack.manage("monitor", "start")
             wait_ws(stack)
+            announced = (
+                f"SELECT count(*) FROM listings_upcominglisting WHERE symbol LIKE 'O%X{tag}%'"
+            )
             wait_until(
-                lambda: stack.rows(
-                    f"SELECT count(*) FROM listings_upcominglisting WHERE symbol LIKE 'O%X{tag}USDT'"
-                )[0][0]
-                >= len(opens),
+                lambda: stack.rows(announced)[0][0] >= len(opens),
                 30,
                 "the calendar's announcements",
             )
             first_open = min(opens.values()) / 1000
             if time.time() > first_open - ARM_LEAD_S:
-                print(f"note: announced only {first_open - time.time():.1f} s before the first open")
+                left_s = first_open - time.time()
+                print(f"note: announced only {left_s:.1f} s before the first open")
         how = {
             "armed": "announced, armed and fired on the monitor's threads (SNIPE_INLINE=1)",
             "armed-task": "announced, armed and fired in a Celery task (SNIPE_INLINE=0)",
@@ -288,6 +345,9 @@ def run_shape(
                 f"<= {TARGET_MS:g} ms, none before the open",
                 failed="FAIL",
             )
+        if trace and mode == "armed":
+            offset = stack.sim_call("GET", "/_sim/state")["clock_offset_ms"]
+            report_trace(f"{name} / {mode}", trace_file, opens, by_symbol, offset)
         report_burst(f"{name} / {mode}", opens, rows, by_symbol)
         return result
     finally:
@@ -328,16 +388,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-baseline", action="store_true", help="ours only")
     parser.add_argument("--shape", choices=("both", "embedded", "production"), default="both")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="ours with timing marks on the fire path (bench._traced_monitor): where time goes",
+    )
     args = parser.parse_args(argv)
     print(machine())
     with tempfile.TemporaryDirectory(prefix="bench-o2o-") as tmp:
         if args.shape in ("both", "embedded"):
             started = time.monotonic()
-            ours = run_shape("embedded", Path(tmp) / "embedded", None, None)
+            ours = run_shape("embedded", Path(tmp) / "embedded", None, None, trace=args.trace)
             baselines = {}
             if not args.no_baseline:
                 baselines["detected"] = run_shape(
-                    "embedded", Path(tmp) / "embedded-detected", None, None, mode="detected",
+                    "embedded",
+                    Path(tmp) / "embedded-detected",
+                    None,
+                    None,
+                    mode="detected",
                     burst=0,
                 )
             print_ratios("embedded", ours, baselines)
@@ -358,7 +427,13 @@ def main(argv: list[str] | None = None) -> int:
             workdir.mkdir()
             with RedisServer(workdir) as redis:
                 results[mode] = run_shape(
-                    "production", workdir, database_url, redis.url, mode=mode, burst=burst
+                    "production",
+                    workdir,
+                    database_url,
+                    redis.url,
+                    mode=mode,
+                    burst=burst,
+                    trace=args.trace,
                 )
         print_ratios("production", results.pop("armed"), results)
         print(f"(production shape: {time.monotonic() - started:.0f} s)")
