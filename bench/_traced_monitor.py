@@ -25,7 +25,7 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sniperbot.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

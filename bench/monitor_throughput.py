@@ -11,7 +11,9 @@ new", i.e. the real objects chained as ``run_monitor`` chains them:
         -> ListingMonitor.consume_stream() / on_sighting()
                                  listings/monitor.py: every symbol checked against `known`
 
-The WebSocket is an in-memory replay whose ``recv()`` hands out pre-built frames, and
+The WebSocket is an in-memory replay whose ``recv()`` hands out pre-built frames (the stream
+reads them on its own task into a queue that ``events()`` drains: a batch is timed until the
+monitor has handled its last frame, and the replay does not run past a batch before that), and
 ``ListingMonitor.detect`` (the step that writes the Listing row) is replaced by a stub that
 only adds the symbol to ``known`` and counts it. ``known`` is reset between batches so every
 batch detects the same number of new symbols. Frames are built with ``mexc.proto.push_pb2``
@@ -51,7 +53,6 @@ import django
 
 django.setup()
 
-from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from bench._table import machine, print_table, stats, verdict  # noqa: E402
 from listings.mexc_feed import MexcFeed  # noqa: E402

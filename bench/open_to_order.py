@@ -40,6 +40,7 @@ Production shape needs PostgreSQL (DATABASE_URL) and redis-server (a private one
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -233,7 +234,7 @@ def report_burst(name: str, opens: dict[str, int], rows: dict, by_symbol: dict) 
         (sum(1 for o in by_symbol.get(s, []) if accepted(o)) for s in burst), default=0
     )
     arrivals = sorted(o["received_at_us"] / 1000 - open_at_ms for o in ok)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     print(f"\n{name}: burst of {len(burst)} announced listings opening at the same millisecond")
     if arrivals:
         print_table(

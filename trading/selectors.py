@@ -52,14 +52,23 @@ _STAMP_ORDER = ("detected_ns", "persisted_ns", "dispatched_ns", "risk_done_ns", 
 
 
 def trade_latency_ms(trade: Trade) -> dict[str, float | None]:
-    """Per-stage and total latency of one trade from its stamps (None where not reached)."""
+    """Per-stage and total latency of one trade from its stamps (None where not reached).
+
+    The bot's time only: a held trade's wait for its operator (decided -> confirmed) is its
+    own figure, not part of "send" or "total".
+    """
     out: dict[str, float | None] = {}
     for stage, (start, end) in STAGE_SPANS.items():
         a, b = getattr(trade, start), getattr(trade, end)
+        if stage == "send" and trade.confirmed_ns is not None:
+            a = trade.confirmed_ns
         out[stage] = round((b - a) / 1e6, 3) if a is not None and b is not None else None
     first = next((getattr(trade, s) for s in _STAMP_ORDER if getattr(trade, s) is not None), None)
     acked = trade.acked_ns
-    out["total"] = round((acked - first) / 1e6, 3) if first is not None and acked else None
+    human = 0
+    if trade.confirmed_ns is not None and trade.risk_done_ns is not None:
+        human = trade.confirmed_ns - trade.risk_done_ns
+    out["total"] = round((acked - first - human) / 1e6, 3) if first is not None and acked else None
     return out
 
 
@@ -96,9 +105,12 @@ def latency_stats(*, since) -> dict:
     rows = list(
         Trade.objects.filter(created_at__gte=since)
         .order_by("-created_at")
-        .only(*(s for span in STAGE_SPANS.values() for s in span), "status", "acked_ns")[
-            :LATENCY_SAMPLE_CAP
-        ]
+        .only(
+            *(s for span in STAGE_SPANS.values() for s in span),
+            "status",
+            "acked_ns",
+            "confirmed_ns",
+        )[:LATENCY_SAMPLE_CAP]
     )
     per_stage: dict[str, list[float]] = {name: [] for name in (*STAGE_SPANS, "total")}
     for trade in rows:

@@ -323,3 +323,35 @@ def test_the_reconciler_leaves_a_held_trade_to_its_sender(exchange, live):
     past_its_lease(trade)
     assert reconcile()["resend"] == 1
     assert [o["clientOrderId"] for o in exchange.accepted_orders()] == [trade.client_order_id]
+
+
+def test_the_kill_switch_turned_on_after_arming_stops_the_order_at_the_open(exchange, live):
+    from datetime import UTC, datetime
+
+    from trading.services import trade_arm, trade_fire
+
+    listed = exchange.list_symbol(symbol="KILLEDUSDT", open_in_ms=300, price="0.3")
+    open_at = datetime.fromtimestamp(listed["open_at_ms"] / 1000, UTC)
+    armed = trade_arm(symbol="KILLEDUSDT", quote_asset="USDT", open_at=open_at)
+    assert armed.decided.trade.status == TradeStatus.PENDING  # decided and claimed ahead
+    config_update(actor=None, changes={"kill_switch": True}, reason="stop everything")
+    trade = trade_fire(armed)
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "kill_switch")
+    assert exchange.orders() == []
+
+
+def test_an_armed_trade_is_recorded_before_the_open_and_sent_at_it(exchange, live):
+    from datetime import UTC, datetime
+
+    from trading.services import trade_arm, trade_fire
+
+    listed = exchange.list_symbol(symbol="ONTIMEUSDT", open_in_ms=300, price="0.3")
+    open_at = datetime.fromtimestamp(listed["open_at_ms"] / 1000, UTC)
+    armed = trade_arm(symbol="ONTIMEUSDT", quote_asset="USDT", open_at=open_at)
+    row = Trade.objects.get(pk=armed.decided.trade.pk)
+    assert row.status == TradeStatus.PENDING and row.held_until > open_at  # its sender's
+    assert exchange.orders() == []
+    trade = trade_fire(armed)
+    assert trade.status == TradeStatus.FILLED
+    (order,) = exchange.orders()
+    assert order["received_at_us"] >= listed["open_at_ms"] * 1000  # never before the open

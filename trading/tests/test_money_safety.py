@@ -280,3 +280,21 @@ def test_the_private_orders_stream_adopts_an_order_the_lookups_do_not_show(excha
     trade.refresh_from_db()
     assert trade.exchange_order_id and trade.executed_qty > 0
     assert len(exchange.accepted_orders()) == 1
+
+
+def test_an_operators_wait_is_not_counted_as_the_bots_latency():
+    from trading.selectors import trade_latency_ms
+
+    s = 1_000_000_000  # ns
+    trade = TradeFactory.build(
+        detected_ns=0,
+        persisted_ns=1_000_000,
+        dispatched_ns=2_000_000,
+        risk_done_ns=3_000_000,
+        confirmed_ns=3_000_000 + 4 * s,  # confirmed 4 s later
+        sent_ns=3_500_000 + 4 * s,
+        acked_ns=5_500_000 + 4 * s,
+    )
+    latency = trade_latency_ms(trade)
+    assert latency["send"] == 0.5 and latency["ack"] == 2.0
+    assert latency["total"] == 5.5
