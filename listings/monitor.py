@@ -137,6 +137,7 @@ class ListingMonitor:
         self._upcoming: dict[int, UpcomingListing] = {}
         self._due: dict[str, float] = {}
         self._unwatch_at: dict[str, datetime] = {}
+        self._calendar_status: HealthStatus | None = None
         self._universe_synced_at = -math.inf
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -321,9 +322,11 @@ class ListingMonitor:
         """Store upcoming listings from the calendar so they can be armed before they open."""
         try:
             announced = await self.feed.announcements()
-        except Exception as exc:
+        except Exception as exc:  # a 403/HTML answer is "calendar unavailable", not "none"
             log.warning("calendar.error", extra={"error": repr(exc)})
+            await self._calendar_health(HealthStatus.DOWN, repr(exc))
             return
+        await self._calendar_health(HealthStatus.OK, f"{len(announced)} announced")
         now = self.feed.server_now()
         for item in announced:
             if item.open_at < now - timedelta(minutes=5):
@@ -331,6 +334,13 @@ class ListingMonitor:
             upcoming = await _db(self._record_announcement)(item)
             if upcoming.status == UpcomingStatus.ANNOUNCED:
                 self._upcoming[upcoming.pk] = upcoming
+
+    async def _calendar_health(self, status: HealthStatus, detail: str) -> None:
+        if self._calendar_status != status:
+            self._calendar_status = status
+            await _books(health_set)(
+                component="mexc_calendar", status=status, detail={"detail": detail}
+            )
 
     @staticmethod
     def _record_announcement(item: Announcement) -> UpcomingListing:

@@ -18,6 +18,8 @@ class ScriptedFeed:
         self.opened: dict[str, tuple[datetime, str]] = {}  # open-time evidence per symbol
         self.queue: asyncio.Queue[Sighting | StreamState] = asyncio.Queue()
         self.closed = False
+        self.calendar_error: Exception | None = None
+        self.now: datetime | None = None  # the exchange's clock, when a test sets it
 
     async def trading_symbols(self) -> set[str]:
         if self.rest_down:
@@ -25,6 +27,8 @@ class ScriptedFeed:
         return set(self.symbols)
 
     async def announcements(self) -> list[Announcement]:
+        if self.calendar_error is not None:
+            raise self.calendar_error
         return list(self.calendar)
 
     async def stream(self):
@@ -41,7 +45,7 @@ class ScriptedFeed:
         return self.opened.get(symbol)
 
     def server_now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.now or datetime.now(UTC)
 
     async def aclose(self) -> None:
         self.closed = True

@@ -265,3 +265,38 @@ async def test_the_monitors_database_thread_connects_again_after_the_server_drop
     with pytest.raises(OperationalError):
         await count()
     assert await count() == 0  # connected again, not "the connection is closed" from now on
+
+
+async def test_sixty_announced_symbols_in_a_minute_never_run_out_of_subscriptions(armed):
+    """MEXC allows 30 subscriptions per connection: an armed symbol's own stream is dropped
+    once its open has passed, so the next announcements still get theirs."""
+    feed = ScriptedFeed()
+    now = datetime.now(UTC).replace(microsecond=0)
+    feed.calendar = [
+        Announcement(symbol=f"A{i:02d}USDT", open_at=now + timedelta(seconds=i))
+        for i in range(60)
+    ]
+    monitor = await _started_monitor(feed, arm_lead=120, watch_after_open=0)
+    await monitor.step_calendar()
+    await monitor.step_arm()
+    assert len(feed.watched) == 60 and len(armed) == 60
+    feed.now = now + timedelta(seconds=61)  # a minute later every open has passed
+    await monitor.step_arm()
+    assert sorted(feed.unwatched) == sorted(feed.watched)
+    await monitor.stop_session(reason="test")
+
+
+async def test_a_refused_calendar_is_shown_as_unavailable_not_as_no_listings():
+    from monitoring.models import BotHealth
+
+    feed = ScriptedFeed()
+    feed.calendar_error = ConnectionError("403 Forbidden (HTML page)")
+    monitor = await _started_monitor(feed)
+    await monitor.step_calendar()
+    health = await _db(BotHealth.objects.get, component="mexc_calendar")
+    assert health.status == "down" and "403" in health.detail["detail"]
+    feed.calendar_error = None
+    await monitor.step_calendar()
+    health = await _db(BotHealth.objects.get, component="mexc_calendar")
+    assert health.status == "ok"
+    await monitor.stop_session(reason="test")
