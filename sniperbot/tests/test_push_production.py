@@ -11,7 +11,6 @@ import asyncio
 import time
 
 import pytest
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL not set")
@@ -20,7 +19,10 @@ IDLE_S = 12  # more than two of channels-redis's 5 s blocking waits, past the ol
 
 
 async def test_an_idle_receive_outlives_the_blocking_wait_and_gets_the_message():
-    layer = get_channel_layer()
+    from channels_redis.core import RedisChannelLayer
+
+    # Its own layer, built from the settings: the process-wide one may belong to another loop.
+    layer = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
     channel = await layer.new_channel()
     started = time.monotonic()
 
@@ -34,6 +36,7 @@ async def test_an_idle_receive_outlives_the_blocking_wait_and_gets_the_message()
     finally:
         sender.cancel()
         await layer.flush()
+        await layer.close_pools()
     assert message == {"type": "listing.created", "symbol": "LATEUSDT"}
     assert time.monotonic() - started >= IDLE_S
 
