@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 
 SYMBOL_RE = re.compile(r"[A-Z0-9]{2,32}")
 QUOTE_ASSETS = ("USDT", "USDC", "USDE", "FDUSD", "BTC", "ETH", "EUR", "MX")
+
+
+def symbol_pattern(*, padded: bool = False) -> str:
+    """A MEXC symbol as the API takes it (a regex, also the OpenAPI pattern): a base of
+    letters and digits and a known quote asset, either case; `padded`: spaces around it."""
+    quotes = "|".join(q for asset in QUOTE_ASSETS for q in (asset, asset.lower()))
+    pad = " *" if padded else ""
+    return rf"^{pad}[A-Za-z0-9]{{1,28}}({quotes}){pad}$"
+
+
 # A sighting with a known open time this far from the live listing's is a re-listing.
 RELIST_MIN_GAP = timedelta(hours=24)
 # An announcement matches a sighting of its symbol this close to its open time.

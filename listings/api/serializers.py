@@ -3,7 +3,7 @@ import re
 from rest_framework import serializers
 
 from listings.models import Listing
-from listings.services import QUOTE_ASSETS
+from listings.services import QUOTE_ASSETS, symbol_pattern
 from monitoring.api.schema import BlankIsGivenMixin, TextOnlyMixin
 
 
@@ -26,10 +26,24 @@ class ListingSerializer(serializers.ModelSerializer):
 
 
 class SymbolField(TextOnlyMixin, BlankIsGivenMixin, serializers.RegexField):
-    pass
+    """A MEXC symbol (`symbol_pattern`); a bare quote asset is told what is missing."""
+
+    def run_validation(self, data=serializers.empty):
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError:
+            bare = data.strip(" ").upper() if isinstance(data, str) else ""
+            if bare in QUOTE_ASSETS:
+                raise serializers.ValidationError(
+                    f"{bare} is a quote asset with no base asset: give both, e.g. ABC{bare}."
+                ) from None
+            raise
 
 
-SYMBOL_INVALID = "A MEXC symbol is 2-32 letters A-Z and digits, e.g. TESTUSDT."
+SYMBOL_INVALID = (
+    "A MEXC symbol is letters A-Z and digits: a base and a known quote asset "
+    f"({', '.join(QUOTE_ASSETS)}), e.g. TESTUSDT."
+)
 
 
 class ListingInjectSerializer(serializers.Serializer):
@@ -37,7 +51,7 @@ class ListingInjectSerializer(serializers.Serializer):
     a letter or digit (a newline, a tab, a dash) is refused, not silently cut off."""
 
     symbol = SymbolField(
-        r"^ *[A-Za-z0-9]{2,32} *$",
+        symbol_pattern(padded=True),
         required=False,
         max_length=40,
         trim_whitespace=False,  # DRF would strip newlines and tabs too
@@ -49,8 +63,4 @@ class ListingInjectSerializer(serializers.Serializer):
         symbol = value.strip(" ").upper()
         if not re.fullmatch(r"[A-Z0-9]{2,32}", symbol):  # fullmatch: "$" lets "\n" through
             raise serializers.ValidationError(SYMBOL_INVALID)
-        if symbol in QUOTE_ASSETS:
-            raise serializers.ValidationError(
-                f"{symbol} is a quote asset with no base asset: give both, e.g. ABC{symbol}."
-            )
         return symbol

@@ -273,8 +273,7 @@ async def test_sixty_announced_symbols_in_a_minute_never_run_out_of_subscription
     feed = ScriptedFeed()
     now = datetime.now(UTC).replace(microsecond=0)
     feed.calendar = [
-        Announcement(symbol=f"A{i:02d}USDT", open_at=now + timedelta(seconds=i))
-        for i in range(60)
+        Announcement(symbol=f"A{i:02d}USDT", open_at=now + timedelta(seconds=i)) for i in range(60)
     ]
     monitor = await _started_monitor(feed, arm_lead=120, watch_after_open=0)
     await monitor.step_calendar()

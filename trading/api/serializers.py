@@ -2,6 +2,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from listings.api.serializers import SymbolField
+from listings.services import symbol_pattern
 from monitoring.api.schema import PositiveDecimalField, StrictBooleanField
 from trading.models import Trade
 from trading.selectors import trade_latency_ms
@@ -53,9 +54,12 @@ class TradeSerializer(serializers.ModelSerializer):
 
 class TradeExecuteSerializer(serializers.Serializer):
     symbol = SymbolField(
-        r"^[A-Za-z0-9]{2,32}$",
+        symbol_pattern(),
         max_length=32,
-        error_messages={"invalid": "A MEXC symbol is letters and digits, e.g. ABCUSDT."},
+        error_messages={
+            "invalid": "A MEXC symbol is letters and digits: a base and a known quote asset, "
+            "e.g. ABCUSDT."
+        },
     )
     quote_qty = PositiveDecimalField(
         max_digits=20, decimal_places=8, help_text="Quote amount to spend (quoteOrderQty)."
