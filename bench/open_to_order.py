@@ -60,7 +60,7 @@ ARM_LEAD_S = 10  # MONITOR_ARM_LEAD_S: decided and claimed this long before the 
 CALENDAR_INTERVAL_S = 30  # MONITOR_CALENDAR_INTERVAL_S, the production default
 # From scheduling to the first open: the monitor's session start, its first calendar fetch,
 # the WebSocket, arming (ARM_LEAD_S before the open), and quiet start-up work of the stack.
-FIRST_OPEN_S = 14.0
+FIRST_OPEN_S = 16.0
 DETECTED_FIRST_OPEN_S = 3.0
 BURST_AFTER_S = 2.0  # the burst opens this long after the last single
 TARGET_MS = 2.0

@@ -28,6 +28,7 @@ class StreamState:
     connected: bool
     reason: str = ""
     retry_in: float | None = None
+    connection: int = 0  # which of the stream's connections (0: the first, all-symbol one)
 
 
 @dataclass(frozen=True, slots=True)

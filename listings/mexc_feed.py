@@ -78,9 +78,14 @@ class MexcFeed:
             elif isinstance(event, mexc_stream.Deals | mexc_stream.BookTicker):
                 yield Sighting([event.symbol], now_ns, event.channel)
             elif isinstance(event, mexc_stream.Connected):
-                yield StreamState(connected=True)
+                yield StreamState(connected=True, connection=event.connection)
             elif isinstance(event, mexc_stream.Disconnected):
-                yield StreamState(connected=False, reason=event.reason, retry_in=event.retry_in)
+                yield StreamState(
+                    connected=False,
+                    reason=event.reason,
+                    retry_in=event.retry_in,
+                    connection=event.connection,
+                )
 
     async def watch_symbol(self, symbol: str) -> None:
         channel = mexc_stream.deals_channel(symbol, "10ms")

@@ -428,18 +428,25 @@ class ListingMonitor:
                 )
 
     async def on_stream_state(self, state: StreamState) -> None:
-        if state.connected == self.ws_connected:
+        """Every drop of any connection is counted; the stream is up or down with its first
+        connection (the all-symbol channel), not with an extra one for armed symbols."""
+        if not state.connected:
+            self.stats["ws_reconnects"] += 1
+            metrics.ws_reconnects.inc()
+            log.warning(
+                "ws.disconnected",
+                extra={
+                    "reason": state.reason,
+                    "retry_in": state.retry_in,
+                    "connection": state.connection,
+                },
+            )
+        if state.connection != 0 or state.connected == self.ws_connected:
             return
         self.ws_connected = state.connected
         metrics.ws_connected.set(1 if state.connected else 0)
         if state.connected:
             log.info("ws.connected")
-        else:
-            self.stats["ws_reconnects"] += 1
-            metrics.ws_reconnects.inc()
-            log.warning(
-                "ws.disconnected", extra={"reason": state.reason, "retry_in": state.retry_in}
-            )
         await self._report_health()
 
     # --- detection ----------------------------------------------------------------------

@@ -220,13 +220,16 @@ def send_live(
     *,
     sleep: Callable[[float], None] = time.sleep,
     settle_window_s: float | None = None,
+    resend: bool = False,
 ) -> None:
-    """Send one claimed (pending) live trade until its outcome is known or handed over."""
+    """Send one claimed (pending) live trade until its outcome is known or handed over.
+    `resend`: every witness said absent after an unknown outcome (the reconciler's)."""
     from .settle import SETTLE_WINDOW_S, settle
 
     seen = _Attempt()
+    maybe_placed = resend  # a resend after an unknown outcome, not a retry of a refusal
     while True:
-        if trade.attempts and not _readmitted(trade, gateway, guards, policy, sleep):
+        if trade.attempts and not _readmitted(trade, gateway, guards, policy, sleep, maybe_placed):
             return
         trade.attempts += 1
         trade.sent_ns = time.time_ns()
@@ -281,6 +284,7 @@ def send_live(
                 sleep=sleep,
             )
             if outcome == "resend":
+                maybe_placed = True
                 continue
             if outcome == "found":
                 poll_until_final(trade, gateway, sleep=sleep)
@@ -327,10 +331,12 @@ def _readmitted(
     guards: Guards,
     policy: SendPolicy,
     sleep: Callable[[float], None],
+    maybe_placed: bool,
 ) -> bool:
     """A trade sent before goes again only through the guards (breaker, a rate-limit slot
-    before the freshness deadline); refused, it stays unknown: every witness said absent,
-    but an order that is merely slow to show is still possible."""
+    before the freshness deadline). Refused after a refusal (429, 10007, no connection),
+    nothing was placed: it failed. Refused after an unknown outcome, it stays unknown: every
+    witness said absent, but an order that is merely slow to show is still possible."""
     now = gateway.server_time_ms()
     budget_s = guards.max_wait_s
     if policy.fresh_until_ms is not None:
@@ -342,6 +348,9 @@ def _readmitted(
             sleep(wait_s)
         return True
     why = "the breaker is open" if not allowed else "no order slot before the signal went stale"
+    if not maybe_placed:
+        _fail(trade, "circuit_open" if not allowed else "rate_limited", f"Not retried: {why}.")
+        return False
     trade_transition(
         trade,
         TradeStatus.UNKNOWN,

@@ -91,7 +91,7 @@ def trades_reconcile(*, gateway: OrderGateway, guards: Guards) -> Counter:
             counts["settle_failed"] += 1
             continue
         if outcome == "resend":
-            send_live(trade, gateway, guards, policy)
+            send_live(trade, gateway, guards, policy, resend=True)
         counts[outcome] += 1
     counts.update(listings_without_trade_snipe(now=now))
     if counts:
