@@ -97,53 +97,25 @@ def listing_record(
     opened = (listed_at, OpenTimeSource(listed_at_source or OpenTimeSource.DETECTED))
     if listed_at is None:
         opened = (detected_at, OpenTimeSource.DETECTED)
-    with transaction.atomic():
-        announcement, existing = _sighting_context(symbol, opened[0])
-        if announcement is not None:
-            opened = (announcement.open_at, OpenTimeSource.CALENDAR)
-        if existing is not None:
-            if listed_at is None and announcement is None:
-                return _dedup_hit(existing, source)
-            if abs(existing.listed_at - opened[0]) < RELIST_MIN_GAP:
-                return _dedup_hit(existing, source)
-            existing.delisted_at = detected_at  # it left and came back meanwhile
-            existing.save(update_fields=["delisted_at"])
-        listing = Listing(
-            symbol=symbol,
-            base_asset=base_asset,
-            quote_asset=quote_asset,
-            listed_at=opened[0],
-            listed_at_source=opened[1],
-            detected_at=detected_at,
-            source=source,
-            raw=raw or {},
-        )
-        try:
-            with transaction.atomic():
-                listing.save(force_insert=True)
-        except IntegrityError:  # recorded meanwhile by another recorder
-            same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
-            return _dedup_hit(
-                same or Listing.objects.get(symbol=symbol, listed_at=opened[0]), source
+    try:
+        with transaction.atomic():
+            recorded = _record(
+                symbol=symbol,
+                base_asset=base_asset,
+                quote_asset=quote_asset,
+                source=source,
+                detected_at=detected_at,
+                detected_ns=detected_ns,
+                evidence=listed_at is not None,
+                opened=opened,
+                raw=raw or {},
             )
-        ExchangeSymbol.objects.update_or_create(
-            symbol=symbol,
-            defaults={"last_seen_at": detected_at, "delisted_at": None},
-            create_defaults={"first_seen_at": detected_at, "last_seen_at": detected_at},
-        )
-        if announcement is not None:
-            announcement.status = UpcomingStatus.OPENED
-            announcement.listing = listing
-            announcement.save(update_fields=["status", "listing"])
-        persisted_ns = time.time_ns()
-
-        def hand_to_trading() -> None:
-            trading().listing_recorded(
-                listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=persisted_ns
-            )
-
-        transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
-        events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
+    except IntegrityError:  # recorded meanwhile by another recorder: the one live listing
+        same = Listing.objects.filter(symbol=symbol, delisted_at__isnull=True).first()
+        return _dedup_hit(same or Listing.objects.get(symbol=symbol, listed_at=opened[0]), source)
+    if not recorded.created:
+        return _dedup_hit(recorded.listing, source)
+    listing = recorded.listing
     metrics.listings_detected.labels(source=source.value).inc()
     log.info(
         "listing.detected",
@@ -155,6 +127,63 @@ def listing_record(
             "listed_at_source": listing.listed_at_source,
         },
     )
+    return RecordResult(listing=listing, created=True)
+
+
+def _record(
+    *,
+    symbol: str,
+    base_asset: str,
+    quote_asset: str,
+    source: ListingSource,
+    detected_at: datetime,
+    detected_ns: int | None,
+    evidence: bool,
+    opened: tuple[datetime, OpenTimeSource],
+    raw: dict[str, Any],
+) -> RecordResult:
+    """`listing_record`'s transaction: the listing, its symbol seen, its announcement opened,
+    and the hand-off to trading queued for the commit. `evidence`: the sighting came with the
+    exchange's open time (else a sighting of a live listing is the same listing)."""
+    announcement, existing = _sighting_context(symbol, opened[0])
+    if announcement is not None:
+        opened = (announcement.open_at, OpenTimeSource.CALENDAR)
+    if existing is not None:
+        if (not evidence and announcement is None) or abs(
+            existing.listed_at - opened[0]
+        ) < RELIST_MIN_GAP:
+            return RecordResult(listing=existing, created=False)
+        existing.delisted_at = detected_at  # it left and came back meanwhile
+        existing.save(update_fields=["delisted_at"])
+    listing = Listing.objects.create(
+        symbol=symbol,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
+        listed_at=opened[0],
+        listed_at_source=opened[1],
+        detected_at=detected_at,
+        source=source,
+        raw=raw,
+    )
+    ExchangeSymbol.objects.bulk_create(  # the universe upsert: a restart's diff relies on it
+        [ExchangeSymbol(symbol=symbol, first_seen_at=detected_at, last_seen_at=detected_at)],
+        update_conflicts=True,
+        unique_fields=["symbol"],
+        update_fields=["last_seen_at", "delisted_at"],
+    )
+    if announcement is not None:
+        announcement.status = UpcomingStatus.OPENED
+        announcement.listing = listing
+        announcement.save(update_fields=["status", "listing"])
+    persisted_ns = time.time_ns()
+
+    def hand_to_trading() -> None:
+        trading().listing_recorded(
+            listing_id=listing.pk, detected_ns=detected_ns, persisted_ns=persisted_ns
+        )
+
+    transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
+    events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
     return RecordResult(listing=listing, created=True)
 
 

@@ -98,7 +98,7 @@ class MexcRestClient:
         self.time_sync_interval_s = time_sync_interval_s
         self.time_sync_samples = max(1, time_sync_samples)
         self._clock_ns = clock_ns
-        self.offset_ms = 0  # server clock minus local clock
+        self.offset_us = 0  # server clock minus local clock
         self.last_rtt_ms: float | None = None
         self._synced_at_ns: int | None = None
         self._sync_generation = 0
@@ -155,9 +155,21 @@ class MexcRestClient:
 
     # --- time -----------------------------------------------------------------------------
 
+    @property
+    def offset_ms(self) -> int:
+        return round(self.offset_us / 1000)
+
+    @offset_ms.setter
+    def offset_ms(self, value: int) -> None:
+        self.offset_us = value * 1000
+
     def server_time_ms(self) -> int:
         """The exchange's clock as we estimate it now (the timestamp signed requests get)."""
-        return self._clock_ns() // 1_000_000 + self.offset_ms
+        return self.server_time_us() // 1000
+
+    def server_time_us(self) -> int:
+        """The exchange's clock in µs, as finely as the sync could bound it."""
+        return self._clock_ns() // 1000 + self.offset_us
 
     @property
     def synced(self) -> bool:
@@ -174,21 +186,26 @@ class MexcRestClient:
         async with self._sync_lock:
             if unless_after is not None and self._sync_generation != unless_after:
                 return self.offset_ms
-            best: tuple[int, int] | None = None  # (rtt_ns, offset_ms)
+            # MEXC's serverTime is whole ms: each sample bounds the offset (µs) to
+            # [serverTime - received, serverTime + 1 ms - sent); the samples' bounds
+            # intersect to well under a millisecond. If they disagree (a clock step), the
+            # sample with the shortest round trip decides.
+            low, high = -(2**62), 2**62
+            best: tuple[int, int] | None = None  # (rtt_ns, offset_us)
             for _ in range(samples or self.time_sync_samples):
-                sent = self._clock_ns()
+                sent = self._clock_ns() // 1000
                 body = await self._request("GET", "/api/v3/time")
-                received = self._clock_ns()
+                received = self._clock_ns() // 1000
                 try:
-                    server_ms = int(body["serverTime"])
+                    server_us = int(body["serverTime"]) * 1000
                 except (KeyError, TypeError, ValueError):
                     raise MexcApiError("time: no serverTime in the answer") from None
-                rtt = received - sent
-                offset = server_ms - (sent + rtt // 2) // 1_000_000
+                low, high = max(low, server_us - received), min(high, server_us + 1000 - sent)
+                rtt = (received - sent) * 1000
                 if best is None or rtt < best[0]:
-                    best = (rtt, offset)
+                    best = (rtt, server_us + 500 - (sent + received) // 2)
             assert best is not None
-            self.offset_ms = best[1]
+            self.offset_us = (low + high) // 2 if low <= high else best[1]
             self.last_rtt_ms = best[0] / 1e6
             self._synced_at_ns = self._clock_ns()
             self._sync_generation += 1

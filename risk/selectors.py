@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
+
 from .models import ACTIVE_CONFIG_NAME, TradeConfig
 
 
@@ -17,10 +19,20 @@ def config_current_version(*, config: TradeConfig | None = None):
 
 
 def config_lock() -> tuple[TradeConfig, int]:
-    """The configuration in force and its version id, its row locked until the caller's
-    transaction ends: decisions queue here, so each sees the exposure of those before it."""
-    config = TradeConfig.objects.select_for_update().get(name=ACTIVE_CONFIG_NAME)
-    return config, config_current_version(config=config).history_id
+    """The configuration in force and its version id, in one statement, its row locked until
+    the caller's transaction ends: decisions queue here, so each sees the exposure of those
+    before it."""
+    latest = (
+        TradeConfig.history.model.objects.filter(id=OuterRef("pk"))
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    config = (
+        TradeConfig.objects.select_for_update(of=("self",))
+        .annotate(version_id=Subquery(latest))
+        .get(name=ACTIVE_CONFIG_NAME)
+    )
+    return config, config.version_id
 
 
 def config_version_id() -> int:

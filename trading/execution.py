@@ -70,6 +70,17 @@ class OrderGateway(Protocol):
     ) -> str:
         """Send the order; return the exchange order id. Raises mexc.errors types."""
 
+    def place_market_buy_at(
+        self,
+        at_us: int,
+        *,
+        symbol: str,
+        quote_qty: Decimal,
+        client_order_id: str,
+        recv_window_ms: int,
+    ) -> tuple[str, int]:
+        """Send it at `at_us` by the exchange's clock; (order id, time.time_ns() it left)."""
+
     def query_order(self, *, symbol: str, client_order_id: str) -> OrderState:
         """Raises mexc.errors.UnknownOrder when the exchange says it has no such order."""
 
@@ -94,6 +105,7 @@ class SendPolicy:
     open_retry_window_ms: int = 0
     open_retry_interval_ms: int = 50
     fresh_until_ms: int | None = None
+    fires_at_us: int | None = None  # an announced listing's first order leaves at its open
 
 
 @dataclass
@@ -193,6 +205,16 @@ def _acked(trade: Trade, status: str, **fields) -> bool:
         **fields,
     }
     done = trade_transition(trade, status, **fields)
+    if not done and trade.status != TradeStatus.PENDING:
+        # Another witness recorded the order first (the private stream): the sender's own
+        # stamps still say when it left and when the answer came.
+        stamps = {k: fields[k] for k in ("sent_ns", "acked_ns") if fields[k] is not None}
+        for name, value in stamps.items():
+            Trade.objects.filter(pk=trade.pk, **{f"{name}__isnull": True}).update(**{name: value})
+        Trade.objects.filter(pk=trade.pk, attempts__lt=trade.attempts).update(
+            attempts=trade.attempts
+        )
+        trade.refresh_from_db()
     if done:
         for stage, ms in trade_latency_ms(trade).items():
             if ms is not None:
@@ -233,13 +255,17 @@ def send_live(
             return
         trade.attempts += 1
         trade.sent_ns = time.time_ns()
+        order = {
+            "symbol": trade.symbol,
+            "quote_qty": trade.quote_qty,
+            "client_order_id": trade.client_order_id,
+            "recv_window_ms": policy.recv_window_ms,
+        }
         try:
-            order_id = gateway.place_market_buy(
-                symbol=trade.symbol,
-                quote_qty=trade.quote_qty,
-                client_order_id=trade.client_order_id,
-                recv_window_ms=policy.recv_window_ms,
-            )
+            if trade.attempts == 1 and policy.fires_at_us is not None:
+                order_id, trade.sent_ns = gateway.place_market_buy_at(policy.fires_at_us, **order)
+            else:
+                order_id = gateway.place_market_buy(**order)
         except mexc_errors.SymbolNotTradable as exc:
             now = gateway.server_time_ms()
             deadline = (policy.open_at_ms or 0) + policy.open_retry_window_ms

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,21 +23,32 @@ def exposure_for(*, mode: str, exclude_id: int | None = None) -> Exposure:
     live trading would, without eating the live budget. `exclude_id`: the trade being decided
     again (a confirmation) does not count against itself.
     """
+    return decision_inputs(mode=mode, exclude_id=exclude_id)[1]
+
+
+def decision_inputs(
+    *, mode: str, client_order_id: str = "", exclude_id: int | None = None
+) -> tuple[int | None, Exposure]:
+    """The trade already holding `client_order_id` (its id, or None) and `mode`'s exposure,
+    in one statement: a decision reads both under the config's lock."""
     now = timezone.now()
-    committed = Q(status__in=COMMITTED)
-    trades = Trade.objects.filter(mode=mode, created_at__gte=now - timedelta(hours=24))
+    recent = Q(mode=mode, created_at__gte=now - timedelta(hours=24))
     if exclude_id is not None:
-        trades = trades.exclude(pk=exclude_id)
-    figures = trades.aggregate(
+        recent &= ~Q(pk=exclude_id)
+    committed = recent & Q(status__in=COMMITTED)
+    same_id = Q(client_order_id=client_order_id)
+    figures = Trade.objects.filter(recent | same_id).aggregate(
         spent=Sum(Coalesce("quote_spent", "quote_qty"), filter=committed, default=Decimal(0)),
         last_hour=Count("id", filter=committed & Q(created_at__gte=now - timedelta(hours=1))),
-        in_flight=Count("id", filter=Q(status__in=IN_FLIGHT)),
+        in_flight=Count("id", filter=recent & Q(status__in=IN_FLIGHT)),
+        existing=Max("id", filter=same_id),
     )
-    return Exposure(
+    exposure = Exposure(
         spent_24h=figures["spent"],
         trades_last_hour=figures["last_hour"],
         in_flight=figures["in_flight"],
     )
+    return figures["existing"], exposure
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.

@@ -32,7 +32,7 @@ from risk.services import risk_evaluate, risk_limits
 from .execution import SendPolicy, fill_dry_run, lease, send_hold_s, send_live
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
-from .selectors import exposure_for
+from .selectors import decision_inputs
 from .states import trade_transition
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,15 @@ def trade_decide(signal: Signal, *, held: Trade | None = None) -> Decided:
 
     with transaction.atomic():
         config, version_id = config_lock()
-        if held is None:
-            existing = Trade.objects.filter(client_order_id=signal.client_order_id).first()
-            if existing is not None:
-                return Decided(existing, False)
         limits = risk_limits(config)
         mode = effective_mode(limits, signal.want_live)
+        existing, exposure = decision_inputs(
+            mode=mode,
+            client_order_id="" if held else signal.client_order_id,
+            exclude_id=held.pk if held else None,
+        )
+        if existing is not None:
+            return Decided(Trade.objects.get(pk=existing), False)
         at_ms = now_ms()
         intent = Intent(
             symbol=signal.symbol,
@@ -118,7 +121,6 @@ def trade_decide(signal: Signal, *, held: Trade | None = None) -> Decided:
             else max(0, max(at_ms, signal.fires_at_ms or 0) - signal.opened_at_ms),
             confirmed=held is not None and held.status == TradeStatus.AWAITING_CONFIRMATION,
         )
-        exposure = exposure_for(mode=mode, exclude_id=held.pk if held else None)
         decision = risk_evaluate(
             limits=limits, intent=intent, exposure=exposure, keys_present=keys_present()
         )
@@ -417,7 +419,6 @@ def trade_cancel(*, trade_id: int, actor=None, actor_label: str = "") -> Trade:
 
 ARMED_MAX_WAIT_S = 15 * 60
 PREFIRE_S = 0.05  # the config is read again this long before the open (then only memory)
-SPIN_S = 0.002  # the last stretch before the open is waited by spinning, not sleeping
 
 
 @dataclass
@@ -458,10 +459,11 @@ def trade_fire(
     """At the open, by the exchange's clock: the last check, then the order; recorded after.
 
     `PREFIRE_S` before the open the config is read again: a new version (the kill switch
-    included) decides the trade again; the rate-limit slot is asked then too. From there to
-    the socket only memory is checked: that the slot has come and the signal is fresh.
+    included) decides the trade again; the rate-limit slot is asked then too, and the send's
+    policy built. From there nothing touches the database until the order has left: the
+    gateway waits for the open on its own loop and sends (`place_market_buy_at`).
     """
-    from .runtime import get_guards
+    from .runtime import get_gateway, get_guards
 
     clock = clock or now_ms
     decided = armed.decided
@@ -474,10 +476,10 @@ def trade_fire(
         decided = trade_decide(replace(armed.signal, fires_at_ms=armed.fires_at_ms), held=trade)
         if trade.status != TradeStatus.PENDING:
             return trade
-    fires_at = armed.fires_at_ms
+    policy = send_policy(config, armed.signal)
+    fires_at_ms = armed.fires_at_ms
     if trade.mode == TradingMode.LIVE:
-        fresh_until = _fresh_until(armed.signal, config)
-        allowed, wait_s = get_guards().admit((fresh_until - clock()) / 1000)
+        allowed, wait_s = get_guards().admit((policy.fresh_until_ms - clock()) / 1000)
         refused = (
             (Reason.CIRCUIT_OPEN, "Circuit breaker open.")
             if not allowed
@@ -494,18 +496,20 @@ def trade_fire(
                 held_until=None,
             )
             return trade
-        fires_at = max(fires_at, clock() + int(wait_s * 1000))
-    _wait_until(fires_at, clock, sleep)
-    trade.risk_done_ns = trade.risk_done_ns or time.time_ns()
-    return trade_send(Decided(trade, True), armed.signal, sleep=sleep)
+        fires_at_ms = max(fires_at_ms, clock() + int(wait_s * 1000))
+        _wait_until(fires_at_ms - PREFIRE_S * 1000, clock, sleep)  # a later slot: sleep here
+        policy = replace(policy, fires_at_us=fires_at_ms * 1000)
+        send_live(trade, get_gateway(), get_guards(), policy, sleep=sleep)
+        return trade
+    _wait_until(fires_at_ms, clock, sleep)
+    fill_dry_run(trade, get_gateway())
+    return trade
 
 
 def _wait_until(at_ms: float, clock: Callable[[], int], sleep: Callable[[float], None]) -> None:
-    """Sleep until shortly before `at_ms` (exchange ms), then spin to it."""
-    while (left := (at_ms - clock()) / 1000) > SPIN_S:
-        sleep(min(left - SPIN_S, 1.0))
-    while clock() < at_ms:
-        pass
+    """Sleep until `at_ms` (exchange ms; the precise wait for an order is the gateway's)."""
+    while (left := (at_ms - clock()) / 1000) > 0:
+        sleep(min(left, 1.0))
 
 
 def trade_snipe_announced(*, upcoming_id: int, sleep=time.sleep) -> Trade | None:
