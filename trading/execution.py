@@ -431,6 +431,7 @@ def apply_order_state(trade: Trade, state: OrderState) -> bool:
     if to == TradeStatus.CANCELED and state.executed_qty > 0:
         to = TradeStatus.PARTIALLY_FILLED  # money was spent: never a plain "canceled"
     fields = {
+        "reason_code": "" if trade.reason_code == "order_unknown" else trade.reason_code,
         "exchange_order_id": state.exchange_order_id or trade.exchange_order_id,
         "executed_qty": state.executed_qty,
         "quote_spent": state.quote_spent,

@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.faults]
 FINAL = {"filled", "rejected", "failed", "canceled"}
 UNDECIDED = {"awaiting_confirmation"}
 QUIET_S = 3.0  # a trade in flight and untouched this long was left for the reconciler
+RECONCILE_PASSES = 3
 ORDER_PATH = "/api/v3/order"
 # Live, small orders, limits that the faults (not the risk checks) decide the outcome.
 LIVE_CONFIG = {
@@ -253,7 +254,10 @@ def settle_and_audit(
         wait_until(work_done, timeout, f"{len(symbols)} trades to leave flight ({fault})")
         wait_until(lambda: exchange_quiet(stack), 30, "held order requests to be answered")
         audit.settled_by_reconciler += sum(1 for r in trades(stack) if r[2] not in FINAL)
-        reconcile(stack)
+        for _ in range(RECONCILE_PASSES):  # a storm's last faults may hit a resend too
+            reconcile(stack)
+            if all(r[2] in FINAL for r in trades(stack)):
+                break
     finally:  # a failing case still shows its row
         audit.listings = Counter(s for (s,) in stack.rows("SELECT symbol FROM listings_listing"))
         audit.trades = trades(stack)
@@ -366,7 +370,9 @@ def test_a_monitor_killed_while_its_inline_order_is_out_is_settled_by_a_worker(
         order_out_unanswered(stack, "MONKUSDT")
         stack.kill("monitor")
         ((_, _, status, coid, _),) = trades(stack)
-        assert status == "pending", status  # claimed by its (dead) sender before it left
+        # claimed by its (dead) sender before it left; or already recorded from MEXC's
+        # private orders stream, which pushed the order before its REST answer came
+        assert status in ("pending", "filled"), status
         wait_until(lambda: exchange_quiet(stack), 10, "the held order to be answered")
         # The claim holds the trade for one send (HTTP timeout + 1 s); once that lease has
         # passed, a worker's reconciler settles it by its witnesses, never by sending again.
