@@ -10,7 +10,7 @@ import signal
 from decimal import Decimal, InvalidOperation
 
 from .app import Simulator
-from .config import SimulatorConfig
+from .config import MARKET_BLOCK_CODES, SimulatorConfig
 
 
 def _balance(text: str) -> tuple[str, Decimal]:
@@ -56,6 +56,20 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--fee-mode", choices=("received", "quote"), default=d.fee_mode)
     p.add_argument("--market-quote-markup", type=Decimal, default=d.market_quote_markup)
     p.add_argument("--market-ack-price", choices=("zero", "protect"), default=d.market_ack_price)
+    p.add_argument(
+        "--default-price-band-pct",
+        type=Decimal,
+        default=d.default_price_band_pct,
+        metavar="PCT",
+        help="price band for listings without max_price_band_pct (default: none)",
+    )
+    p.add_argument(
+        "--market-block-code",
+        type=int,
+        choices=sorted(MARKET_BLOCK_CODES),
+        default=d.market_block_code,
+        help="code of a MARKET order refused during a listing's market_block_ms",
+    )
     p.add_argument("--listen-key-ttl-s", type=float, default=d.listen_key_ttl_s)
     p.add_argument("--exchange-info-pre-open", action="store_true")
     p.add_argument("--random-seed", type=int, default=None)
@@ -85,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         fee_mode=a.fee_mode,
         market_quote_markup=a.market_quote_markup,
         market_ack_price=a.market_ack_price,
+        default_price_band_pct=a.default_price_band_pct,
+        market_block_code=a.market_block_code,
         listen_key_ttl_s=a.listen_key_ttl_s,
         exchange_info_pre_open=a.exchange_info_pre_open,
         random_seed=a.random_seed,

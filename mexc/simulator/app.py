@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .auth import sign
-from .config import RUNTIME_SWITCHES, Clock, SimulatorConfig
+from .config import NULLABLE_SWITCHES, RUNTIME_SWITCHES, Clock, SimulatorConfig
 from .control import ControlApi
 from .exchange import Exchange
 from .faults import FaultBook
@@ -156,6 +156,9 @@ class Simulator:
         converted = {}
         for name, value in changes.items():
             kind = RUNTIME_SWITCHES[name]
+            if value is None and name in NULLABLE_SWITCHES:
+                converted[name] = None
+                continue
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false")
             try:

@@ -56,6 +56,12 @@ class SimulatorConfig:
     market_quote_markup: Decimal = Decimal("0.05")
     # Price shown by a MARKET order's ack and query: "zero" ("0") or "protect" (the price above).
     market_ack_price: str = "zero"
+    # LIMIT/IOC/FOK/LIMIT_MAKER price band (percent around the last price) for listings that
+    # don't set ``max_price_band_pct``; None = no band (MEXC publishes no width).
+    default_price_band_pct: Decimal | None = None
+    # The code a MARKET order gets during a listing's ``market_block_ms``: 30051 (live,
+    # hummingbot #6932), 30019 (live in 2022, DOC-EN) or 30018 (DOC-EN "market order is disabled").
+    market_block_code: int = 30051
     calendar_keep_ms: int = 86_400_000  # keep opened listings on the calendar this long
     # Rate limits (mexc-api.md §4): one shared bucket per IP and one per UID.
     rate_limit: int = 500  # weight per window; 0 disables
@@ -83,6 +89,8 @@ class SimulatorConfig:
         self.min_quote_amount = Decimal(str(self.min_quote_amount))
         self.max_quote_amount_market = Decimal(str(self.max_quote_amount_market))
         self.market_quote_markup = Decimal(str(self.market_quote_markup))
+        if self.default_price_band_pct is not None:
+            self.default_price_band_pct = Decimal(str(self.default_price_band_pct))
         self.validate()
 
     def validate(self) -> None:
@@ -95,6 +103,18 @@ class SimulatorConfig:
             raise ValueError("market_ack_price must be 'zero' or 'protect'")
         if not 0 <= self.market_quote_markup < 1:
             raise ValueError("market_quote_markup must be in [0, 1)")
+        if self.default_price_band_pct is not None and not self.default_price_band_pct > 0:
+            raise ValueError("default_price_band_pct must be > 0 (or null: no band)")
+        if self.market_block_code not in MARKET_BLOCK_CODES:
+            raise ValueError(f"market_block_code must be one of {sorted(MARKET_BLOCK_CODES)}")
+
+
+#: MEXC's codes for a refused MARKET order (mexc-api.md sections 3 and 7), with their texts.
+MARKET_BLOCK_CODES: dict[int, str] = {
+    30018: "market order is disabled",
+    30019: "api market order is disabled",
+    30051: "api market order is disabled",
+}
 
 
 #: Config fields ``POST /_sim/config`` may change at run time, with their types.
@@ -113,7 +133,11 @@ RUNTIME_SWITCHES: dict[str, type] = {
     "taker_commission": Decimal,
     "maker_commission": Decimal,
     "min_quote_amount": Decimal,
+    "default_price_band_pct": Decimal,  # null allowed: no band
+    "market_block_code": int,
 }
+#: Run-time switches that accept JSON null.
+NULLABLE_SWITCHES = frozenset({"default_price_band_pct"})
 
 
 class Clock:

@@ -99,15 +99,29 @@ class ControlApi:
         return _json({"ok": True})
 
     async def listings(self, request: web.Request) -> web.Response:
+        """Listings; a path's ``schedule`` every ``schedule_step_ms`` (1000) and, with
+        ``?at_ms=0,1500,...``, its prices at those offsets (``path.at``)."""
         now = self.sim.clock.now_ms()
-        return _json({"listings": [s.as_dict(now) for s in self.sim.exchange.listed()]})
+        try:
+            at_ms = [int(v) for v in request.query.get("at_ms", "").split(",") if v.strip()]
+            step = int(request.query.get("schedule_step_ms", 1000))
+        except ValueError:
+            return _bad("at_ms: comma-separated ints; schedule_step_ms: int")
+        ex = self.sim.exchange
+        return _json({"listings": [self._listing(s, now, at_ms, step) for s in ex.listed()]})
+
+    def _listing(self, sym, now: int, at_ms: list[int] | None = None, step: int = 1000) -> dict:
+        body = sym.as_dict(now, at_ms=at_ms, schedule_step_ms=step)
+        band = self.sim.exchange.price_band_pct(sym)
+        body["price_band_pct"] = fmt(band) if band is not None else None  # in force
+        return body
 
     async def add_listing(self, request: web.Request) -> web.Response:
         try:
             sym = self.sim.exchange.list_from_spec(await _body(request))
         except (ValueError, TypeError, InvalidOperation) as exc:
             return _bad(str(exc), 409 if "already listed" in str(exc) else 400)
-        return _json(sym.as_dict(self.sim.clock.now_ms()), 201)
+        return _json(self._listing(sym, self.sim.clock.now_ms()), 201)
 
     async def delist(self, request: web.Request) -> web.Response:
         try:

@@ -12,12 +12,13 @@ import itertools
 import random
 import secrets
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
-from .config import Clock, SimulatorConfig
+from .config import MARKET_BLOCK_CODES, Clock, SimulatorConfig
 from .errors import ApiError, invalid_symbol, missing_param, symbol_not_supported
-from .market import Market, Trade, fmt, unit
+from .market import PATH_BOOK, Market, Trade, fmt, unit
 from .models import Balance, BalanceChange, ExchangeListener, Order, OrderRequest, Symbol
+from .paths import DEFAULT_PATH_SEED, DEFAULT_PATH_STEP_MS, PricePath
 
 QUOTE_ASSETS = ("USDT", "USDC", "USDE", "BTC", "ETH")
 ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
@@ -25,6 +26,10 @@ FEE_UNIT = Decimal("0.00000001")
 #: The live text for a quoteOrderQty with too many decimals, leading space included
 #: (HTTP 400, code 400; hummingbot PR #7348).
 AMOUNT_SCALE_INVALID = " amount scale is invalid"
+#: Order types the protective price band applies to (MEXC 2025-08-05: limit, IOC, FOK).
+BANDED_TYPES = ("LIMIT", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
+TRADE_SIDE_TYPES = (1, 2, 3, 4)  # exchangeInfo tradeSideType: all, buy only, sell only, close
+_UNSET = object()
 
 
 def _decimals(value: Decimal) -> int:
@@ -77,10 +82,18 @@ class Exchange:
         full_name: str | None = None,
         empty_book_ms: int = 0,
         seeded: bool = False,
+        path: str | None = None,
+        seed: int | None = None,
+        path_step_ms: int | None = None,
+        market_block_ms: int = 0,
+        max_price_band_pct: object = _UNSET,
+        trade_side_type: int = 1,
     ) -> Symbol:
         """Schedule (or, for ``seeded``, create already-open) a symbol.
 
         ``api_enable_delay_ms=None`` means the symbol trades but is never API-enabled.
+        ``path`` (``paths.PATH_KINDS``) scripts the first minutes' trade prices (``seed``);
+        ``max_price_band_pct`` unset = the config's default band, None = no band.
         """
         symbol = symbol.upper()
         existing = self.symbols.get(symbol)
@@ -101,7 +114,27 @@ class Exchange:
         else:
             open_at = now + int(open_in_ms or 0)
         api_at = None if api_enable_delay_ms is None else open_at + int(api_enable_delay_ms)
-        market = Market(price_d, volatility=0.001 if seeded else 0.01, rng=self.rng)
+        price_path = None
+        if path is not None:
+            price_path = PricePath(str(path), DEFAULT_PATH_SEED if seed is None else int(seed))
+        step_ms = DEFAULT_PATH_STEP_MS if path_step_ms is None else int(path_step_ms)
+        if step_ms < 1:
+            raise ValueError("path_step_ms must be >= 1")
+        if int(market_block_ms) < 0 or int(empty_book_ms) < 0:
+            raise ValueError("market_block_ms and empty_book_ms must be >= 0")
+        band: Decimal | None = None
+        if max_price_band_pct is not _UNSET and max_price_band_pct is not None:
+            band = Decimal(str(max_price_band_pct))
+            if not band > 0:
+                raise ValueError("max_price_band_pct must be > 0 (or null: no band)")
+        if int(trade_side_type) not in TRADE_SIDE_TYPES:
+            raise ValueError("trade_side_type must be 1 (all), 2 (buy), 3 (sell) or 4 (close)")
+        market = Market(
+            price_d,
+            volatility=0.001 if seeded else 0.01,
+            rng=self.rng,
+            **({"shape": PATH_BOOK} if price_path is not None else {}),
+        )
         sym = Symbol(
             symbol=symbol,
             base=base,
@@ -115,6 +148,12 @@ class Exchange:
             market=market,
             empty_book_ms=int(empty_book_ms),
             seeded=seeded,
+            path=price_path,
+            path_step_ms=step_ms,
+            market_block_ms=int(market_block_ms),
+            max_price_band_pct=band,
+            band_set=max_price_band_pct is not _UNSET,
+            trade_side_type=int(trade_side_type),
         )
         self.symbols[symbol] = sym
         if seeded:
@@ -144,6 +183,12 @@ class Exchange:
             quote_asset=spec.get("quote_asset"),
             full_name=spec.get("full_name"),
             empty_book_ms=int(spec.get("empty_book_ms", 0)),
+            path=spec.get("path"),
+            seed=spec.get("seed"),
+            path_step_ms=spec.get("path_step_ms"),
+            market_block_ms=int(spec.get("market_block_ms", 0)),
+            max_price_band_pct=spec.get("max_price_band_pct", _UNSET),
+            trade_side_type=int(spec.get("trade_side_type", 1)),
         )
 
     def delist(self, symbol: str) -> Symbol:
@@ -179,8 +224,10 @@ class Exchange:
             self._ensure(sym)
 
     def _ensure(self, sym: Symbol) -> None:
-        """Apply due transitions (open, book filled); cheap when there are none."""
+        """Apply due transitions (open, book filled, path steps); cheap when there are none."""
         if sym.book_ready:
+            if sym.path is not None and not sym.path_done:
+                self._path_advance(sym, self.now_ms())
             return
         now = self.now_ms()
         if not sym.is_open(now):
@@ -196,11 +243,46 @@ class Exchange:
             sym.timer.cancel()
             sym.timer = None
         sym.book_ready = True
+        if sym.path is not None:
+            # Offset 0 is the planned first trade (a late timer doesn't shift the path).
+            sym.path_start_ms = sym.open_at_ms + sym.empty_book_ms
+            self._path_advance(sym, sym.path_start_ms)  # step 0: the open price
+            self._path_advance(sym, now)
+            return
         market = sym.market
         market.rebuild_book()
         # The opening trade: pushed at once on the deals stream (how a sniper sees the open).
         qty = max(market.qty_q(Decimal(50) / sym.price), unit(market.qty_scale))
         self._trade(sym, sym.price, qty, 1, now)
+        self._notify_book(sym)
+
+    def _path_advance(self, sym: Symbol, now: int) -> None:
+        """Apply the path's current step: mid = the path's price, a new book, one trade there.
+
+        Steps are ``path_step_ms`` apart from ``path_start_ms``; steps nobody looked at are
+        skipped (the price jumps to the current step's). The book's quantities come from
+        ``Random("book/<kind>/<seed>/<step>")``: the same seed gives the same books.
+        """
+        path, start = sym.path, sym.path_start_ms
+        assert path is not None and start is not None
+        step = (now - start) // sym.path_step_ms
+        if step <= sym.path_step:
+            return
+        sym.path_step = step
+        at = step * sym.path_step_ms
+        market = sym.market
+        price = path.price(sym.price, at, market.tick)
+        before = market.last_price
+        market.mid = price
+        rng = random.Random(f"book/{path.kind}/{path.seed}/{step}")
+        market.rebuild_book(rng)
+        notional = Decimal(str(round(rng.uniform(20, 500), 2)))
+        qty = max(market.qty_q(notional / price), unit(market.qty_scale))
+        side = 2 if before is not None and price < before else 1
+        self._trade(sym, price, qty, side, now)
+        if path.ended(at):
+            sym.path_done, sym.path_ended_by = True, "clock"
+        self._match_resting(sym)
         self._notify_book(sym)
 
     def _open_event(self, symbol: str) -> asyncio.Event:
@@ -353,6 +435,10 @@ class Exchange:
         if type_ not in ORDER_TYPES:
             raise missing_param("type")
         is_market = type_ == "MARKET"
+        self._check_side_allowed(sym, side)
+        if is_market and sym.market_blocked(self.now_ms()):
+            code = cfg.market_block_code
+            raise ApiError(code, MARKET_BLOCK_CODES[code])
         if is_market:
             if quantity is None and quote_qty is None:
                 raise missing_param("quantity")
@@ -379,6 +465,8 @@ class Exchange:
                 raise missing_param("price")
             if _decimals(price) > market.price_scale:
                 raise ApiError(400, "price scale is invalid")
+            if type_ in BANDED_TYPES:
+                self._check_price_band(sym, side, price)
         if (
             client_order_id
             and cfg.duplicate_client_ids == "reject"
@@ -472,6 +560,37 @@ class Exchange:
             self._notify_order(order)
         self._notify_balances(before)
         return order
+
+    @staticmethod
+    def _check_side_allowed(sym: Symbol, side: str) -> None:
+        """tradeSideType 2 buy only, 3 sell only, 4 close (neither): 30001 (DOC-EN codes)."""
+        kind = sym.trade_side_type
+        if kind == 4 or (kind == 2 and side == "SELL") or (kind == 3 and side == "BUY"):
+            raise ApiError(30001, "current transaction direction not allowed")
+
+    def price_band_pct(self, sym: Symbol) -> Decimal | None:
+        """The band in force for ``sym``: its own, else the config's default (None: none)."""
+        return sym.max_price_band_pct if sym.band_set else self.config.default_price_band_pct
+
+    def _check_price_band(self, sym: Symbol, side: str, price: Decimal) -> None:
+        """Limit-type prices beyond last x (1 +- band/100) are refused with 30010.
+
+        The bound is rounded to the price precision inward (BUY floor, SELL ceiling), so the
+        bound quoted in the message is itself accepted. No last price yet: no band.
+        """
+        band = self.price_band_pct(sym)
+        market = sym.market
+        last = market.last_price
+        if band is None or last is None:
+            return
+        if side == "BUY":
+            highest = market.price_q(last * (1 + band / 100), ROUND_FLOOR)
+            if price > highest:
+                raise ApiError(30010, f"Order price cannot exceed {fmt(highest)}{sym.quote}")
+        else:
+            lowest = max(market.price_q(last * (1 - band / 100), ROUND_CEILING), market.tick)
+            if price < lowest:
+                raise ApiError(30010, f"Order price cannot be lower than {fmt(lowest)}{sym.quote}")
 
     def _protect_price(self, sym: Symbol, side: str) -> Decimal | None:
         """The price band a MARKET order may not cross (best ask/bid +- the markup)."""
@@ -601,8 +720,8 @@ class Exchange:
         """One market step for every open market: walk, rebuild book, trade, match resting."""
         now = self.now_ms()
         for sym in self.listed():
-            if not sym.book_ready:
-                continue
+            if not sym.book_ready or (sym.path is not None and not sym.path_done):
+                continue  # a path moves in listed() (_ensure), not by the random walk
             market = sym.market
             market.walk()
             market.rebuild_book()
@@ -623,6 +742,8 @@ class Exchange:
         price = market.price_q(price)
         if price <= 0:
             raise ValueError("price must be > 0")
+        if sym.path is not None and not sym.path_done:
+            sym.path_done, sym.path_ended_by = True, "trade"  # the hand takes over
         qty = (
             market.qty_q(qty)
             if qty

@@ -51,8 +51,36 @@ class Level:
     qty: Decimal
 
 
+@dataclass(frozen=True)
+class BookShape:
+    """Where the synthetic levels sit and how much each holds.
+
+    Level ``i`` (0-based) of each side is at mid +- (``half`` + ``step`` x i) of the mid,
+    rounded outward to the tick; its quantity is a notional drawn uniformly from
+    ``level_quote`` (quote asset) divided by the level's price, floored to the lot.
+    """
+
+    levels: int = LEVELS
+    half: Decimal = Decimal("0.0005")
+    step: Decimal = Decimal("0.001")
+    level_quote: tuple[float, float] = (300.0, 3000.0)
+
+
+DEFAULT_BOOK = BookShape()
+#: A new listing on a scripted path: a thin, wide book (spread 0.5 %, 0.5 % between levels).
+PATH_BOOK = BookShape(half=Decimal("0.0025"), step=Decimal("0.005"), level_quote=(100.0, 1000.0))
+
+
 class Market:
-    def __init__(self, price: Decimal, *, volatility: float, rng: random.Random) -> None:
+    def __init__(
+        self,
+        price: Decimal,
+        *,
+        volatility: float,
+        rng: random.Random,
+        shape: BookShape = DEFAULT_BOOK,
+    ) -> None:
+        self.shape = shape
         self.price_scale, self.qty_scale = scales_for(price)
         self.tick = unit(self.price_scale)
         self.mid = price
@@ -79,23 +107,26 @@ class Market:
     def qty_q(self, value: Decimal) -> Decimal:
         return value.quantize(unit(self.qty_scale), rounding=ROUND_FLOOR)
 
-    def rebuild_book(self) -> None:
+    def rebuild_book(self, rng: random.Random | None = None) -> None:
+        """A fresh book around ``mid`` (``rng``: the quantities' source, default the market's)."""
         self.version += 1
-        half = max(self.tick, self.mid * Decimal("0.0005"))
-        step = max(self.tick, self.mid * Decimal("0.001"))
+        shape = self.shape
+        half = max(self.tick, self.mid * shape.half)
+        step = max(self.tick, self.mid * shape.step)
+        rng = rng or self.rng
         self.asks, self.bids = [], []
-        for i in range(LEVELS):
+        for i in range(shape.levels):
             ask = self.price_q(self.mid + half + step * i, ROUND_CEILING)
             bid = self.price_q(self.mid - half - step * i)
-            self.asks.append(Level(ask, self._level_qty(ask)))
-            if bid > 0:
-                self.bids.append(Level(bid, self._level_qty(bid)))
+            self.asks.append(Level(ask, self._level_qty(ask, rng)))
+            if bid > 0 and (not self.bids or bid < self.bids[-1].price):
+                self.bids.append(Level(bid, self._level_qty(bid, rng)))
 
     def clear_book(self) -> None:
         self.asks, self.bids = [], []
 
-    def _level_qty(self, price: Decimal) -> Decimal:
-        notional = Decimal(str(round(self.rng.uniform(300, 3000), 2)))
+    def _level_qty(self, price: Decimal, rng: random.Random) -> Decimal:
+        notional = Decimal(str(round(rng.uniform(*self.shape.level_quote), 2)))
         return max(self.qty_q(notional / price), unit(self.qty_scale))
 
     def best_bid(self) -> Level | None:

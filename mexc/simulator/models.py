@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from .market import Market, Trade, fmt
+from .paths import DEFAULT_PATH_STEP_MS, PricePath
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 
@@ -39,6 +40,20 @@ class Symbol:
     opened: bool = False
     book_ready: bool = False
     timer: asyncio.TimerHandle | None = None
+    # Scripted first minutes (``paths``): the last trade price follows ``path`` from
+    # ``path_start_ms`` (the first trade), one step (trade + new book) every ``path_step_ms``.
+    path: PricePath | None = None
+    path_step_ms: int = DEFAULT_PATH_STEP_MS
+    path_start_ms: int | None = None
+    path_step: int = -1  # last step applied
+    path_done: bool = False
+    path_ended_by: str | None = None  # "clock" (ran its course) or "trade" (/_sim/trades)
+    market_block_ms: int = 0  # MARKET orders refused until open_at_ms + this
+    # LIMIT/IOC/FOK/LIMIT_MAKER price band around the last price, in %; None: the config's
+    # default_price_band_pct (itself None = no band). ``band_set``: the listing chose (even null).
+    max_price_band_pct: Decimal | None = None
+    band_set: bool = False
+    trade_side_type: int = 1  # exchangeInfo tradeSideType: 1 all, 2 buy only, 3 sell only, 4 close
 
     def is_open(self, now_ms: int) -> bool:
         return now_ms >= self.open_at_ms
@@ -50,7 +65,31 @@ class Symbol:
             and now_ms >= self.api_enabled_at_ms
         )
 
-    def as_dict(self, now_ms: int) -> dict:
+    def market_blocked(self, now_ms: int) -> bool:
+        return now_ms < self.open_at_ms + self.market_block_ms
+
+    def path_dict(
+        self, *, at_ms: list[int] | None = None, schedule_step_ms: int = 1000
+    ) -> dict | None:
+        if self.path is None:
+            return None
+        body = self.path.describe(
+            self.price,
+            self.market.tick,
+            start_ms=self.path_start_ms,
+            step_ms=self.path_step_ms,
+            fmt=fmt,
+            at_ms=at_ms,
+            schedule_step_ms=schedule_step_ms,
+        )
+        body["planned_start_ms"] = self.open_at_ms + self.empty_book_ms
+        body["done"] = self.path_done
+        body["ended_by"] = self.path_ended_by
+        return body
+
+    def as_dict(
+        self, now_ms: int, *, at_ms: list[int] | None = None, schedule_step_ms: int = 1000
+    ) -> dict:
         return {
             "symbol": self.symbol,
             "base_asset": self.base,
@@ -64,6 +103,14 @@ class Symbol:
             "seeded": self.seeded,
             "vcoin_id": self.vcoin_id,
             "last_price": fmt(self.market.last_price) if self.market.last_price else None,
+            "empty_book_ms": self.empty_book_ms,
+            "market_block_ms": self.market_block_ms,
+            "market_blocked": self.market_blocked(now_ms),
+            "max_price_band_pct": (
+                fmt(self.max_price_band_pct) if self.max_price_band_pct is not None else None
+            ),
+            "trade_side_type": self.trade_side_type,
+            "path": self.path_dict(at_ms=at_ms, schedule_step_ms=schedule_step_ms),
         }
 
     def calendar_item(self) -> dict:

@@ -292,7 +292,7 @@ class RestApi:
             "quoteAmountPrecisionMarket": min_quote,
             "maxQuoteAmountMarket": fmt(cfg.max_quote_amount_market),
             "fullName": sym.full_name,
-            "tradeSideType": 1,
+            "tradeSideType": sym.trade_side_type,
             "quoteOrderQtyMarketAllowed": True,
         }
 
