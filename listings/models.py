@@ -106,6 +106,14 @@ class UpcomingListing(models.Model):
     quote_asset = models.CharField(max_length=16)
     open_at = models.DateTimeField()
     full_name = models.CharField(max_length=200, blank=True)
+    max_entry_price = models.DecimalField(
+        max_digits=38,
+        decimal_places=18,
+        null=True,
+        blank=True,
+        help_text="The operator's reference price for this listing's entry cap, known before "
+        "its open (used when the exchange shows no book before the open).",
+    )
     status = models.CharField(
         max_length=16, choices=UpcomingStatus.choices, default=UpcomingStatus.ANNOUNCED
     )

@@ -86,8 +86,30 @@ CONFIG_FIELDSETS = [
         "Symbols",
         [
             ("quote_asset", "Quote asset", "text", "e.g. USDT"),
-            ("symbol_allowlist", "Allowlist", "symbols", "Comma-separated; empty: all."),
-            ("symbol_denylist", "Denylist", "symbols", "Comma-separated; never traded."),
+            (
+                "symbol_allowlist",
+                "Allowlist",
+                "symbols",
+                "Comma-separated patterns (* any, ? one); empty: all.",
+            ),
+            (
+                "symbol_denylist",
+                "Denylist",
+                "symbols",
+                "Comma-separated patterns, e.g. *3LUSDT, *STOCK*; never traded.",
+            ),
+        ],
+    ),
+    (
+        "Entry",
+        [
+            ("entry_order_type", "Entry order", "entry", "IOC limit at the cap, or MARKET."),
+            (
+                "entry_slippage_pct",
+                "Entry cap (%)",
+                "decimal",
+                "Cap = first price x (1 + this / 100).",
+            ),
         ],
     ),
     (

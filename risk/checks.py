@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 from .models import TradingMode
 
@@ -24,6 +25,7 @@ class Reason(StrEnum):
     MAX_TRADES_PER_HOUR = "max_trades_per_hour"
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
     STALE_SIGNAL = "stale_signal"
+    NOT_TRADABLE = "not_tradable"  # exchangeInfo says it cannot be traded or sold
     LIVE_WITHOUT_KEYS = "live_without_keys"
     CIRCUIT_OPEN = "circuit_open"
     RATE_LIMITED = "rate_limited"
@@ -82,6 +84,11 @@ class Decision:
         return self.outcome is Outcome.PASS
 
 
+def matching(symbol: str, patterns: tuple[str, ...]) -> str | None:
+    """The first pattern (a symbol, or a glob: * any run, ? one character) `symbol` matches."""
+    return next((p for p in patterns if fnmatchcase(symbol, p)), None)
+
+
 def effective_mode(limits: Limits, want_live: bool) -> str:
     """Live only when the operator turned auto-trade on, chose live, and the intent wants it."""
     if limits.auto_trade and limits.mode == TradingMode.LIVE and want_live:
@@ -97,9 +104,10 @@ def evaluate(*, limits: Limits, intent: Intent, exposure: Exposure, keys_present
 
     if limits.kill_switch:
         return reject(Reason.KILL_SWITCH, "The kill switch is on.")
-    if intent.symbol in limits.denylist:
-        return reject(Reason.SYMBOL_DENIED, f"{intent.symbol} is on the deny list.")
-    if limits.allowlist and intent.symbol not in limits.allowlist:
+    denied = matching(intent.symbol, limits.denylist)
+    if denied:
+        return reject(Reason.SYMBOL_DENIED, f"{intent.symbol} matches {denied} on the deny list.")
+    if limits.allowlist and not matching(intent.symbol, limits.allowlist):
         return reject(Reason.SYMBOL_NOT_ALLOWED, f"{intent.symbol} is not on the allow list.")
     if intent.quote_asset != limits.quote_asset:
         return reject(

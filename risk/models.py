@@ -31,6 +31,20 @@ class TradingMode(models.TextChoices):
     LIVE = "live", "Live"
 
 
+class EntryOrderType(models.TextChoices):
+    LIMIT_IOC = "limit_ioc", "IOC limit at a price cap"
+    MARKET = "market", "MARKET (no cap: buys at any price)"
+
+
+# Leveraged tokens and tokenized stocks: half of MEXC's new spot listings in H1 2026 were
+# "STOCK" tokens, and 3L/3S/5L/5S tokens are common (mexc-api.md section 8).
+DEFAULT_DENYLIST = ("*3LUSDT", "*3SUSDT", "*5LUSDT", "*5SUSDT", "*STOCK*")
+
+
+def default_denylist() -> list[str]:
+    return list(DEFAULT_DENYLIST)
+
+
 def _positive(field: str) -> Q:
     return Q(**{f"{field}__gt": 0})
 
@@ -83,10 +97,30 @@ class TradeConfig(models.Model):
         help_text="Only symbols quoted in this asset are traded (upper-case, e.g. USDT).",
     )
     symbol_allowlist = models.JSONField(
-        default=list, blank=True, help_text='Only these symbols, e.g. ["ABCUSDT"]; empty: all.'
+        default=list,
+        blank=True,
+        help_text='Only symbols matching these patterns, e.g. ["ABCUSDT", "*USDC"] '
+        "(* any run of characters, ? one); empty: all.",
     )
     symbol_denylist = models.JSONField(
-        default=list, blank=True, help_text='Never these symbols, e.g. ["SCAMUSDT"].'
+        default=default_denylist,
+        blank=True,
+        help_text='Never symbols matching these patterns, e.g. ["SCAMUSDT", "*3LUSDT", '
+        '"*STOCK*"] (* any run of characters, ? one). Default: leveraged tokens and '
+        "tokenized stocks.",
+    )
+    entry_order_type = models.CharField(
+        max_length=16,
+        choices=EntryOrderType.choices,
+        default=EntryOrderType.LIMIT_IOC,
+        help_text="How a buy enters: an IOC limit at the price cap (default), or MARKET.",
+    )
+    entry_slippage_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("20"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("500"))],
+        help_text="The entry cap: reference price x (1 + this / 100), 0.01..500 %.",
     )
     kill_switch = models.BooleanField(default=False, help_text="On: every trade is refused.")
     max_in_flight = models.PositiveIntegerField(
@@ -229,7 +263,8 @@ def live_keys_missing() -> list[str]:
 
 
 def normalise_symbols(value: Any) -> list[str]:
-    """A list of symbols, upper-cased and de-duplicated; anything else is a clear error."""
+    """A list of symbol patterns, upper-cased and de-duplicated; anything else is a clear
+    error."""
     if value in (None, ""):
         return []
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
@@ -237,8 +272,11 @@ def normalise_symbols(value: Any) -> list[str]:
     cleaned: list[str] = []
     for raw in value:
         symbol = raw.strip().upper()
-        if not (symbol.isascii() and symbol.isalnum()):
-            raise ValueError(f"{raw!r} is not a symbol (letters and digits only, e.g. ABCUSDT).")
+        if not (symbol.isascii() and symbol.replace("*", "").replace("?", "").isalnum()):
+            raise ValueError(
+                f"{raw!r} is not a symbol pattern (letters and digits, * for any run of "
+                "characters, ? for one; e.g. ABCUSDT or *3LUSDT)."
+            )
         if symbol not in cleaned:
             cleaned.append(symbol)
     return cleaned

@@ -34,6 +34,8 @@ EDITABLE_FIELDS = (
     "confirmation_ttl_s",
     "open_retry_window_ms",
     "open_retry_interval_ms",
+    "entry_order_type",
+    "entry_slippage_pct",
 )
 
 

@@ -39,7 +39,21 @@ class Trade(models.Model):
     )
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4, choices=TradeSide.choices, default=TradeSide.BUY)
-    quote_qty = models.DecimalField(**MONEY, help_text="Quote amount asked (quoteOrderQty).")
+    quote_qty = models.DecimalField(**MONEY, help_text="Quote amount to spend.")
+    order_type = models.CharField(
+        max_length=24,
+        blank=True,
+        help_text="MEXC order type sent: IMMEDIATE_OR_CANCEL (at the cap) or MARKET.",
+    )
+    reference_price = models.DecimalField(
+        **QTY, null=True, blank=True, help_text="The first price seen, the entry cap's base."
+    )
+    price_cap = models.DecimalField(
+        **QTY, null=True, blank=True, help_text="The IOC order's price: reference x (1 + slippage)."
+    )
+    order_qty = models.DecimalField(
+        **QTY, null=True, blank=True, help_text="Base quantity ordered (quote / cap, rounded down)."
+    )
     mode = models.CharField(max_length=16, choices=TradingMode.choices)
     status = models.CharField(
         max_length=32, choices=TradeStatus.choices, default=TradeStatus.PENDING

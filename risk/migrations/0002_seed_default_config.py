@@ -20,7 +20,7 @@ DEFAULTS = {
     "recv_window_ms": 1000,
     "quote_asset": "USDT",
     "symbol_allowlist": [],
-    "symbol_denylist": [],
+    "symbol_denylist": ["*3LUSDT", "*3SUSDT", "*5LUSDT", "*5SUSDT", "*STOCK*"],
     "kill_switch": False,
 }
 

@@ -14,7 +14,12 @@ def seeded_500_to_1000(apps, schema_editor):
     for config in TradeConfig.objects.filter(recv_window_ms=500):
         config.recv_window_ms = 1000
         config.save(update_fields=["recv_window_ms"])
-        values = {f.attname: getattr(config, f.attname) for f in TradeConfig._meta.concrete_fields}
+        kept = {f.attname for f in History._meta.concrete_fields}
+        values = {
+            f.attname: getattr(config, f.attname)
+            for f in TradeConfig._meta.concrete_fields
+            if f.attname in kept
+        }
         History.objects.create(
             **values,
             history_date=timezone.now(),

@@ -1,0 +1,132 @@
+"""How a buy enters: pure functions over plain data (no database, no clock, no exchange).
+
+The first seconds of a listing routinely trade several times above where they settle, so the
+bot enters with an IMMEDIATE_OR_CANCEL limit at a cap over the reference price (the first
+price it sees: the pre-open best ask, an operator's max entry price, or the first price after
+the open), never blind; MARKET is the operator's explicit choice. It never buys what it could
+not sell: the symbol's exchangeInfo must allow spot trading of the chosen type and selling.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+LIMIT_IOC = "limit_ioc"
+MARKET = "market"
+IOC_TYPE = "IMMEDIATE_OR_CANCEL"  # MEXC's type name
+SELLABLE_SIDE_TYPES = (1,)  # tradeSideType 1: both sides; 2 buy only, 3 sell only, 4 close
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What entry needs of a symbol's exchangeInfo (mexc.types.SymbolRules, as plain data)."""
+
+    status: str
+    spot_allowed: bool
+    order_types: tuple[str, ...]
+    trade_side_type: int
+    price_decimals: int
+    qty_decimals: int
+    min_qty: Decimal = Decimal(0)
+    min_quote: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The order to send: an IOC limit (`price`, `quantity`) or a MARKET (`quote`)."""
+
+    type: str
+    quote: Decimal
+    reference: Decimal | None = None
+    cap: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+def not_tradable(rules: Rules, entry_order_type: str) -> str | None:
+    """Why the symbol must not be bought (naming the exchangeInfo field), or None."""
+    if rules.status != "1":
+        return f'exchangeInfo status is "{rules.status}", not "1" (online)'
+    if not rules.spot_allowed:
+        return "exchangeInfo isSpotTradingAllowed is false"
+    wanted = "MARKET" if entry_order_type == MARKET else "LIMIT"
+    if wanted not in rules.order_types:
+        return f"exchangeInfo orderTypes {list(rules.order_types)} lacks {wanted}"
+    if rules.trade_side_type not in SELLABLE_SIDE_TYPES:
+        return (
+            f"exchangeInfo tradeSideType is {rules.trade_side_type}: it could not be sold "
+            "(1 = both sides)"
+        )
+    return None
+
+
+def _down(value: Decimal, decimals: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
+
+
+def entry_for(
+    *,
+    entry_order_type: str,
+    quote: Decimal,
+    reference: Decimal | None,
+    slippage_pct: Decimal,
+    rules: Rules | None,
+) -> Entry:
+    """The entry order for `quote` at a cap of reference x (1 + slippage), rounded down to
+    the symbol's price precision, for `quote / cap` rounded down to its quantity precision.
+    Raises ValueError when an IOC entry cannot be priced (no reference or rules) or leaves
+    nothing to buy."""
+    if entry_order_type == MARKET:
+        return Entry(type="MARKET", quote=quote, reference=reference)
+    if reference is None or reference <= 0 or rules is None:
+        raise ValueError("no reference price or symbol rules to cap the entry")
+    cap = _down(reference * (1 + slippage_pct / 100), rules.price_decimals)
+    if cap <= 0:
+        raise ValueError(f"the cap rounds to nothing at {rules.price_decimals} decimals")
+    quantity = _down(quote / cap, rules.qty_decimals)
+    if quantity <= 0 or quantity < rules.min_qty or quantity * cap < rules.min_quote:
+        raise ValueError(f"{quote} buys {quantity} at {cap}: below the symbol's minimum")
+    return Entry(type=IOC_TYPE, quote=quote, reference=reference, cap=cap, quantity=quantity)
+
+
+def at_max_price(entry: Entry, maximum: Decimal, rules: Rules) -> Entry | None:
+    """The same entry at the exchange's stated maximum price (30010), if that is under the
+    cap; None when it is not (the entry stops there)."""
+    if entry.cap is None or maximum >= entry.cap:
+        return None
+    price = _down(maximum, rules.price_decimals)
+    quantity = _down(entry.quote / price, rules.qty_decimals) if price > 0 else Decimal(0)
+    if quantity <= 0:
+        return None
+    return Entry(
+        type=entry.type, quote=entry.quote, reference=entry.reference, cap=price, quantity=quantity
+    )
+
+
+_MAX_PRICE = re.compile(r"cannot exceed\s*([0-9]+(?:\.[0-9]+)?)")
+
+
+def max_price_in(message: str) -> Decimal | None:
+    """The maximum in MEXC's 30010 "Order price cannot exceed X USDT" (with or without the
+    space before the asset), or None."""
+    found = _MAX_PRICE.search(message or "")
+    return Decimal(found.group(1)) if found else None
+
+
+def walk_asks(
+    asks: list[tuple[Decimal, Decimal]], *, cap: Decimal | None, quote: Decimal
+) -> tuple[Decimal, Decimal]:
+    """What an order for `quote` fills against `asks` (ascending), at prices up to `cap`
+    (None: any): (quantity, quote spent). The dry run's fill, as the exchange would walk it."""
+    filled_qty = spent = Decimal(0)
+    for price, qty in asks:
+        if cap is not None and price > cap:
+            break
+        left = quote - spent
+        if left <= 0:
+            break
+        take = min(qty, left / price)
+        filled_qty += take
+        spent += take * price
+    return filled_qty, spent
