@@ -1,8 +1,8 @@
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from common.drf import PositiveDecimalField, StrictBooleanField
 from listings.api.serializers import SymbolField
-from monitoring.api.schema import PositiveDecimalField, StrictBooleanField
 from trading.models import Trade
 from trading.selectors import trade_latency_ms
 
