@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.payloads import iso
+from common.payloads import iso
 
 from .models import Listing
 

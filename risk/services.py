@@ -14,6 +14,7 @@ from monitoring.services import audit_record
 
 from .checks import Decision, Exposure, Intent, Limits, evaluate
 from .models import TradeConfig
+from .payloads import config_payload
 from .selectors import config_current_version
 
 EDITABLE_FIELDS = (
@@ -57,8 +58,6 @@ def config_update(
     (StaleConfigVersion) instead of silently overriding what someone else saved since.
     Nothing is written when validation fails.
     """
-    from .api.serializers import ConfigSerializer  # the API's shape; it imports this module
-
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the configuration changes."})
@@ -94,7 +93,7 @@ def config_update(
             target=f"TradeConfig:{config.name}",
             detail={"reason": reason, "changes": changed, "version": version.history_id},
         )
-        events.publish_on_commit(events.CONFIG_CHANGED, ConfigSerializer(config).data)
+        events.publish_on_commit(events.CONFIG_CHANGED, config_payload(config))
     config_updates.inc()
     return config
 

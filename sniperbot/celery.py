@@ -58,6 +58,6 @@ def _refuse_live_without_keys(**_: object) -> None:
 
 @worker_ready.connect
 def _start_heartbeat(**_: object) -> None:
-    from .startup import start_worker_heartbeat
+    from monitoring.heartbeat import start_worker_heartbeat
 
     start_worker_heartbeat()

@@ -16,7 +16,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import (
+from common.env import (
     env_bool,
     env_decimal,
     env_int,
@@ -278,7 +278,7 @@ LOGGING = {
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
     },
-    "filters": {"redact": {"()": "sniperbot.logfilters.RedactSecrets"}},
+    "filters": {"redact": {"()": "common.logfilters.RedactSecrets"}},
     "handlers": {
         "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}
     },

@@ -6,9 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring.dashboard import dashboard_view
-from monitoring.views import health
-
-from .views import MetricsView, ReadyView
+from monitoring.views import MetricsView, ReadyView, health
 
 api = [
     path("", include("listings.api.urls")),

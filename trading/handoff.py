@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from celery import current_app
 from django.conf import settings
 
-from sniperbot.offthread import ThreadJobs
+from common.offthread import ThreadJobs
 
 log = logging.getLogger(__name__)
 SNIPE_TASK = "trading.tasks.snipe"

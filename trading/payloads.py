@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.payloads import dec, iso
+from common.payloads import dec, iso
 
 from .models import Trade
 from .selectors import trade_latency_ms

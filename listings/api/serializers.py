@@ -2,9 +2,9 @@ import re
 
 from rest_framework import serializers
 
+from common.drf import BlankIsGivenMixin, TextOnlyMixin
 from listings.models import Listing
 from listings.services import QUOTE_ASSETS, symbol_pattern
-from monitoring.api.schema import BlankIsGivenMixin, TextOnlyMixin
 
 
 class ListingSerializer(serializers.ModelSerializer):

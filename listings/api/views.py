@@ -10,16 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from listings.models import Listing, ListingSource
-from listings.selectors import listings_recent
-from listings.services import listing_record
-from monitoring.api.schema import (
+from common.drf import (
     NOT_FOUND,
     VALIDATION_ERRORS,
     StrictFilterSet,
     StrictPageNumberPagination,
     UTCDateTimeFilter,
 )
+from listings.models import Listing, ListingSource
+from listings.selectors import listings_recent
+from listings.services import listing_record
 from monitoring.permissions import ViewerReadsOperatorWrites
 
 from .serializers import ListingInjectSerializer, ListingSerializer

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .faults import WS_KINDS
+from .host import ControlHost
 from .market import fmt
-
-if TYPE_CHECKING:
-    from .app import Simulator
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -40,7 +37,7 @@ async def _body(request: web.Request) -> dict:
 
 
 class ControlApi:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: ControlHost) -> None:
         self.sim = sim
 
     def routes(self) -> list[web.RouteDef]:

@@ -10,18 +10,15 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .auth import check_signed, parse_params, strip_signature
 from .errors import ApiError, invalid_symbol, missing_param
 from .faults import Fault
+from .host import RestHost
 from .market import fmt, unit
 from .models import Order, OrderRequest, Symbol
-
-if TYPE_CHECKING:
-    from .app import Simulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ORDER_PATH = "/api/v3/order"
@@ -91,7 +88,7 @@ def decimal_param(params: dict[str, str], name: str) -> Decimal | None:
 
 
 class RestApi:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: RestHost) -> None:
         self.sim = sim
 
     @property

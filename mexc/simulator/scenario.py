@@ -21,12 +21,9 @@ import logging
 import string
 from decimal import Decimal
 from importlib import resources
-from typing import TYPE_CHECKING
 
+from .host import ScenarioHost
 from .market import fmt, scales_for
-
-if TYPE_CHECKING:
-    from .app import Simulator
 
 log = logging.getLogger(__name__)
 _ALNUM = string.ascii_uppercase + string.digits
@@ -51,7 +48,7 @@ def load_scenario(*, default: bool, path: str | None, inline: dict | list | None
 
 
 class ScenarioRunner:
-    def __init__(self, sim: Simulator, scenario: dict | None) -> None:
+    def __init__(self, sim: ScenarioHost, scenario: dict | None) -> None:
         self.sim = sim
         self.scenario = scenario
         self.task: asyncio.Task | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -12,7 +13,8 @@ from django.test import Client
 
 from listings.models import ListingSource
 from listings.services import listing_record
-from sniperbot.asgi import application
+
+application = get_default_application()  # the deployment's: settings.ASGI_APPLICATION
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -2,7 +2,7 @@ from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from monitoring.api.schema import (
+from common.drf import (
     PositiveDecimalField,
     StrictBooleanField,
     StrictCharField,

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.api.schema import DETAIL, NOT_FOUND, VALIDATION_ERRORS, StrictPageNumberPagination
+from common.drf import DETAIL, NOT_FOUND, VALIDATION_ERRORS, StrictPageNumberPagination
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradeConfig
 from risk.selectors import config_get_active

@@ -35,7 +35,7 @@ def token_client(api_as, viewer_user):
 
 def monitor_alive(seconds_ago: float = 0) -> None:
     """The monitor (and, in the production shape, a worker) reported `seconds_ago`."""
-    from sniperbot.startup import worker_beat
+    from monitoring.heartbeat import worker_beat
 
     worker_beat()
     health_set(component="monitor", status="ok")
@@ -185,8 +185,8 @@ def test_trade_and_config_metrics(token_client, exchange, operator_user, api_as)
 
 
 def test_a_worker_reports_itself_alive_for_readiness(db):
-    from sniperbot.readiness import check_worker
-    from sniperbot.startup import worker_beat, worker_component
+    from monitoring.heartbeat import worker_beat, worker_component
+    from monitoring.readiness import check_worker
 
     with override_settings(REDIS_URL="redis://127.0.0.1:6379/0"):
         assert check_worker().ok is False  # no worker ever reported
@@ -198,7 +198,7 @@ def test_a_worker_reports_itself_alive_for_readiness(db):
 def test_the_heartbeat_keeps_beating_through_failures_until_stopped():
     import threading
 
-    from sniperbot.startup import start_worker_heartbeat
+    from monitoring.heartbeat import start_worker_heartbeat
 
     beats: list[int] = []
     third = threading.Event()

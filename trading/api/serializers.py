@@ -1,9 +1,9 @@
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from common.drf import PositiveDecimalField, StrictBooleanField
 from listings.api.serializers import SymbolField
 from listings.services import symbol_pattern
-from monitoring.api.schema import PositiveDecimalField, StrictBooleanField
 from trading.models import Trade
 from trading.selectors import trade_latency_ms
 

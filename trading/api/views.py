@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.api.schema import (
+from common.drf import (
     DETAIL,
     NOT_FOUND,
     VALIDATION_ERRORS,

@@ -7,11 +7,11 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from common.sqlite_wal import checkpoint_in_background
 from listings.mexc_feed import MexcFeed
 from listings.monitor import ListingMonitor, MonitorConfig
 from listings.ports import trading
 from risk.live import LiveWithoutKeys, ensure_live_has_keys
-from sniperbot.sqlite_wal import checkpoint_in_background
 
 
 def tune_for_latency() -> None:

@@ -26,4 +26,4 @@ def dec(value: Decimal | None, places: int) -> str | None:
     if value is None:
         return None
     quant = _QUANTS.get(places) or _QUANTS.setdefault(places, Decimal(1).scaleb(-places))
-    return str(Decimal(value).quantize(quant, rounding=ROUND_HALF_UP))
+    return format(Decimal(value).quantize(quant, rounding=ROUND_HALF_UP), "f")

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from sniperbot.env import env_bool, env_decimal, env_int, env_list, env_secret, env_str, env_url
+from common.env import env_bool, env_decimal, env_int, env_list, env_secret, env_str, env_url
 
 
 def test_required_string_missing_names_the_variable():
@@ -91,7 +91,7 @@ def test_settings_refuse_to_start_without_secret_key_when_debug_off(tmp_path):
 def test_seconds_lists():
     from django.core.exceptions import ImproperlyConfigured
 
-    from sniperbot.env import env_seconds_list
+    from common.env import env_seconds_list
 
     assert env_seconds_list("B", (1.0, 2.0), environ={}) == (1.0, 2.0)
     assert env_seconds_list("B", (1.0,), environ={"B": "0.05, 0.1,0.2"}) == (0.05, 0.1, 0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sniperbot.offthread import ThreadJobs
+from common.offthread import ThreadJobs
 
 
 def test_a_failing_job_is_logged_with_its_context_and_the_next_one_still_runs(caplog):
@@ -15,7 +15,7 @@ def test_a_failing_job_is_logged_with_its_context_and_the_next_one_still_runs(ca
     def broken() -> None:
         raise RuntimeError("boom")
 
-    with caplog.at_level(logging.ERROR, logger="sniperbot.offthread"):
+    with caplog.at_level(logging.ERROR, logger="common.offthread"):
         jobs.submit(broken, log_extra={"trade_id": 7}).result(timeout=5)
         jobs.submit(ran.set).result(timeout=5)
     failure = next(r for r in caplog.records if r.getMessage() == "test.job_failed")

@@ -1,29 +1,19 @@
-"""Readiness: can this deployment detect and trade right now? One check per dependency.
+"""Monitoring's readiness checks: the database, Redis, and the monitor's and workers' heartbeats.
 
-Lives in the composition root because it asks every app (and the exchange) a question.
-Each check returns quickly (short timeouts) and never raises: a failure is a result.
+Registered in `MonitoringConfig.ready`; `/ready` (common.readiness) runs them.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from common.readiness import Check
+
 FRESH = timedelta(seconds=15)  # heartbeats come every few seconds
-
-
-@dataclass
-class Check:
-    ok: bool
-    detail: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_database() -> Check:
@@ -44,7 +34,7 @@ def check_redis() -> Check:
 def _heartbeat(prefix: str, never: str) -> tuple[Check | None, str]:
     """The freshest heartbeat of the components named `prefix*`: a failed Check if it is
     missing or stale, else None and the component's name (the caller says what is fine)."""
-    from monitoring.models import BotHealth
+    from .models import BotHealth
 
     row = (
         BotHealth.objects.filter(component__startswith=prefix)
@@ -64,7 +54,7 @@ def check_monitor() -> Check:
     failed, _ = _heartbeat("monitor", "the monitor has never reported (is run_monitor running?)")
     if failed:
         return failed
-    from monitoring.selectors import monitor_status
+    from .selectors import monitor_status
 
     state = monitor_status()
     return Check(True, f"alive, {state['actual_state']} (asked: {state['desired_state']})")
@@ -77,48 +67,9 @@ def check_worker() -> Check:
     return failed or Check(True, f"{name} alive")
 
 
-def check_exchange() -> Check:
-    from trading.runtime import get_gateway
-
-    skew_ms = get_gateway().exchange_time_ms() - int(time.time() * 1000)
-    return Check(True, f"reachable at {settings.MEXC_REST_URL}", {"clock_skew_ms": skew_ms})
-
-
-def check_keys() -> Check:
-    from risk.selectors import config_get_active
-    from trading.services import keys_present
-
-    config = config_get_active()
-    live = config.auto_trade and config.mode == "live"
-    if keys_present():
-        return Check(True, "API keys present")
-    if live:
-        return Check(False, "live mode is on but MEXC_API_KEY / MEXC_SECRET_KEY are not set")
-    return Check(True, "no API keys (fine: dry run)")
-
-
-CHECKS: dict[str, Callable[[], Check]] = {
+READINESS_CHECKS = {
     "database": check_database,
     "redis": check_redis,
     "monitor": check_monitor,
     "worker": check_worker,
-    "exchange": check_exchange,
-    "keys": check_keys,
 }
-
-
-def readiness() -> tuple[bool, dict[str, Any]]:
-    results: dict[str, Any] = {}
-    for name, check in CHECKS.items():
-        started = time.perf_counter()
-        try:
-            result = check()
-        except Exception as exc:  # a failing dependency is an answer, not an error
-            result = Check(False, f"{type(exc).__name__}: {exc}"[:300])
-        results[name] = {
-            "ok": result.ok,
-            "detail": result.detail,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-            **result.extra,
-        }
-    return all(r["ok"] for r in results.values()), results

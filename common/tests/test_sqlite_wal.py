@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sniperbot.sqlite_wal import checkpoint, disable_autocheckpoint
+from common.sqlite_wal import checkpoint, disable_autocheckpoint
 
 PAGES = 1500  # past SQLite's automatic checkpoint at 1,000 pages
 
