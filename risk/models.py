@@ -116,11 +116,11 @@ class TradeConfig(models.Model):
         help_text="How a buy enters: an IOC limit at the price cap (default), or MARKET.",
     )
     entry_slippage_pct = models.DecimalField(
-        max_digits=6,
+        max_digits=5,
         decimal_places=2,
         default=Decimal("20"),
-        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("500"))],
-        help_text="The entry cap: reference price x (1 + this / 100), 0.01..500 %.",
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="The entry cap: reference price x (1 + this / 100), 0.01..999.99 %.",
     )
     kill_switch = models.BooleanField(default=False, help_text="On: every trade is refused.")
     max_in_flight = models.PositiveIntegerField(

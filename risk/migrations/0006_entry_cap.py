@@ -61,11 +61,10 @@ class Migration(migrations.Migration):
             field=models.DecimalField(
                 decimal_places=2,
                 default=Decimal("20"),
-                help_text="The entry cap: reference price x (1 + this / 100), 0.01..500 %.",
-                max_digits=6,
+                help_text="The entry cap: reference price x (1 + this / 100), 0.01..999.99 %.",
+                max_digits=5,
                 validators=[
                     django.core.validators.MinValueValidator(Decimal("0.01")),
-                    django.core.validators.MaxValueValidator(Decimal("500")),
                 ],
             ),
         ),
@@ -88,11 +87,10 @@ class Migration(migrations.Migration):
             field=models.DecimalField(
                 decimal_places=2,
                 default=Decimal("20"),
-                help_text="The entry cap: reference price x (1 + this / 100), 0.01..500 %.",
-                max_digits=6,
+                help_text="The entry cap: reference price x (1 + this / 100), 0.01..999.99 %.",
+                max_digits=5,
                 validators=[
                     django.core.validators.MinValueValidator(Decimal("0.01")),
-                    django.core.validators.MaxValueValidator(Decimal("500")),
                 ],
             ),
         ),
