@@ -283,11 +283,10 @@ def test_settings_check_connections_before_use():
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_connection_closed_under_the_bot_is_replaced(api_as, django_user_model):
     from django.db import close_old_connections, connection
 
-    # A transactional test may follow a flush that removed the seeded groups: a superuser.
     client = api_as(django_user_model.objects.create_superuser("root", password="pw"))
     assert client.get("/api/listings/").status_code == 200
     connection.ensure_connection()
@@ -301,7 +300,7 @@ def test_a_connection_closed_under_the_bot_is_replaced(api_as, django_user_model
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
     reason="the connection pool is PostgreSQL's",
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_pooled_connection_the_server_killed_is_not_handed_out():
     """A PostgreSQL restart ends every pooled connection server-side; the pool (as configured
     by the settings, CONN_HEALTH_CHECKS on) hands out a working one instead of a dead one."""
