@@ -58,6 +58,9 @@ def _refuse_live_without_keys(**_: object) -> None:
 
 @worker_ready.connect
 def _start_heartbeat(**_: object) -> None:
+    from alerts.delivery import start_watcher
+
     from .startup import start_worker_heartbeat
 
     start_worker_heartbeat()
+    start_watcher()  # workers notice a silent monitor too (deduplicated per outage)

@@ -107,9 +107,21 @@ CHECKS: dict[str, Callable[[], Check]] = {
 }
 
 
+def _registered_checks() -> dict[str, tuple[Callable[[], Check], bool]]:
+    """The apps' own checks (monitoring.readiness), with whether each one is critical."""
+    from monitoring.readiness import readiness_registered
+
+    def wrap(check: Callable[[], tuple[bool, str, dict[str, Any]]]) -> Callable[[], Check]:
+        return lambda: Check(*check())
+
+    return {name: (wrap(r.check), r.critical) for name, r in readiness_registered().items()}
+
+
 def readiness() -> tuple[bool, dict[str, Any]]:
     results: dict[str, Any] = {}
-    for name, check in CHECKS.items():
+    checks = {name: (check, True) for name, check in CHECKS.items()} | _registered_checks()
+    ready = True
+    for name, (check, critical) in checks.items():
         started = time.perf_counter()
         try:
             result = check()
@@ -121,4 +133,9 @@ def readiness() -> tuple[bool, dict[str, Any]]:
             "ms": round((time.perf_counter() - started) * 1000, 1),
             **result.extra,
         }
-    return all(r["ok"] for r in results.values()), results
+        if not critical:
+            results[name]["critical"] = False
+            if not result.ok:
+                results[name]["status"] = "degraded"
+        ready = ready and (result.ok or not critical)
+    return ready, results
