@@ -197,9 +197,12 @@ _watcher: threading.Thread | None = None
 def start_watcher(stop: threading.Event | None = None, interval_s: float | None = None):
     """Run `services.watch_tick` every NOTIFY_WATCH_INTERVAL_S in a daemon thread of this
     process. Started by the web process (sniperbot/asgi.py) and each Celery worker
-    (sniperbot/celery.py): the monitor never reports its own death. Once per process."""
+    (sniperbot/celery.py): the monitor never reports its own death. Once per process; not
+    at all without channels (nothing to tell; and a test importing the ASGI app stays quiet)."""
+    from .channels import channels_configured
+
     global _watcher
-    if _watcher is not None:
+    if _watcher is not None or not channels_configured():
         return _watcher
     stop = stop or threading.Event()
     interval = interval_s or settings.NOTIFY_WATCH_INTERVAL_S

@@ -34,10 +34,12 @@ class NotifyTestView(APIView):
 
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "NotifyTestQueued",
-            {"key": serializers.CharField(), "channels": serializers.IntegerField()},
-        ),
+        responses={
+            202: inline_serializer(
+                "NotifyTestQueued",
+                {"key": serializers.CharField(), "channels": serializers.IntegerField()},
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         key = notify_test(by=request.user.get_username())
