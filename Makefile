@@ -64,7 +64,7 @@ manage: $(VENV)/.installed-runtime
 
 # The whole suite with coverage; then each package must be at 80% or more (coverage's own
 # --fail-under, per package).
-COVERED := mexc common listings trading risk monitoring sniperbot
+COVERED := common mexc listings trading risk monitoring alerts sniperbot
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 	@for p in $(COVERED); do \

@@ -1,8 +1,9 @@
 """Secrets never reach a log line: a filter on every handler scrubs them before formatting.
 
 Two nets: the values of configured secrets (API key and secret, SECRET_KEY, database and
-Redis passwords) wherever they appear, and anything shaped like a secret (a `signature=`
-query parameter, an API key header, a field named like a password or token).
+Redis passwords, the notification channels' URLs and their tokens) wherever they appear, and
+anything shaped like a secret (a `signature=` query parameter, an API key header, a field
+named like a password or token, an Apprise URL of a known service).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ _SHAPES = re.compile(
     r"(?i)(signature=|x-mexc-apikey[\"']?\s*[:=]\s*[\"']?|password[\"']?\s*[:=]\s*[\"']?"
     r"|api[_-]?key[\"']?\s*[:=]\s*[\"']?|secret[_-]?key[\"']?\s*[:=]\s*[\"']?"
     r"|authorization[\"']?\s*[:=]\s*[\"']?(?:token|bearer)?\s*)([^\s&\"',;}]+)"
+)
+# Apprise URLs of services whose URL carries a token: everything after the scheme goes.
+_NOTIFY_URL = re.compile(
+    r"(?i)\b((?:tgram|discord|slack|mailtos?|jsons?|xmls?|forms?|ntfys?|pover|pbul|gotifys?"
+    r"|matrixs?|msteams|signals?|apprises?|whatsapp|twilio|ses|sns|mmosts?|rocket|rockets)://)"
+    r"([^\s\"'<>]+)"
 )
 _SECRET_FIELD = re.compile(r"(?i)(password|secret|api_?key|token|signature|authorization)")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -33,6 +40,10 @@ def _configured_secrets() -> list[str]:
     for url in (getattr(settings, "DATABASE_URL", None), getattr(settings, "REDIS_URL", None)):
         if url:
             values.append(urlsplit(url).password or "")
+    if getattr(settings, "NOTIFY_URLS", None):
+        from alerts.channels import url_secrets  # cached: parsed once per NOTIFY_URLS value
+
+        values.extend(url_secrets())
     return [v for v in values if v and len(v) >= 6]
 
 
@@ -40,6 +51,7 @@ def redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = _NOTIFY_URL.sub(lambda m: m.group(1) + REDACTED, text)
     return _SHAPES.sub(lambda m: m.group(1) + REDACTED, text)
 
 

@@ -22,14 +22,19 @@ class Check:
 
 
 CHECKS: dict[str, Callable[[], Check]] = {}
+# Shown in /ready but not deciding it ("degraded" when failing): a broken Telegram channel
+# must not take the web process out of a load balancer.
+NOT_CRITICAL: set[str] = set()
 
 
-def register_checks(checks: dict[str, Callable[[], Check]]) -> None:
+def register_checks(checks: dict[str, Callable[[], Check]], *, critical: bool = True) -> None:
     """Add an app's checks under their names (shown in `/ready`); a name is taken once."""
     taken = {name for name, check in checks.items() if CHECKS.get(name, check) is not check}
     if taken:
         raise ValueError(f"readiness check already registered: {', '.join(sorted(taken))}")
     CHECKS.update(checks)
+    if not critical:
+        NOT_CRITICAL.update(checks)
 
 
 def readiness() -> tuple[bool, dict[str, Any]]:
@@ -46,4 +51,9 @@ def readiness() -> tuple[bool, dict[str, Any]]:
             "ms": round((time.perf_counter() - started) * 1000, 1),
             **result.extra,
         }
-    return all(r["ok"] for r in results.values()), results
+        if name in NOT_CRITICAL:
+            results[name]["critical"] = False
+            if not result.ok:
+                results[name]["status"] = "degraded"
+    ready = all(r["ok"] for name, r in results.items() if name not in NOT_CRITICAL)
+    return ready, results

@@ -113,6 +113,17 @@ CONFIG_FIELDSETS = [
         ],
     ),
     (
+        "Notifications",
+        [
+            (
+                "notify_events",
+                "Events",
+                "json",
+                'Which events are sent, e.g. {"buy_filled": true, "heartbeat": false}.',
+            ),
+        ],
+    ),
+    (
         "Timing (ms)",
         [
             ("recv_window_ms", "recvWindow", "integer", "1..1000 ms, sent with orders."),

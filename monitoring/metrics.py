@@ -43,6 +43,12 @@ circuit_breaker_open = Gauge(
     "1 while the circuit breaker in front of the exchange is open",
     multiprocess_mode="livemax",
 )
+notifications_total = Counter(
+    "notifications_total",
+    "Operator notifications by event and result (sent/retry/failed per channel; deduped, "
+    "disabled, no_channel, dropped before any send)",
+    ["event", "result"],
+)
 
 # Final statuses trading counts in trades_total (trading/execution.py, trading/inline.py).
 TRADE_COUNTED_STATUSES = ("filled", "failed", "rejected")

@@ -57,6 +57,7 @@ class TradeConfigAdmin(SimpleHistoryAdmin):
         ("At the open", {"fields": ("open_retry_window_ms", "open_retry_interval_ms")}),
         ("Symbols", {"fields": ("quote_asset", "symbol_allowlist", "symbol_denylist")}),
         ("Entry", {"fields": ("entry_order_type", "entry_slippage_pct")}),
+        ("Notifications", {"fields": ("notify_events",)}),
         ("Why", {"fields": ("change_reason",)}),
     )
 

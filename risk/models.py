@@ -24,6 +24,38 @@ MAX_RECV_WINDOW_MS = 1000  # MEXC's own advice; a larger window lets a delayed o
 MAX_OPEN_RETRY_WINDOW_MS = 60_000  # a minute of 10007 retries: later, the open is long past
 MAX_CONFIRMATION_TTL_S = 86_400  # a day: a held trade older than that is stale anyway
 ASSET_PATTERN = r"\A[A-Z0-9]{2,16}\Z"  # \Z, not $: "USDT\n" is not an asset
+# Operator notifications (alerts app): each event on or off. The vocabulary lives here, below
+# alerts, so the versioned config can default and validate it; alerts reads it from here.
+NOTIFY_EVENT_DEFAULTS: dict[str, bool] = {
+    "buy_filled": True,
+    "buy_refused_by_limit": True,
+    "exit_filled": True,
+    "order_unknown": True,
+    "breaker_open": True,
+    "breaker_closed": True,
+    "kill_switch": True,
+    "monitor_down": True,
+    "live_mode_changed": True,
+    "listing_detected": False,
+    "daily_summary": True,
+    "heartbeat": False,
+}
+
+
+def notify_events_default() -> dict[str, bool]:
+    return dict(NOTIFY_EVENT_DEFAULTS)
+
+
+def validate_notify_events(value: Any) -> None:
+    """A mapping of known event names to true/false (missing events keep their default)."""
+    if not isinstance(value, dict):
+        raise ValidationError('Give a mapping of event to true/false, e.g. {"buy_filled": true}.')
+    unknown = sorted(set(value) - set(NOTIFY_EVENT_DEFAULTS))
+    if unknown:
+        known = ", ".join(NOTIFY_EVENT_DEFAULTS)
+        raise ValidationError(f"Unknown event(s) {', '.join(unknown)}; known: {known}.")
+    if not all(isinstance(on, bool) for on in value.values()):
+        raise ValidationError("Each event is true (notify) or false (silent).")
 
 
 class TradingMode(models.TextChoices):
@@ -151,6 +183,12 @@ class TradeConfig(models.Model):
     )
     open_retry_interval_ms = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(1)], help_text="Interval of those retries."
+    )
+    notify_events = models.JSONField(
+        default=notify_events_default,
+        blank=True,
+        validators=[validate_notify_events],
+        help_text="Operator notifications, each event on (true) or off (false); see README.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -37,6 +37,7 @@ EDITABLE_FIELDS = (
     "open_retry_interval_ms",
     "entry_order_type",
     "entry_slippage_pct",
+    "notify_events",
 )
 
 

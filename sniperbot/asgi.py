@@ -11,7 +11,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from alerts.delivery import start_watcher  # noqa: E402
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
+
+# The web process notices a silent monitor (monitor_down) and sends the daily summary.
+start_watcher()
 
 application = ProtocolTypeRouter(
     {

@@ -58,6 +58,8 @@ def _refuse_live_without_keys(**_: object) -> None:
 
 @worker_ready.connect
 def _start_heartbeat(**_: object) -> None:
+    from alerts.delivery import start_watcher
     from monitoring.heartbeat import start_worker_heartbeat
 
     start_worker_heartbeat()
+    start_watcher()  # workers notice a silent monitor too (deduplicated per outage)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "risk",
     "listings",
     "trading",
+    "alerts",
 ]
 
 # --- Metrics: every process (web, monitor, workers) writes here; /metrics sums them ------
@@ -288,6 +289,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "websockets": {"level": "WARNING"},
+        # Apprise logs request URLs at DEBUG (a Telegram bot token is in its URL): never below
+        # WARNING; the redact filter scrubs notify URLs' tokens from whatever it does log.
+        "apprise": {"level": "WARNING"},
     },
 }
 INPROCESS_TRADE_THREADS = env_int("INPROCESS_TRADE_THREADS", 4, min_value=1, max_value=64)
@@ -310,3 +314,18 @@ BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 5, min_value=1)
 BREAKER_COOLDOWN_S = env_int("BREAKER_COOLDOWN_S", 30, min_value=1)
 DRY_RUN_SLIPPAGE_BPS = env_int("DRY_RUN_SLIPPAGE_BPS", 10, min_value=0, max_value=10_000)
 DRY_RUN_TAKER_FEE = env_decimal("DRY_RUN_TAKER_FEE", Decimal("0.001"), min_value=Decimal(0))
+
+# --- Operator notifications (alerts app; see README "Notifications") ---------------------------
+# Apprise URLs (tgram://, discord://, mailto://, json://...), separated by whitespace or newlines
+# (NOTIFY_URLS_FILE: one per line, `#` comments). They hold tokens: secrets, like the API keys.
+NOTIFY_URLS = env_secret("NOTIFY_URLS")
+# Link from a message to the dashboard (e.g. https://bot.example.com); unset: no link.
+NOTIFY_DASHBOARD_URL = env_url("NOTIFY_DASHBOARD_URL", None, schemes=("http", "https"))
+NOTIFY_RATE_PER_MIN = env_int("NOTIFY_RATE_PER_MIN", 20, min_value=1, max_value=600)
+NOTIFY_RATE_BURST = env_int("NOTIFY_RATE_BURST", 5, min_value=1, max_value=100)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, min_value=1, max_value=50)
+# Delay before each retry of a failed delivery, the last repeating.
+NOTIFY_BACKOFF_S = env_seconds_list("NOTIFY_BACKOFF_S", (1, 2, 4, 8, 16, 30))
+NOTIFY_MONITOR_DOWN_S = env_int("NOTIFY_MONITOR_DOWN_S", 30, min_value=5, max_value=3600)
+NOTIFY_DAILY_SUMMARY_HOUR = env_int("NOTIFY_DAILY_SUMMARY_HOUR", 8, min_value=0, max_value=23)
+NOTIFY_WATCH_INTERVAL_S = env_int("NOTIFY_WATCH_INTERVAL_S", 5, min_value=1, max_value=300)

@@ -13,6 +13,7 @@ api = [
     path("", include("trading.api.urls")),
     path("", include("risk.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("alerts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

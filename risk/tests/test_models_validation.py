@@ -1,5 +1,6 @@
 """Config validation lives on the model: the admin form and the API refuse the same things."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,7 @@ def _form_data(config, **overrides):
             if value:
                 data[name] = "on"
             continue
-        data[name] = str(value).replace("'", '"') if isinstance(value, list) else str(value)
+        data[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 

@@ -53,7 +53,15 @@ def test_ready_when_every_dependency_answers(token_client, exchange):
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "redis", "monitor", "worker", "exchange", "keys"}
+    assert set(body["checks"]) == {
+        "database",
+        "redis",
+        "monitor",
+        "worker",
+        "exchange",
+        "keys",
+        "notifications",
+    }
     assert all(check["ok"] for check in body["checks"].values())
     assert body["version"] and body["environment"]
 

@@ -897,6 +897,10 @@
       return list.map((s) => String(s).trim().toUpperCase()).filter(Boolean).join(",");
     }
     if (kind === "decimal") return trimDecimal(value);
+    if (kind === "json") {
+      if (typeof value !== "string") return JSON.stringify(value || {});
+      try { return JSON.stringify(JSON.parse(value)); } catch (e) { return value.trim(); }
+    }
     if (value === null || value === undefined) return "";
     return String(value).trim();
   }
@@ -914,6 +918,7 @@
     if (kind === "bool") input.checked = !!value;
     else if (kind === "symbols") input.value = (value || []).join(", ");
     else if (kind === "decimal") input.value = trimDecimal(value);
+    else if (kind === "json") input.value = JSON.stringify(value || {});
     else input.value = value === null || value === undefined ? "" : String(value);
   }
 
@@ -932,6 +937,9 @@
     const value = readField(name);
     if (kind === "bool") return value;
     if (kind === "symbols") return String(value).split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+    if (kind === "json") {
+      try { return JSON.parse(value); } catch (e) { return String(value).trim(); }
+    }
     return String(value).trim();
   }
 
