@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.services import notify
 from monitoring import events, metrics
 
 from .models import (
@@ -184,6 +185,16 @@ def _record(
 
     transaction.on_commit(hand_to_trading)  # first: trading waits for nothing else
     events.publish_on_commit(events.LISTING_CREATED, listing_payload(listing))
+    notify(
+        "listing_detected",
+        key=listing.pk,
+        payload={
+            "symbol": symbol,
+            "source": source.value,
+            "listed_at": listing.listed_at.isoformat(),
+            "listing_id": listing.pk,
+        },
+    )
     return RecordResult(listing=listing, created=True)
 
 

@@ -11,6 +11,7 @@ import threading
 from functools import cache
 
 from django.conf import settings
+from django.utils import timezone
 
 from monitoring.metrics import circuit_breaker_open
 from monitoring.models import HealthStatus
@@ -72,6 +73,7 @@ class ReportingBreaker:
             health_set(
                 component="circuit_breaker", status=HealthStatus.OK, detail={"state": "closed"}
             )
+            _notify_breaker("breaker_closed", {"reason": "the exchange answered again"})
 
     def record_failure(self) -> BreakerState:
         try:
@@ -84,6 +86,14 @@ class ReportingBreaker:
             health_set(
                 component="circuit_breaker", status=HealthStatus.DOWN, detail={"state": "open"}
             )
+            _notify_breaker(
+                "breaker_open",
+                {
+                    "failures": settings.BREAKER_FAILURE_THRESHOLD,
+                    "cooldown_s": settings.BREAKER_COOLDOWN_S,
+                    "reason": "consecutive exchange failures",
+                },
+            )
         return state
 
     def state(self) -> BreakerState:
@@ -91,6 +101,12 @@ class ReportingBreaker:
 
     def reset(self) -> None:
         self.inner.reset()
+
+
+def _notify_breaker(event: str, payload: dict) -> None:
+    from alerts.services import notify
+
+    notify(event, key=timezone.now().isoformat(timespec="seconds"), payload=payload)
 
 
 @cache

@@ -171,7 +171,35 @@ def trade_decide(signal: Signal, *, held: Trade | None = None) -> Decided:
                 raise TradeChanged(f"Trade {held.pk} is {held.status} now; nothing was done.")
             trade = held
     _log_decided(trade)
+    if trade.status == TradeStatus.REJECTED and trade.reason_code in LIMIT_REASONS:
+        from alerts.services import notify
+
+        notify(
+            "buy_refused_by_limit",
+            key=trade.reason_code,
+            payload={
+                "symbol": trade.symbol,
+                "mode": trade.mode,
+                "reason": trade.reason_code,
+                "quote_qty": trade.quote_qty,
+                "trade_id": trade.pk,
+            },
+        )
     return Decided(trade, held is None, wait_s)
+
+
+# Refusals by a limit the operator set (the phone hears of them once per limit per hour).
+LIMIT_REASONS = frozenset(
+    reason.value
+    for reason in (
+        Reason.MAX_TRADE_EXCEEDED,
+        Reason.MAX_POSITION_EXCEEDED,
+        Reason.MAX_TRADES_PER_HOUR,
+        Reason.TOO_MANY_IN_FLIGHT,
+        Reason.RATE_LIMITED,
+        Reason.KILL_SWITCH,
+    )
+)
 
 
 class TradeChanged(Exception):

@@ -119,6 +119,8 @@ def trade_transition(
         setattr(trade, name, value)
     if to != current and to in COUNTED:
         metrics.trades_total.labels(mode=trade.mode, status=to).inc()
+    if to != current:
+        _notify(trade, to)
     if publish:
         from .payloads import trade_payload
 
@@ -129,3 +131,38 @@ def trade_transition(
 def order_evidence_q() -> Q:
     """Rows whose order the exchange acknowledged."""
     return ~Q(exchange_order_id="")
+
+
+def _notify(trade: Trade, to: str) -> None:
+    """The operator's phone hears of fills and of outcomes the bot could not settle (queued
+    for the commit, delivered off this path: alerts.services.notify)."""
+    from alerts.services import notify
+
+    if to == TradeStatus.FILLED or (to == TradeStatus.PARTIALLY_FILLED and trade.executed_qty):
+        notify(
+            "buy_filled",
+            key=trade.pk,
+            payload={
+                "trade_id": trade.pk,
+                "symbol": trade.symbol,
+                "side": "buy",
+                "mode": trade.mode,
+                "quote_qty": trade.quote_qty,
+                "executed_qty": trade.executed_qty,
+                "avg_price": trade.avg_price,
+                "quote_spent": trade.quote_spent,
+                "reason": "" if to == TradeStatus.FILLED else "partial fill",
+            },
+        )
+    elif to == TradeStatus.UNKNOWN and trade.reason_code == "order_unknown":
+        notify(
+            "order_unknown",
+            key=trade.pk,
+            payload={
+                "trade_id": trade.pk,
+                "symbol": trade.symbol,
+                "side": "buy",
+                "mode": trade.mode,
+                "reason": trade.error_message[:200],
+            },
+        )

@@ -109,3 +109,6 @@ def no_push(monkeypatch):
 
 def money(text: str) -> Decimal:
     return Decimal(text)
+
+
+from alerts.tests.fixtures import notify_dispatcher, notify_receiver  # noqa: E402, F401
