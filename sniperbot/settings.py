@@ -193,6 +193,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a lost snipe is reconciled, never blindly re-run
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Notifications on a queue of their own: a slow channel never holds a worker a snipe needs
+# (Procfile: an `alerts` worker consumes it; trading workers consume `celery`).
+CELERY_TASK_ROUTES = {"alerts.deliver": {"queue": "alerts"}}
 CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_SOFT_TIME_LIMIT = 20
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

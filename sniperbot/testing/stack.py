@@ -288,6 +288,8 @@ class BotStack:
             "-A",
             "sniperbot",
             "worker",
+            "-Q",
+            "celery,alerts",  # one worker here; production runs an `alerts` worker apart
             "-P",
             "threads",
             "-c",
