@@ -347,6 +347,16 @@ class MexcRestClient:
         quotes = (BookQuote.from_json(t) for t in body if isinstance(t, dict))
         return {q.symbol: q for q in quotes if q.symbol}
 
+    async def depth_asks(self, symbol: str, limit: int = 100) -> list[tuple[Decimal, Decimal]]:
+        """GET /api/v3/depth: the ask side, best first, as (price, quantity)."""
+        query = encode_params([("symbol", symbol.upper()), ("limit", limit)])
+        body = await self._request("GET", "/api/v3/depth", query)
+        asks = []
+        for level in body.get("asks") or []:
+            if isinstance(level, list | tuple) and len(level) >= 2:
+                asks.append((dec(level[0]), dec(level[1])))
+        return sorted(asks)
+
     async def open_evidence(self, symbol: str) -> tuple[int, str] | None:
         """When the symbol opened, by the exchange's own records (ms, and which record):
         the oldest of its recent trades when that list holds its whole history (fewer than

@@ -44,12 +44,8 @@ class Entry:
     quantity: Decimal | None = None
 
 
-def not_tradable(rules: Rules, entry_order_type: str) -> str | None:
-    """Why the symbol must not be bought (naming the exchangeInfo field), or None."""
-    if rules.status != "1":
-        return f'exchangeInfo status is "{rules.status}", not "1" (online)'
-    if not rules.spot_allowed:
-        return "exchangeInfo isSpotTradingAllowed is false"
+def refused_for_good(rules: Rules, entry_order_type: str) -> str | None:
+    """What about the symbol will not change at its open: the order type, and selling."""
     wanted = "MARKET" if entry_order_type == MARKET else "LIMIT"
     if wanted not in rules.order_types:
         return f"exchangeInfo orderTypes {list(rules.order_types)} lacks {wanted}"
@@ -59,6 +55,32 @@ def not_tradable(rules: Rules, entry_order_type: str) -> str | None:
             "(1 = both sides)"
         )
     return None
+
+
+def not_tradable(rules: Rules, entry_order_type: str) -> str | None:
+    """Why the symbol must not be bought now (naming the exchangeInfo field), or None."""
+    if rules.status != "1":
+        return f'exchangeInfo status is "{rules.status}", not "1" (online)'
+    if not rules.spot_allowed:
+        return "exchangeInfo isSpotTradingAllowed is false"
+    return refused_for_good(rules, entry_order_type)
+
+
+def not_open_yet(rules: Rules | None) -> bool:
+    """The exchange does not (yet) let the API trade it: not listed, paused, or API spot
+    trading not enabled. At a listing's open this passes within moments (MEXC's 10007)."""
+    return rules is None or rules.status != "1" or not rules.spot_allowed
+
+
+def priced_ahead(
+    rules: Rules | None, ask: Decimal | None, reference: Decimal | None, entry_order_type: str
+) -> bool:
+    """Can the entry be priced before the open (so that only memory stands between the
+    open and the socket)? A MARKET needs no price; an IOC needs the symbol's rules and a
+    reference: the pre-open best ask or the operator's max entry price."""
+    if entry_order_type == MARKET:
+        return True
+    return rules is not None and not not_open_yet(rules) and bool(ask or reference)
 
 
 def _down(value: Decimal, decimals: int) -> Decimal:

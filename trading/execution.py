@@ -30,6 +30,17 @@ from mexc import errors as mexc_errors
 from monitoring import metrics
 from risk.guards import CircuitBreaker, RateLimiter
 
+from .entry import (
+    IOC_TYPE,
+    Entry,
+    Rules,
+    at_max_price,
+    entry_for,
+    max_price_in,
+    not_open_yet,
+    not_tradable,
+    walk_asks,
+)
 from .models import Trade, TradeStatus
 from .selectors import trade_latency_ms
 from .states import trade_transition
@@ -92,6 +103,11 @@ class OrderGateway(Protocol):
 
     def best_ask(self, symbol: str) -> Decimal | None: ...
 
+    def entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
+        """The symbol's rules (exchangeInfo, fresh) and best ask; None where not shown."""
+
+    def depth_asks(self, symbol: str) -> list[tuple[Decimal, Decimal]]: ...
+
     def server_time_ms(self) -> int: ...
 
 
@@ -106,6 +122,8 @@ class SendPolicy:
     open_retry_interval_ms: int = 50
     fresh_until_ms: int | None = None
     fires_at_us: int | None = None  # an announced listing's first order leaves at its open
+    entry: Entry | None = None  # the IOC at the cap, or a MARKET (None: MARKET by quote)
+    rules: Rules | None = None  # the symbol's, for a 30010 retry at the stated maximum
 
 
 @dataclass
@@ -140,16 +158,28 @@ def lease(seconds: float):
     return timezone.now() + timedelta(seconds=seconds)
 
 
-def _fail(trade: Trade, reason: str, message: str) -> None:
-    """A refusal by the exchange: no order exists (the table refuses it for an acked one)."""
+def _entry_fields(trade: Trade) -> dict:
+    """What the entry was (written with the outcome, not before the send)."""
+    return {
+        "order_type": trade.order_type,
+        "reference_price": trade.reference_price,
+        "price_cap": trade.price_cap,
+        "order_qty": trade.order_qty,
+    }
+
+
+def _fail(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
+    """A refusal (by the exchange, or the sender's own last check): no order exists (the
+    table refuses it for an acked one)."""
     trade_transition(
         trade,
-        TradeStatus.FAILED,
+        status,
         reason_code=reason,
         error_message=message[:2000],
         attempts=trade.attempts,
         sent_ns=trade.sent_ns,
         held_until=None,
+        **_entry_fields(trade),
     )
     log.warning("trade.failed", extra={"trade_id": trade.pk, "reason": reason})
 
@@ -165,31 +195,120 @@ def _renew(trade: Trade, seconds: float) -> None:
     )
 
 
+# --- entry ------------------------------------------------------------------------------------
+
+
+def prepare_entry(
+    trade: Trade,
+    inputs: tuple[Rules | None, Decimal | None],
+    *,
+    entry_order_type: str,
+    slippage_pct: Decimal,
+    reference: Decimal | None = None,
+) -> tuple[Entry, Rules | None] | None:
+    """The symbol checked (tradable, sellable) and the entry priced, from `inputs` (the
+    gateway's `entry_inputs`: exchangeInfo read afresh and the best ask; `reference`: a price
+    known before, which wins). None: refused, and the trade says why (nothing was sent)."""
+    rules, ask = inputs
+    if rules is None:
+        _refuse(trade, "not_tradable", f"{trade.symbol} is not in exchangeInfo.")
+        return None
+    why = not_tradable(rules, entry_order_type)
+    if why:
+        _refuse(trade, "not_tradable", f"{trade.symbol}: {why}.")
+        return None
+    try:
+        entry = entry_for(
+            entry_order_type=entry_order_type,
+            quote=trade.quote_qty,
+            reference=reference or ask,
+            slippage_pct=slippage_pct,
+            rules=rules,
+        )
+    except ValueError as exc:
+        _refuse(trade, "no_price", f"Cannot cap the entry of {trade.symbol}: {exc}.")
+        return None
+    _note_entry(trade, entry)
+    return entry, rules
+
+
+def entry_when_tradable(
+    trade: Trade,
+    gateway: OrderGateway,
+    policy: SendPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    **entry_rules,
+) -> tuple[Entry, Rules | None] | None:
+    """`prepare_entry` once the exchange lists the symbol as API-tradable with a price:
+    asked again every open retry interval inside the open retry window (a new listing is
+    often not API-tradable for its first moments: MEXC's 10007)."""
+    while True:
+        inputs = gateway.entry_inputs(trade.symbol)
+        waiting = not_open_yet(inputs[0]) or (not inputs[1] and not entry_rules.get("reference"))
+        if not waiting or not _in_open_window(policy, gateway.server_time_ms()):
+            return prepare_entry(trade, inputs, **entry_rules)
+        sleep(policy.open_retry_interval_ms / 1000)
+
+
+def _note_entry(trade: Trade, entry: Entry) -> None:
+    trade.order_type = entry.type
+    trade.reference_price = entry.reference
+    trade.price_cap = entry.cap
+    trade.order_qty = entry.quantity
+
+
+def _refuse(trade: Trade, reason: str, message: str) -> None:
+    _fail(trade, reason, message, status=TradeStatus.REJECTED)
+
+
 # --- dry run --------------------------------------------------------------------------------
 
 
-def fill_dry_run(trade: Trade, gateway: OrderGateway) -> None:
-    """Simulate the fill at the current best ask plus slippage: clearly labelled, never free."""
+def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None) -> None:
+    """Fill as the exchange would: walk the ask side of the book up to the entry's cap (a
+    MARKET entry: the whole book) for the quote amount; record the partial or empty fill the
+    live order would have had. Clearly labelled, never free (the taker fee is charged)."""
     trade.attempts, trade.sent_ns = 1, time.time_ns()
     try:
-        ask = gateway.best_ask(trade.symbol)
+        asks = gateway.depth_asks(trade.symbol)
     except mexc_errors.MexcError as exc:
-        ask = None
-        log.warning("dry_run.no_price", extra={"trade_id": trade.pk, "error": repr(exc)})
-    if not ask or ask <= 0:
-        _fail(trade, "no_price", f"No price for {trade.symbol} to simulate the fill.")
+        asks = []
+        log.warning("dry_run.no_book", extra={"trade_id": trade.pk, "error": repr(exc)})
+    if not asks:
+        _fail(trade, "no_price", f"No book for {trade.symbol} to simulate the fill.")
         return
-    slippage = Decimal(settings.DRY_RUN_SLIPPAGE_BPS) / Decimal(10_000)
-    price = ask * (1 + slippage)
-    fee = Decimal(settings.DRY_RUN_TAKER_FEE)
-    qty = (trade.quote_qty * (1 - fee) / price).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
+    cap = entry.cap if entry is not None and entry.type == IOC_TYPE else None
+    gross, spent = walk_asks(asks, cap=cap, quote=trade.quote_qty)
+    fee = Decimal(settings.DRY_RUN_TAKER_FEE)  # taken from the asset received, as MEXC does
+    qty = (gross * (1 - fee)).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
+    fields = {"exchange_order_id": f"dry-{trade.client_order_id}"}
+    if qty <= 0:
+        _acked(
+            trade,
+            TradeStatus.CANCELED,
+            reason_code="price_ran_away",
+            error_message=_ran_away(trade),
+            executed_qty=Decimal(0),
+            quote_spent=Decimal(0),
+            **fields,
+        )
+        return
+    full = spent >= trade.quote_qty * Decimal("0.999")
     _acked(
         trade,
-        TradeStatus.FILLED,
-        exchange_order_id=f"dry-{trade.client_order_id}",
+        TradeStatus.FILLED if full else TradeStatus.PARTIALLY_FILLED,
         executed_qty=qty,
-        avg_price=price,
-        quote_spent=trade.quote_qty,
+        avg_price=spent / gross,
+        quote_spent=spent,
+        **fields,
+    )
+
+
+def _ran_away(trade: Trade) -> str:
+    return (
+        f"Nothing filled: the price ran past the cap {trade.price_cap} "
+        f"(reference {trade.reference_price})."
     )
 
 
@@ -197,6 +316,7 @@ def _acked(trade: Trade, status: str, **fields) -> bool:
     acked = time.time_ns()
     start = trade.confirmed_ns or trade.risk_done_ns
     fields = {
+        **_entry_fields(trade),
         "sent_ns": trade.sent_ns,
         "attempts": trade.attempts,
         "acked_ns": acked,
@@ -250,6 +370,9 @@ def send_live(
 
     seen = _Attempt()
     maybe_placed = resend  # a resend after an unknown outcome, not a retry of a refusal
+    entry = policy.entry
+    if entry is not None:
+        _note_entry(trade, entry)
     while True:
         if trade.attempts and not _readmitted(trade, gateway, guards, policy, sleep, maybe_placed):
             return
@@ -261,9 +384,19 @@ def send_live(
             "client_order_id": trade.client_order_id,
             "recv_window_ms": policy.recv_window_ms,
         }
+        at_us = policy.fires_at_us if trade.attempts == 1 else None
         try:
-            if trade.attempts == 1 and policy.fires_at_us is not None:
-                order_id, trade.sent_ns = gateway.place_market_buy_at(policy.fires_at_us, **order)
+            if entry is not None and entry.type == IOC_TYPE:
+                order_id, trade.sent_ns = gateway.place_ioc_buy(
+                    symbol=trade.symbol,
+                    price=entry.cap,
+                    quantity=entry.quantity,
+                    client_order_id=trade.client_order_id,
+                    recv_window_ms=policy.recv_window_ms,
+                    at_us=at_us,
+                )
+            elif at_us is not None:
+                order_id, trade.sent_ns = gateway.place_market_buy_at(at_us, **order)
             else:
                 order_id = gateway.place_market_buy(**order)
         except mexc_errors.SymbolNotTradable as exc:
@@ -325,6 +458,33 @@ def send_live(
                 _fail(trade, "exchange_unavailable", str(exc))
                 return
             continue
+        except mexc_errors.MarketOrderDisabled as exc:
+            guards.breaker.record_success()
+            _fail(
+                trade,
+                "market_order_refused",
+                f"MEXC refuses MARKET orders for {trade.symbol} now ({exc}); new listings "
+                "often refuse them in their first minute: choose the limit_ioc entry.",
+            )
+            return
+        except mexc_errors.NoLiquidity as exc:
+            guards.breaker.record_success()
+            maximum = max_price_in(str(exc))
+            retry = (
+                at_max_price(entry, maximum, policy.rules)
+                if entry is not None
+                and maximum is not None
+                and policy.rules is not None
+                and not seen.notes
+                else None
+            )
+            if retry is not None and _in_open_window(policy, gateway.server_time_ms()):
+                seen.notes.append(f"30010: retried once at the exchange's maximum {maximum}")
+                entry = retry
+                _note_entry(trade, entry)
+                continue  # refused: nothing was placed, the same id is safe to send
+            _fail(trade, "price_above_exchange_maximum", f"{exc} (cap {trade.price_cap})")
+            return
         except mexc_errors.MexcError as exc:
             guards.breaker.record_success()  # the exchange answered; the order was refused
             if trade.attempts > 1:
@@ -387,6 +547,14 @@ def _readmitted(
     return False
 
 
+def _in_open_window(policy: SendPolicy, now_ms: int) -> bool:
+    """Inside the open retry window (or no open known: a detected listing, freshness
+    bounds it instead)."""
+    if policy.open_at_ms is None:
+        return _fresh(policy, now_ms)
+    return now_ms < policy.open_at_ms + policy.open_retry_window_ms and _fresh(policy, now_ms)
+
+
 def _fresh(policy: SendPolicy, at_ms: float) -> bool:
     return policy.fresh_until_ms is None or at_ms <= policy.fresh_until_ms
 
@@ -430,6 +598,9 @@ def apply_order_state(trade: Trade, state: OrderState) -> bool:
     to = STATUS_FROM_EXCHANGE.get(state.status, TradeStatus.SUBMITTED)
     if to == TradeStatus.CANCELED and state.executed_qty > 0:
         to = TradeStatus.PARTIALLY_FILLED  # money was spent: never a plain "canceled"
+    extra = {}
+    if to == TradeStatus.CANCELED and trade.order_type == IOC_TYPE:
+        extra = {"reason_code": "price_ran_away", "error_message": _ran_away(trade)}
     fields = {
         "reason_code": "" if trade.reason_code == "order_unknown" else trade.reason_code,
         "exchange_order_id": state.exchange_order_id or trade.exchange_order_id,
@@ -437,6 +608,7 @@ def apply_order_state(trade: Trade, state: OrderState) -> bool:
         "quote_spent": state.quote_spent,
         "avg_price": state.avg_price,
         "held_until": None,
+        **extra,
     }
     if trade.status == TradeStatus.PENDING or (
         trade.status == TradeStatus.UNKNOWN and not trade.acked_ns

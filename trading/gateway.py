@@ -19,6 +19,7 @@ from mexc.errors import MexcError
 from mexc.rest import MexcRestClient
 from monitoring.metrics import exchange_errors
 
+from .entry import Rules
 from .execution import OrderState
 
 CALL_TIMEOUT_S = 30.0
@@ -121,6 +122,63 @@ class MexcGateway:
 
         return self._run(at())
 
+    def entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
+        """The symbol's rules (exchangeInfo, read afresh: never a stale cache for a new
+        symbol) and its best ask, asked together (one round trip's time). None for what the
+        exchange does not show (not listed yet, an empty book)."""
+
+        async def both() -> tuple[Rules | None, Decimal | None]:
+            rules, quote = await asyncio.gather(
+                self.client.symbol_rules(symbol, refresh=True),
+                self.client.book_ticker(symbol),
+                return_exceptions=True,
+            )
+            return (
+                None if isinstance(rules, BaseException) else plain_rules(rules),
+                None
+                if isinstance(quote, BaseException) or not quote.ask_price
+                else quote.ask_price,
+            )
+
+        return self._run(both())
+
+    def place_ioc_buy(
+        self,
+        *,
+        symbol: str,
+        price: Decimal,
+        quantity: Decimal,
+        client_order_id: str,
+        recv_window_ms: int,
+        at_us: int | None = None,
+    ) -> tuple[str, int]:
+        """An IMMEDIATE_OR_CANCEL limit BUY (at `at_us` by the exchange's clock, if given):
+        what does not fill at once is canceled by the exchange. (order id, sent ns)."""
+
+        async def send() -> tuple[str, int]:
+            if at_us is not None:
+                while (left := at_us - self.client.server_time_us()) > SPIN_US:
+                    await asyncio.sleep((left - SPIN_US) / 1e6)
+                while self.client.server_time_us() < at_us:
+                    pass
+            sent_ns = time.time_ns()
+            ack = await self.client.place_order(
+                symbol=symbol,
+                side="BUY",
+                type="IMMEDIATE_OR_CANCEL",
+                price=price.normalize(),
+                quantity=quantity.normalize(),
+                client_order_id=client_order_id,
+                recv_window=recv_window_ms,
+            )
+            return ack.order_id, sent_ns
+
+        return self._run(send())
+
+    def depth_asks(self, symbol: str) -> list[tuple[Decimal, Decimal]]:
+        """The ask side of the book, best first (the dry run walks it)."""
+        return self._run(self.client.depth_asks(symbol))
+
     def listed_order(self, *, symbol: str, client_order_id: str) -> OrderState | None:
         """The order among the symbol's open orders, then its recent ones (allOrders)."""
         for ask in (self.client.open_orders, self.client.all_orders):
@@ -170,4 +228,18 @@ def _state(order) -> OrderState:
         exchange_order_id=order.order_id,
         executed_qty=order.executed_qty,
         quote_spent=order.cummulative_quote_qty,
+    )
+
+
+def plain_rules(rules) -> Rules:
+    """mexc.types.SymbolRules as the plain data trading.entry judges."""
+    return Rules(
+        status=str(rules.status),
+        spot_allowed=bool(rules.spot_allowed),
+        order_types=tuple(rules.order_types),
+        trade_side_type=rules.trade_side_type if rules.trade_side_type is not None else 1,
+        price_decimals=rules.quote_precision if rules.quote_precision is not None else 8,
+        qty_decimals=rules.base_asset_precision if rules.base_asset_precision is not None else 8,
+        min_qty=rules.min_qty or Decimal(0),
+        min_quote=rules.min_quote or Decimal(0),
     )

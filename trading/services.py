@@ -29,7 +29,16 @@ from risk.models import TradeConfig, TradingMode
 from risk.selectors import config_get_active, config_lock, config_version_id
 from risk.services import risk_evaluate, risk_limits
 
-from .execution import SendPolicy, fill_dry_run, lease, send_hold_s, send_live
+from .entry import Entry, not_open_yet, priced_ahead, refused_for_good
+from .execution import (
+    SendPolicy,
+    entry_when_tradable,
+    fill_dry_run,
+    lease,
+    prepare_entry,
+    send_hold_s,
+    send_live,
+)
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
 from .selectors import decision_inputs
@@ -276,7 +285,9 @@ def send_policy(config: TradeConfig, signal: Signal | None) -> SendPolicy:
 
 
 def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sleep) -> Trade:
-    """Send a trade this caller decided and claimed (pending), after its slot's wait."""
+    """Send a trade this caller decided and claimed (pending), after its slot's wait: the
+    symbol checked and the entry priced (`prepare_entry`), then the dry-run fill or the
+    live order."""
     from .runtime import get_gateway, get_guards
 
     trade = decided.trade
@@ -285,10 +296,24 @@ def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sle
     if decided.wait_s > 0:
         sleep(decided.wait_s)
     gateway = get_gateway()
+    config = config_get_active()
+    policy = send_policy(config, signal)
+    prepared = entry_when_tradable(
+        trade,
+        gateway,
+        policy,
+        sleep=sleep,
+        entry_order_type=config.entry_order_type,
+        slippage_pct=config.entry_slippage_pct,
+    )
+    if prepared is None:
+        return trade
+    entry, rules = prepared
     if trade.mode == TradingMode.DRY_RUN:
-        fill_dry_run(trade, gateway)
+        fill_dry_run(trade, gateway, entry)
     else:
-        send_live(trade, gateway, get_guards(), send_policy(config_get_active(), signal))
+        policy = replace(policy, entry=entry, rules=rules)
+        send_live(trade, gateway, get_guards(), policy)
     return trade
 
 
@@ -456,10 +481,16 @@ class Armed:
     decided: Decided
     signal: Signal
     fires_at_ms: int
+    max_entry_price: Decimal | None = None  # the operator's reference, known before
 
 
 def trade_arm(
-    *, symbol: str, quote_asset: str, open_at: datetime, listing_id: int | None = None
+    *,
+    symbol: str,
+    quote_asset: str,
+    open_at: datetime,
+    listing_id: int | None = None,
+    max_entry_price: Decimal | None = None,
 ) -> Armed:
     """Decide an announced listing's trade now, before its open: checked, recorded, claimed.
     The same client order id as its detection, so the stream's sighting finds this row."""
@@ -475,7 +506,12 @@ def trade_arm(
         fires_at_ms=open_ms,
         stamps=Stamps(detected_ns=open_ms * 1_000_000),
     )
-    return Armed(decided=trade_decide(signal), signal=signal, fires_at_ms=open_ms)
+    return Armed(
+        decided=trade_decide(signal),
+        signal=signal,
+        fires_at_ms=open_ms,
+        max_entry_price=max_entry_price,
+    )
 
 
 def trade_fire(
@@ -504,7 +540,35 @@ def trade_fire(
         decided = trade_decide(replace(armed.signal, fires_at_ms=armed.fires_at_ms), held=trade)
         if trade.status != TradeStatus.PENDING:
             return trade
+    gateway = get_gateway()
     policy = send_policy(config, armed.signal)
+    entry_rules = dict(
+        entry_order_type=config.entry_order_type,
+        slippage_pct=config.entry_slippage_pct,
+        reference=armed.max_entry_price,
+    )
+    # The reference known before the open: the pre-open book where the exchange shows one,
+    # else the operator's max entry price; either way the symbol's rules. Without them the
+    # entry is priced at the open, from the first price (one round trip later).
+    rules, ask = inputs = gateway.entry_inputs(trade.symbol)
+    why = rules and refused_for_good(rules, config.entry_order_type)
+    if why:  # not buyable or not sellable, whatever the open brings: refused now
+        trade_transition(
+            trade,
+            TradeStatus.REJECTED,
+            reason_code=Reason.NOT_TRADABLE.value,
+            error_message=f"{trade.symbol}: {why}.",
+            held_until=None,
+        )
+        return trade
+    ready = None
+    if priced_ahead(rules, ask, armed.max_entry_price, config.entry_order_type):
+        if rules is None or not_open_yet(rules):  # a MARKET: the exchange says at the open
+            ready = (Entry(type="MARKET", quote=trade.quote_qty), None)
+        else:
+            ready = prepare_entry(trade, inputs, **entry_rules)
+            if ready is None:
+                return trade
     fires_at_ms = armed.fires_at_ms
     if trade.mode == TradingMode.LIVE:
         allowed, wait_s = get_guards().admit((policy.fresh_until_ms - clock()) / 1000)
@@ -525,12 +589,22 @@ def trade_fire(
             )
             return trade
         fires_at_ms = max(fires_at_ms, clock() + int(wait_s * 1000))
+    if ready is None:  # priced at the open: wait for the first price
+        _wait_until(fires_at_ms, clock, sleep)
+        ready = entry_when_tradable(trade, gateway, policy, sleep=sleep, **entry_rules)
+        if ready is None:
+            return trade
+        at_us = None
+    else:
         _wait_until(fires_at_ms - PREFIRE_S * 1000, clock, sleep)  # a later slot: sleep here
-        policy = replace(policy, fires_at_us=fires_at_ms * 1000)
-        send_live(trade, get_gateway(), get_guards(), policy, sleep=sleep)
+        at_us = fires_at_ms * 1000
+    entry, rules = ready
+    if trade.mode == TradingMode.DRY_RUN:
+        _wait_until(fires_at_ms, clock, sleep)
+        fill_dry_run(trade, gateway, entry)
         return trade
-    _wait_until(fires_at_ms, clock, sleep)
-    fill_dry_run(trade, get_gateway())
+    policy = replace(policy, fires_at_us=at_us, entry=entry, rules=rules)
+    send_live(trade, gateway, get_guards(), policy, sleep=sleep)
     return trade
 
 
@@ -558,5 +632,6 @@ def trade_snipe_announced(*, upcoming_id: int, sleep=time.sleep) -> Trade | None
         quote_asset=upcoming.quote_asset,
         open_at=listing.listed_at if listing else upcoming.open_at,
         listing_id=listing.pk if listing else None,
+        max_entry_price=upcoming.max_entry_price,
     )
     return trade_fire(armed, sleep=sleep)

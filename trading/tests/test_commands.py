@@ -18,8 +18,8 @@ def trade(*args: str) -> str:
 
 def test_a_dry_run_trade_reports_its_fill_and_latency(exchange):
     exchange.list_symbol(symbol="CLIUSDT", open_in_ms=0, price="0.5")
-    line = trade("cliusdt", "--quote", "5", "--by", "ops-oncall")
-    assert "CLIUSDT 5.00000000 [dry_run] filled" in line
+    line = trade("cliusdt", "--quote", "10", "--by", "ops-oncall")
+    assert "CLIUSDT 10.00000000 [dry_run] filled" in line
     assert "decision->ack" in line
     assert exchange.orders() == []
     assert AuditEvent.objects.get(action="trade.manual").actor_label == "ops-oncall"

@@ -14,8 +14,10 @@ from trading.models import Trade, TradeStatus
 from trading.reconcile import trades_reconcile
 from trading.runtime import get_gateway, get_guards
 from trading.services import (
+    trade_arm,
     trade_cancel,
     trade_confirm,
+    trade_fire,
     trade_manual,
     trade_snipe,
     trade_snipe_announced,
@@ -52,18 +54,34 @@ def past_its_lease(trade: Trade) -> None:
 
 
 def test_auto_trade_on_sends_a_market_buy_for_the_quote_amount(exchange, live):
+    config_update(actor=None, changes={"entry_order_type": "market"}, reason="market entry")
     listing = listing_on(exchange)
     trade = trade_snipe(listing_id=listing.pk)
     assert trade.status == TradeStatus.FILLED and trade.mode == "live"
     (order,) = exchange.orders()
     assert order["type"] == "MARKET" and order["side"] == "BUY"
-    assert order["quoteOrderQty"] == "20"  # not the row's 8 decimals: MEXC refuses the scale
+    # never the row's 8 decimals: at most the symbol's quote precision (MEXC refuses more)
+    assert Decimal(order["quoteOrderQty"]) == 20 and len(order["quoteOrderQty"]) < len(
+        "20.00000000"
+    )
     assert order["clientOrderId"] == trade.client_order_id
     assert trade.exchange_order_id.startswith("C02__")
-    assert trade.executed_qty > 0 and Decimal("19") < trade.quote_spent <= Decimal("20")
+    assert trade.executed_qty > 0 and Decimal("18") < trade.quote_spent <= Decimal("20")
     assert trade.avg_price == trade.quote_spent / trade.executed_qty
     assert trade.decision_to_ack_ms is not None and trade.decision_to_ack_ms > 0
     assert trade.risk_done_ns <= trade.sent_ns <= trade.acked_ns
+
+
+def test_by_default_a_buy_is_an_ioc_limit_at_the_cap_over_the_first_price(exchange, live):
+    listing = listing_on(exchange)
+    trade = trade_snipe(listing_id=listing.pk)
+    (order,) = exchange.orders()
+    assert order["type"] == "IMMEDIATE_OR_CANCEL" and order["side"] == "BUY"
+    assert trade.order_type == "IMMEDIATE_OR_CANCEL"
+    assert trade.price_cap == Decimal(order["price"]) <= trade.reference_price * Decimal("1.2")
+    assert Decimal(order["quantity"]) == trade.order_qty
+    assert trade.order_qty * trade.price_cap <= Decimal("20")
+    assert trade.status == TradeStatus.FILLED and trade.avg_price <= trade.price_cap
 
 
 def test_above_the_limit_is_rejected_before_the_exchange(exchange, live):
@@ -150,12 +168,20 @@ def test_the_breaker_opens_after_consecutive_failures_and_rejects(exchange, live
 
 
 def test_10007_right_after_the_open_is_retried_inside_the_window(exchange, live):
+    config_update(actor=None, changes={"entry_order_type": "market"}, reason="market entry")
     exchange.list_symbol(symbol="LATEAPIUSDT", open_in_ms=0, price="1", api_enable_delay_ms=300)
     listing = ListingFactory(symbol="LATEAPIUSDT")
-    trade = trade_snipe(listing_id=listing.pk)
+    armed = trade_arm(symbol="LATEAPIUSDT", quote_asset="USDT", open_at=listing.listed_at)
+    trade = trade_fire(armed)  # a MARKET fires at the open, whatever exchangeInfo says
     assert trade.status == TradeStatus.FILLED
     rejected = [o for o in exchange.orders() if o["error_code"] == 10007]
     assert rejected and len(exchange.accepted_orders()) == 1
+
+
+def test_an_ioc_entry_waits_inside_the_window_until_the_api_may_trade_it(exchange, live):
+    exchange.list_symbol(symbol="LATEIOCUSDT", open_in_ms=0, price="1", api_enable_delay_ms=300)
+    trade = trade_snipe(listing_id=ListingFactory(symbol="LATEIOCUSDT").pk)
+    assert trade.status == TradeStatus.FILLED and len(exchange.accepted_orders()) == 1
 
 
 def test_a_worker_killed_between_send_and_record_is_settled_by_the_reconciler(exchange, live):
