@@ -137,18 +137,23 @@ def max_price_in(message: str) -> Decimal | None:
 
 
 def walk_asks(
-    asks: list[tuple[Decimal, Decimal]], *, cap: Decimal | None, quote: Decimal
+    asks: list[tuple[Decimal, Decimal]],
+    *,
+    cap: Decimal | None,
+    quote: Decimal,
+    quantity: Decimal | None = None,
 ) -> tuple[Decimal, Decimal]:
-    """What an order for `quote` fills against `asks` (ascending), at prices up to `cap`
-    (None: any): (quantity, quote spent). The dry run's fill, as the exchange would walk it."""
+    """What an order fills against `asks` (ascending), at prices up to `cap` (None: any):
+    (quantity, quote spent). An IOC limit buys up to its `quantity`; a MARKET by quote
+    spends up to `quote`. The dry run's fill, as the exchange walks the book."""
     filled_qty = spent = Decimal(0)
     for price, qty in asks:
         if cap is not None and price > cap:
             break
-        left = quote - spent
-        if left <= 0:
+        want = (quote - spent) / price if quantity is None else quantity - filled_qty
+        if want <= 0:
             break
-        take = min(qty, left / price)
+        take = min(qty, want)
         filled_qty += take
         spent += take * price
     return filled_qty, spent

@@ -278,8 +278,13 @@ def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None
     if not asks:
         _fail(trade, "no_price", f"No book for {trade.symbol} to simulate the fill.")
         return
-    cap = entry.cap if entry is not None and entry.type == IOC_TYPE else None
-    gross, spent = walk_asks(asks, cap=cap, quote=trade.quote_qty)
+    ioc = entry is not None and entry.type == IOC_TYPE
+    gross, spent = walk_asks(
+        asks,
+        cap=entry.cap if ioc else None,
+        quote=trade.quote_qty,
+        quantity=entry.quantity if ioc else None,
+    )
     fee = Decimal(settings.DRY_RUN_TAKER_FEE)  # taken from the asset received, as MEXC does
     qty = (gross * (1 - fee)).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
     fields = {"exchange_order_id": f"dry-{trade.client_order_id}"}
@@ -294,7 +299,7 @@ def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None
             **fields,
         )
         return
-    full = spent >= trade.quote_qty * Decimal("0.999")
+    full = gross >= entry.quantity if ioc else spent >= trade.quote_qty * Decimal("0.999")
     _acked(
         trade,
         TradeStatus.FILLED if full else TradeStatus.PARTIALLY_FILLED,

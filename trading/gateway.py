@@ -124,21 +124,22 @@ class MexcGateway:
 
     def entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
         """The symbol's rules (exchangeInfo, read afresh: never a stale cache for a new
-        symbol) and its best ask, asked together (one round trip's time). None for what the
-        exchange does not show (not listed yet, an empty book)."""
+        symbol) and the first price seen (its last trade, else its best ask), asked together
+        (one round trip's time). None for what the exchange does not show yet."""
 
         async def both() -> tuple[Rules | None, Decimal | None]:
-            rules, quote = await asyncio.gather(
+            rules, last, quote = await asyncio.gather(
                 self.client.symbol_rules(symbol, refresh=True),
+                self.client.ticker_price(symbol),
                 self.client.book_ticker(symbol),
                 return_exceptions=True,
             )
-            return (
-                None if isinstance(rules, BaseException) else plain_rules(rules),
-                None
-                if isinstance(quote, BaseException) or not quote.ask_price
-                else quote.ask_price,
-            )
+            # The first price seen: the last trade where there is one (at the open: the
+            # opening trade), else the best ask.
+            price = None if isinstance(last, BaseException) or not last else last
+            if price is None and not isinstance(quote, BaseException) and quote.ask_price:
+                price = quote.ask_price
+            return (None if isinstance(rules, BaseException) else plain_rules(rules), price)
 
         return self._run(both())
 
