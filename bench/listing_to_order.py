@@ -47,7 +47,7 @@ SETTLE_S = 2.0
 LIMITS = {
     "auto_trade": True,
     "mode": "live",
-    "snipe_quote_usdt": "5",
+    "snipe_quote_usdt": "10",  # an IOC at the cap must clear the 5 USDT minimum
     "max_trade_usdt": "100",
     "max_position_usdt": "1000000",
     "high_value_threshold_usdt": "1000000",

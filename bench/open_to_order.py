@@ -51,6 +51,10 @@ from pathlib import Path
 
 from bench._table import machine, print_table, stats, verdict
 from bench.listing_to_order import LIMITS
+
+# The 2 ms target holds where the entry is known before the open (issue: MARKET, a pre-open
+# book, or the operator's price); these listings show no book before their open: MARKET.
+CONFIG = {**LIMITS, "entry_order_type": "market"}
 from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 
 SINGLES = 32
@@ -296,7 +300,7 @@ def run_shape(
     try:
         # Armed: the monitor starts stopped, the listings are scheduled, then the operator
         # starts it: its first calendar fetch announces every one of them.
-        stack.start(monitor_running=detected, config=LIMITS)
+        stack.start(monitor_running=detected, config=CONFIG)
         if redis_url:
             wait_until(
                 lambda: stack.rows(
