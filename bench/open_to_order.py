@@ -51,12 +51,11 @@ from pathlib import Path
 
 from bench._table import machine, print_table, stats, verdict
 from bench.listing_to_order import LIMITS
+from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 
 # The 2 ms target holds where the entry is known before the open (issue: MARKET, a pre-open
 # book, or the operator's price); these listings show no book before their open: MARKET.
 CONFIG = {**LIMITS, "entry_order_type": "market"}
-from sniperbot.testing.stack import BotStack, RedisServer, wait_until
-
 SINGLES = 32
 GAP_S = 1.5
 BURST = 20
