@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -104,7 +105,10 @@ class OrderGateway(Protocol):
     def best_ask(self, symbol: str) -> Decimal | None: ...
 
     def entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
-        """The symbol's rules (exchangeInfo, fresh) and best ask; None where not shown."""
+        """The symbol's rules (exchangeInfo, fresh) and first price; None where not shown."""
+
+    def start_entry_inputs(self, symbol: str) -> Future:
+        """`entry_inputs`, started now; its `.result()` later."""
 
     def depth_asks(self, symbol: str) -> list[tuple[Decimal, Decimal]]: ...
 
@@ -238,13 +242,16 @@ def entry_when_tradable(
     policy: SendPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    asked=None,
     **entry_rules,
 ) -> tuple[Entry, Rules | None] | None:
     """`prepare_entry` once the exchange lists the symbol as API-tradable with a price:
     asked again every open retry interval inside the open retry window (a new listing is
-    often not API-tradable for its first moments: MEXC's 10007)."""
+    often not API-tradable for its first moments: MEXC's 10007). `asked`: the first ask,
+    started earlier (`start_entry_inputs`)."""
     while True:
-        inputs = gateway.entry_inputs(trade.symbol)
+        inputs = asked.result() if asked is not None else gateway.entry_inputs(trade.symbol)
+        asked = None
         waiting = not_open_yet(inputs[0]) or (not inputs[1] and not entry_rules.get("reference"))
         if not waiting or not _in_open_window(policy, gateway.server_time_ms()):
             return prepare_entry(trade, inputs, **entry_rules)

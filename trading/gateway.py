@@ -123,25 +123,30 @@ class MexcGateway:
         return self._run(at())
 
     def entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
+        return self._result(self.start_entry_inputs(symbol))
+
+    def start_entry_inputs(self, symbol: str) -> Future:
+        """`entry_inputs`, asked now on the gateway's loop (the caller collects it with
+        `.result()` once it has decided: the exchange answers while the database works)."""
+        return asyncio.run_coroutine_threadsafe(self._entry_inputs(symbol), self._loop)
+
+    async def _entry_inputs(self, symbol: str) -> tuple[Rules | None, Decimal | None]:
         """The symbol's rules (exchangeInfo, read afresh: never a stale cache for a new
         symbol) and the first price seen (its last trade, else its best ask), asked together
         (one round trip's time). None for what the exchange does not show yet."""
 
-        async def both() -> tuple[Rules | None, Decimal | None]:
-            rules, last, quote = await asyncio.gather(
-                self.client.symbol_rules(symbol, refresh=True),
-                self.client.ticker_price(symbol),
-                self.client.book_ticker(symbol),
-                return_exceptions=True,
-            )
-            # The first price seen: the last trade where there is one (at the open: the
-            # opening trade), else the best ask.
-            price = None if isinstance(last, BaseException) or not last else last
-            if price is None and not isinstance(quote, BaseException) and quote.ask_price:
-                price = quote.ask_price
-            return (None if isinstance(rules, BaseException) else plain_rules(rules), price)
-
-        return self._run(both())
+        rules, last, quote = await asyncio.gather(
+            self.client.symbol_rules(symbol, refresh=True),
+            self.client.ticker_price(symbol),
+            self.client.book_ticker(symbol),
+            return_exceptions=True,
+        )
+        # The first price seen: the last trade where there is one (at the open: the opening
+        # trade), else the best ask.
+        price = None if isinstance(last, BaseException) or not last else last
+        if price is None and not isinstance(quote, BaseException) and quote.ask_price:
+            price = quote.ask_price
+        return (None if isinstance(rules, BaseException) else plain_rules(rules), price)
 
     def place_ioc_buy(
         self,

@@ -284,7 +284,9 @@ def send_policy(config: TradeConfig, signal: Signal | None) -> SendPolicy:
 # --- the send ---------------------------------------------------------------------------------
 
 
-def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sleep) -> Trade:
+def trade_send(
+    decided: Decided, signal: Signal | None = None, *, sleep=time.sleep, asked=None
+) -> Trade:
     """Send a trade this caller decided and claimed (pending), after its slot's wait: the
     symbol checked and the entry priced (`prepare_entry`), then the dry-run fill or the
     live order."""
@@ -295,6 +297,7 @@ def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sle
         return trade
     if decided.wait_s > 0:
         sleep(decided.wait_s)
+        asked = None  # the prices asked before the wait are stale now
     gateway = get_gateway()
     config = config_get_active()
     policy = send_policy(config, signal)
@@ -303,6 +306,7 @@ def trade_send(decided: Decided, signal: Signal | None = None, *, sleep=time.sle
         gateway,
         policy,
         sleep=sleep,
+        asked=asked,
         entry_order_type=config.entry_order_type,
         slippage_pct=config.entry_slippage_pct,
     )
@@ -335,13 +339,20 @@ def trade_snipe(*, listing_id: int, stamps: Stamps = Stamps()) -> Trade | None:
         opened_at_ms=int(listing.listed_at.timestamp() * 1000),
         stamps=stamps,
     )
+    from .runtime import get_gateway
+
+    existing = Trade.objects.filter(client_order_id=signal.client_order_id).first()
+    if existing is not None:  # its announcement armed it (the common case): nothing to ask
+        Trade.objects.filter(pk=existing.pk, listing__isnull=True).update(listing_id=listing.pk)
+        return existing
+    asked = get_gateway().start_entry_inputs(listing.symbol)  # answered while we decide
     decided = trade_decide(signal)
     if not decided.created:
         Trade.objects.filter(pk=decided.trade.pk, listing__isnull=True).update(
             listing_id=listing.pk
         )
         return decided.trade
-    return trade_send(decided, signal)
+    return trade_send(decided, signal, asked=asked)
 
 
 def trade_manual(
