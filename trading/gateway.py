@@ -90,6 +90,14 @@ class MexcGateway:
             self._run(self.client.query_order(symbol=symbol, client_order_id=client_order_id))
         )
 
+    async def _until(self, at_us: int) -> None:
+        """Until `at_us` by the exchange's clock: asleep until SPIN_US before it (the loop's
+        timers are that coarse), then spinning."""
+        while (left := at_us - self.client.server_time_us()) > SPIN_US:
+            await asyncio.sleep((left - SPIN_US) / 1e6)
+        while self.client.server_time_us() < at_us:
+            pass
+
     def place_market_buy_at(
         self,
         at_us: int,
@@ -104,10 +112,7 @@ class MexcGateway:
         signing stands between the clock and the socket. Returns (order id, sent ns)."""
 
         async def at() -> tuple[str, int]:
-            while (left := at_us - self.client.server_time_us()) > SPIN_US:
-                await asyncio.sleep((left - SPIN_US) / 1e6)
-            while self.client.server_time_us() < at_us:
-                pass
+            await self._until(at_us)
             sent_ns = time.time_ns()
             ack = await self.client.place_order(
                 symbol=symbol,
@@ -163,10 +168,7 @@ class MexcGateway:
 
         async def send() -> tuple[str, int]:
             if at_us is not None:
-                while (left := at_us - self.client.server_time_us()) > SPIN_US:
-                    await asyncio.sleep((left - SPIN_US) / 1e6)
-                while self.client.server_time_us() < at_us:
-                    pass
+                await self._until(at_us)
             sent_ns = time.time_ns()
             ack = await self.client.place_order(
                 symbol=symbol,

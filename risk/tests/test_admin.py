@@ -1,32 +1,19 @@
-import json
 from decimal import Decimal
 
 import pytest
 
 from risk.selectors import config_current_version, config_get_active
-from risk.services import EDITABLE_FIELDS, config_update
+from risk.services import config_update
+from risk.tests.factories import admin_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def _form_data(config, **overrides):
-    data = {}
-    for name in EDITABLE_FIELDS:
-        value = getattr(config, name)
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-            continue
-        data[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def test_a_change_through_the_admin_leaves_a_version_with_user_and_reason(admin_client, admin_user):
     config = config_get_active()
     url = f"/admin/risk/tradeconfig/{config.pk}/change/"
     response = admin_client.post(
-        url, _form_data(config, max_trade_usdt="75", change_reason="smaller first snipes")
+        url, admin_form_data(config, max_trade_usdt="75", change_reason="smaller first snipes")
     )
     assert response.status_code == 302, response.content
     version = config_current_version()
@@ -41,7 +28,7 @@ def test_the_admin_refuses_a_change_without_a_reason(admin_client):
     config = config_get_active()
     before = config_current_version().history_id
     response = admin_client.post(
-        f"/admin/risk/tradeconfig/{config.pk}/change/", _form_data(config, max_trade_usdt="75")
+        f"/admin/risk/tradeconfig/{config.pk}/change/", admin_form_data(config, max_trade_usdt="75")
     )
     assert response.status_code == 200
     assert b"This field is required" in response.content
@@ -53,7 +40,7 @@ def test_the_admin_shows_cross_field_errors(admin_client):
     config = config_get_active()
     response = admin_client.post(
         f"/admin/risk/tradeconfig/{config.pk}/change/",
-        _form_data(config, max_trade_usdt="5000", change_reason="big"),
+        admin_form_data(config, max_trade_usdt="5000", change_reason="big"),
     )
     assert response.status_code == 200
     assert b"cannot exceed max position" in response.content
@@ -67,7 +54,7 @@ def test_revert_from_history_needs_a_reason_and_makes_a_new_version(admin_client
     url = f"/admin/risk/tradeconfig/{config.pk}/history/{original.history_id}/"
     page = admin_client.get(url)
     assert page.status_code == 200
-    reverted = _form_data(original.instance, change_reason="back to defaults")
+    reverted = admin_form_data(original.instance, change_reason="back to defaults")
     response = admin_client.post(url, reverted)
     assert response.status_code == 302, response.content
     latest = config_current_version()

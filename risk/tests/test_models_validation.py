@@ -1,6 +1,5 @@
 """Config validation lives on the model: the admin form and the API refuse the same things."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -8,29 +7,16 @@ from django.db import IntegrityError, transaction
 
 from risk.models import TradeConfig
 from risk.selectors import config_current_version, config_get_active
-from risk.services import EDITABLE_FIELDS
+from risk.tests.factories import admin_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def _form_data(config, **overrides):
-    data = {}
-    for name in EDITABLE_FIELDS:
-        value = getattr(config, name)
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-            continue
-        data[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def _post_admin(admin_client, **overrides):
     config = config_get_active()
     return admin_client.post(
         f"/admin/risk/tradeconfig/{config.pk}/change/",
-        _form_data(config, change_reason="admin edit", **overrides),
+        admin_form_data(config, change_reason="admin edit", **overrides),
     )
 
 
