@@ -140,17 +140,19 @@ class MexcGateway:
         symbol) and the first price seen (its last trade, else its best ask), asked together
         (one round trip's time). None for what the exchange does not show yet."""
 
-        rules, last, quote = await asyncio.gather(
+        rules, last = await asyncio.gather(
             self.client.symbol_rules(symbol, refresh=True),
             self.client.ticker_price(symbol),
-            self.client.book_ticker(symbol),
             return_exceptions=True,
         )
         # The first price seen: the last trade where there is one (at the open: the opening
-        # trade), else the best ask.
+        # trade), else the best ask (asked only then: every request weighs on MEXC's limit).
         price = None if isinstance(last, BaseException) or not last else last
-        if price is None and not isinstance(quote, BaseException) and quote.ask_price:
-            price = quote.ask_price
+        if price is None and not isinstance(rules, BaseException):
+            try:
+                price = (await self.client.book_ticker(symbol)).ask_price or None
+            except MexcError:
+                price = None
         return (None if isinstance(rules, BaseException) else plain_rules(rules), price)
 
     def place_ioc_buy(
