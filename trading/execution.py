@@ -250,7 +250,11 @@ def entry_when_tradable(
     often not API-tradable for its first moments: MEXC's 10007). `asked`: the first ask,
     started earlier (`start_entry_inputs`)."""
     while True:
-        inputs = asked.result() if asked is not None else gateway.entry_inputs(trade.symbol)
+        try:
+            inputs = asked.result() if asked is not None else gateway.entry_inputs(trade.symbol)
+        except (mexc_errors.RateLimited, mexc_errors.IpBanned) as exc:
+            _refuse(trade, "exchange_rate_limited", f"Entry prices not asked: {exc}")
+            return None
         asked = None
         waiting = not_open_yet(inputs[0]) or (not inputs[1] and not entry_rules.get("reference"))
         if not waiting or not _in_open_window(policy, gateway.server_time_ms()):

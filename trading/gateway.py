@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from mexc import errors as mexc_errors
 from mexc.errors import MexcError
 from mexc.rest import MexcRestClient
 from monitoring.metrics import exchange_errors
@@ -145,6 +146,9 @@ class MexcGateway:
             self.client.ticker_price(symbol),
             return_exceptions=True,
         )
+        for answer in (rules, last):  # refused for our request rate: never asked again now
+            if isinstance(answer, mexc_errors.RateLimited | mexc_errors.IpBanned):
+                raise answer
         # The first price seen: the last trade where there is one (at the open: the opening
         # trade), else the best ask (asked only then: every request weighs on MEXC's limit).
         price = None if isinstance(last, BaseException) or not last else last
