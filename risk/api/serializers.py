@@ -8,7 +8,7 @@ from common.drf import (
     StrictCharField,
     TextOnlyMixin,
 )
-from risk.models import TradeConfig
+from risk.models import ConfigPreset, TradeConfig
 from risk.selectors import config_current_version
 from risk.services import EDITABLE_FIELDS
 
@@ -108,3 +108,45 @@ class ConfigUpdateSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["anyOf"] = [{"required": [name]} for name in EDITABLE_FIELDS]
         return schema
+
+
+class PresetSerializer(serializers.ModelSerializer):
+    """A named set of settings; `settings` in the shape GET /api/config/ shows them."""
+
+    settings = serializers.JSONField(
+        source="values", help_text=ConfigPreset._meta.get_field("values").help_text
+    )
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConfigPreset
+        fields = ("name", "description", "settings", "created_by", "updated_at")
+        read_only_fields = fields
+
+    def get_created_by(self, preset: ConfigPreset) -> str:
+        return preset.created_by.get_username() if preset.created_by else ""
+
+
+class PresetSaveSerializer(serializers.Serializer):
+    """Save a preset: the configuration in force (no `settings`), or the settings given."""
+
+    name = StrictCharField(max_length=48, help_text=ConfigPreset._meta.get_field("name").help_text)
+    description = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=ConfigPreset._meta.get_field("description").help_text,
+    )
+    settings = serializers.DictField(
+        required=False,
+        help_text="Settings to save (any subset of the editable ones); omitted: the "
+        "configuration in force.",
+    )
+
+
+class PresetApplySerializer(serializers.Serializer):
+    expected_version = serializers.IntegerField(
+        required=False,
+        help_text="The version this was decided against; 409 if another one is in force.",
+    )
