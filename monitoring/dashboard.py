@@ -27,6 +27,8 @@ DASHBOARD_URL_NAMES = {
     "trade_export": "trade-export",
     "config": "config",
     "config_history": "config-history",
+    "config_presets": "config-presets",
+    "config_preset_apply": "config-preset-apply",
     "monitor_status": "monitor-status",
     "monitor_start": "monitor-start",
     "monitor_stop": "monitor-stop",
@@ -40,6 +42,8 @@ def dashboard_endpoints() -> dict[str, str]:
     def path(name: str) -> str:
         if name in ("trade-confirm", "trade-cancel"):
             return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{id}/")
+        if name == "config-preset-apply":
+            return reverse(name, kwargs={"name": "_"}).replace("/_/", "/{name}/")
         return reverse(name)
 
     return {key: path(name) for key, name in DASHBOARD_URL_NAMES.items()} | {
@@ -135,6 +139,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 "pageSize": getattr(settings, "REST_FRAMEWORK", {}).get("PAGE_SIZE") or 0,
                 "endpoints": dashboard_endpoints(),
                 "configFields": {n: kind for _, fields in CONFIG_FIELDSETS for n, kind in fields},
+                "configLabels": {n: label for n, (label, _) in labels.items()},
             },
         },
     )
