@@ -342,8 +342,8 @@ class TradeConfig(models.Model):
             and self.max_trade_usdt > self.max_position_usdt
         ):
             errors["max_trade_usdt"] = (
-                f"Max trade ({self.max_trade_usdt}) cannot exceed max position "
-                f"({self.max_position_usdt})."
+                f"Max trade ({_plain_amount(self.max_trade_usdt)}) cannot exceed max position "
+                f"({_plain_amount(self.max_position_usdt)})."
             )
         if (
             self.max_trade_usdt is not None
@@ -352,8 +352,8 @@ class TradeConfig(models.Model):
         ):
             errors.setdefault(
                 "max_trade_usdt",
-                f"Max trade ({self.max_trade_usdt}) cannot exceed the dry-run max exposure "
-                f"({self.dry_run_max_position_usdt}).",
+                f"Max trade ({_plain_amount(self.max_trade_usdt)}) cannot exceed the dry-run "
+                f"max exposure ({_plain_amount(self.dry_run_max_position_usdt)}).",
             )
         for field in ("symbol_allowlist", "symbol_denylist"):
             try:
@@ -438,6 +438,11 @@ class ConfigPreset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def _plain_amount(value: Any) -> str:
+    """1000.00000000 -> 1000, as an operator typed it."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
 
 
 def live_keys_missing() -> list[str]:
