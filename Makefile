@@ -34,9 +34,15 @@ run manage: export MEXC_REST_URL ?= http://127.0.0.1:$(SIM_PORT)
 run manage: export MEXC_WS_URL ?= ws://127.0.0.1:$(SIM_PORT)/ws
 run manage: export MEXC_CALENDAR_URL ?= http://127.0.0.1:$(SIM_PORT)/api/operation/new_coin_calendar
 run manage: export MONITOR_CALENDAR_INTERVAL_S ?= 5
+# The demo: "Inject test listing" lists the symbol on this simulator first (so it fills). Only
+# used while MEXC_REST_URL is this same local URL (listings/demo.py), never against MEXC.
+run manage: export DEMO_SIMULATOR_URL ?= http://127.0.0.1:$(SIM_PORT)
 run: export HOST := $(HOST)
 run: export WEB_PORT := $(PORT)  # honcho overwrites PORT per process
 run: export SIM_PORT := $(SIM_PORT)
+
+# `make manage` hints carry SIM_PORT when `make run` used another port than the default.
+MANAGE_HINT := make manage$(if $(filter-out 8900,$(SIM_PORT)), SIM_PORT=$(SIM_PORT))
 
 migrate: $(VENV)/.installed-runtime var/secret_key
 	$(BIN)/python manage.py migrate --noinput
@@ -51,9 +57,9 @@ run: migrate
 	@echo "  Simulator:  http://127.0.0.1:$(SIM_PORT)/_sim/state  (MEXC API at $$MEXC_REST_URL)"
 	@echo "  Mode:       dry-run, auto-trade off (change both in the dashboard's config form)"
 	@echo "  Commands (in another shell, against the same simulator):"
-	@echo "              make manage ARGS='monitor status'      (or: monitor stop|start)"
-	@echo "              make manage ARGS='inject_listing TESTUSDT'"
-	@echo "              make manage ARGS='trade MXUSDT --quote 10'"
+	@echo "              $(MANAGE_HINT) ARGS='monitor status'      (or: monitor stop|start)"
+	@echo "              $(MANAGE_HINT) ARGS='inject_listing TESTUSDT'   (listed on the simulator, dry-run fill)"
+	@echo "              $(MANAGE_HINT) ARGS='trade MXUSDT --quote 10'"
 	@echo ""
 	rm -rf var/prometheus  # metrics count from this start
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.local start

@@ -27,6 +27,8 @@ DASHBOARD_URL_NAMES = {
     "trade_export": "trade-export",
     "config": "config",
     "config_history": "config-history",
+    "config_presets": "config-presets",
+    "config_preset_apply": "config-preset-apply",
     "monitor_status": "monitor-status",
     "monitor_start": "monitor-start",
     "monitor_stop": "monitor-stop",
@@ -40,6 +42,8 @@ def dashboard_endpoints() -> dict[str, str]:
     def path(name: str) -> str:
         if name in ("trade-confirm", "trade-cancel"):
             return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{id}/")
+        if name == "config-preset-apply":
+            return reverse(name, kwargs={"name": "_"}).replace("/_/", "/{name}/")
         return reverse(name)
 
     return {key: path(name) for key, name in DASHBOARD_URL_NAMES.items()} | {
@@ -50,95 +54,64 @@ def dashboard_endpoints() -> dict[str, str]:
 POLL_INTERVAL_MS = 3000
 
 # The editable TradeConfig fields, grouped as the form shows them. The API validates; these
-# only say how to render each one. kind: decimal | integer | bool | mode | text | symbols.
+# only say how to render each one. kind: decimal | integer | bool | mode | entry | text |
+# symbols | json. Labels and help come from the model (verbose_name, help_text): one name per
+# setting in the dashboard, the admin and the API.
 CONFIG_FIELDSETS = [
-    (
-        "Trading",
-        [
-            ("mode", "Mode", "mode", "dry_run: simulated fills. live: real orders on MEXC."),
-            ("auto_trade", "Auto-trade", "bool", "Off: every snipe is simulated, nothing live."),
-            ("kill_switch", "Kill switch", "bool", "On: every trade is refused."),
-        ],
-    ),
+    ("Trading", [("mode", "mode"), ("auto_trade", "bool"), ("kill_switch", "bool")]),
     (
         "Amounts (quote asset)",
         [
-            ("snipe_quote_usdt", "Snipe amount", "decimal", "Quote each snipe spends."),
-            ("max_trade_usdt", "Max per trade", "decimal", "Largest single trade."),
-            ("max_position_usdt", "Max exposure 24 h", "decimal", "Total spent, rolling 24 h."),
-            (
-                "high_value_threshold_usdt",
-                "Confirm above",
-                "decimal",
-                "Larger trades wait for an operator.",
-            ),
+            ("snipe_quote_usdt", "decimal"),
+            ("max_trade_usdt", "decimal"),
+            ("high_value_threshold_usdt", "decimal"),
         ],
     ),
     (
-        "Rates",
+        "Limits per mode",
         [
-            ("max_trades_per_hour", "Max trades / hour", "integer", "At least 1."),
-            ("max_in_flight", "Max in flight", "integer", "Sent, not yet settled."),
-            ("confirmation_ttl_s", "Confirmation TTL (s)", "integer", "Unconfirmed trades expire."),
+            ("max_position_usdt", "decimal"),
+            ("max_trades_per_hour", "integer"),
+            ("dry_run_max_position_usdt", "decimal"),
+            ("dry_run_max_trades_per_hour", "integer"),
         ],
     ),
+    ("Rates", [("max_in_flight", "integer"), ("confirmation_ttl_s", "integer")]),
     (
         "Symbols",
-        [
-            ("quote_asset", "Quote asset", "text", "e.g. USDT"),
-            (
-                "symbol_allowlist",
-                "Allowlist",
-                "symbols",
-                "Comma-separated patterns (* any, ? one); empty: all.",
-            ),
-            (
-                "symbol_denylist",
-                "Denylist",
-                "symbols",
-                "Comma-separated patterns, e.g. *3LUSDT, *STOCK*; never traded.",
-            ),
-        ],
+        [("quote_asset", "text"), ("symbol_allowlist", "symbols"), ("symbol_denylist", "symbols")],
     ),
-    (
-        "Entry",
-        [
-            ("entry_order_type", "Entry order", "entry", "IOC limit at the cap, or MARKET."),
-            (
-                "entry_slippage_pct",
-                "Entry cap (%)",
-                "decimal",
-                "Cap = first price x (1 + this / 100).",
-            ),
-        ],
-    ),
-    (
-        "Notifications",
-        [
-            (
-                "notify_events",
-                "Events",
-                "json",
-                'Which events are sent, e.g. {"buy_filled": true, "heartbeat": false}.',
-            ),
-        ],
-    ),
+    ("Entry", [("entry_order_type", "entry"), ("entry_slippage_pct", "decimal")]),
+    ("Notifications", [("notify_events", "json")]),
     (
         "Timing (ms)",
         [
-            ("recv_window_ms", "recvWindow", "integer", "1..1000 ms, sent with orders."),
-            ("signal_max_age_ms", "Max signal age", "integer", "Older detections are not traded."),
-            ("open_retry_window_ms", "Open retry window", "integer", "Retry 'not yet tradable'."),
-            ("open_retry_interval_ms", "Open retry interval", "integer", "Between those retries."),
+            ("recv_window_ms", "integer"),
+            ("signal_max_age_ms", "integer"),
+            ("open_retry_window_ms", "integer"),
+            ("open_retry_interval_ms", "integer"),
         ],
     ),
 ]
+
+
+def config_field_labels() -> dict[str, tuple[str, str]]:
+    """name -> (label, help) of each editable setting, from the model."""
+    from risk.models import TradeConfig
+
+    labels = {}
+    for _, fields in CONFIG_FIELDSETS:
+        for name, _kind in fields:
+            field = TradeConfig._meta.get_field(name)
+            labels[name] = (str(field.verbose_name), str(field.help_text))
+    return labels
 
 
 @login_required
 @ensure_csrf_cookie
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     push_enabled = bool(getattr(settings, "REDIS_URL", None))
+    labels = config_field_labels()
     can_write = is_operator(request.user)
     return render(
         request,
@@ -151,8 +124,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 {
                     "legend": legend,
                     "fields": [
-                        {"name": n, "label": label, "kind": kind, "help": help_text}
-                        for n, label, kind, help_text in fields
+                        {"name": n, "label": labels[n][0], "kind": kind, "help": labels[n][1]}
+                        for n, kind in fields
                     ],
                 }
                 for legend, fields in CONFIG_FIELDSETS
@@ -165,9 +138,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 # Rows per API page: pushed rows are prepended on page 1 and trimmed to it.
                 "pageSize": getattr(settings, "REST_FRAMEWORK", {}).get("PAGE_SIZE") or 0,
                 "endpoints": dashboard_endpoints(),
-                "configFields": {
-                    n: kind for _, fields in CONFIG_FIELDSETS for n, _, kind, _ in fields
-                },
+                "configFields": {n: kind for _, fields in CONFIG_FIELDSETS for n, kind in fields},
+                "configLabels": {n: label for n, (label, _) in labels.items()},
             },
         },
     )

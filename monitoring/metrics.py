@@ -54,7 +54,13 @@ notifications_total = Counter(
 TRADE_COUNTED_STATUSES = ("filled", "failed", "rejected")
 
 
-def metrics_start_at_zero(*, rejection_reasons: Iterable[str], trade_modes: Iterable[str]) -> None:
+def metrics_start_at_zero(
+    *,
+    rejection_reasons: Iterable[str] = (),
+    trade_modes: Iterable[str] = (),
+    listing_sources: Iterable[str] = (),
+    latency_stages: Iterable[str] = (),
+) -> None:
     """Every known label set exists from the start, at 0, so `rate()` and alerts on a reason
     or a mode see the first increment instead of a series appearing from nowhere.
 
@@ -66,6 +72,10 @@ def metrics_start_at_zero(*, rejection_reasons: Iterable[str], trade_modes: Iter
     for mode in trade_modes:
         for status in TRADE_COUNTED_STATUSES:
             trades_total.labels(mode=mode, status=status)
+    for source in listing_sources:
+        listings_detected.labels(source=source)
+    for stage in latency_stages:
+        trade_stage_latency.labels(stage=stage)
 
 
 # Methods the bot answers; django-prometheus labels request series by method, so anything

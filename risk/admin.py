@@ -1,9 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import TradeConfig
-from .services import EDITABLE_FIELDS, config_update
+from .models import ConfigPreset, TradeConfig
+from .services import EDITABLE_FIELDS, config_update, preset_apply, preset_save
 
 
 class TradeConfigForm(forms.ModelForm):
@@ -47,6 +48,8 @@ class TradeConfigAdmin(SimpleHistoryAdmin):
                     "max_position_usdt",
                     "high_value_threshold_usdt",
                     "max_trades_per_hour",
+                    "dry_run_max_position_usdt",
+                    "dry_run_max_trades_per_hour",
                     "recv_window_ms",
                     "max_in_flight",
                     "signal_max_age_ms",
@@ -73,3 +76,51 @@ class TradeConfigAdmin(SimpleHistoryAdmin):
             actor=request.user, changes=changes, reason=form.cleaned_data["change_reason"]
         )
         obj.pk = saved.pk
+
+
+class ConfigPresetForm(forms.ModelForm):
+    save_current = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Save the configuration in force",
+        help_text="On: the preset takes the settings in force now (the Settings box is "
+        "ignored). Off: the Settings box is saved (validated as a whole configuration).",
+    )
+
+    class Meta:
+        model = ConfigPreset
+        fields = ("name", "description", "save_current", "values")
+
+
+@admin.register(ConfigPreset)
+class ConfigPresetAdmin(SimpleHistoryAdmin):
+    """Saves go through `preset_save`, applying through `preset_apply` (a new config version,
+    audited): the admin does what the API and the dashboard do."""
+
+    form = ConfigPresetForm
+    list_display = ("name", "description", "created_by", "updated_at")
+    search_fields = ("name", "description")
+    actions = ("apply_preset",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        saved = preset_save(
+            actor=request.user,
+            name=data["name"],
+            description=data.get("description", ""),
+            values=None if data.get("save_current") else data.get("values") or {},
+        )
+        obj.pk = saved.pk
+
+    @admin.action(description="Apply the selected preset (one) as a new config version")
+    def apply_preset(self, request, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one preset to apply.", messages.ERROR)
+            return
+        preset = queryset.get()
+        try:
+            config = preset_apply(actor=request.user, name=preset.name)
+        except ValidationError as exc:
+            self.message_user(request, f"Not applied: {'; '.join(exc.messages)}", messages.ERROR)
+            return
+        self.message_user(request, f"Preset {preset.name} applied ({config}).", messages.SUCCESS)

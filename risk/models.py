@@ -7,7 +7,7 @@ row that was in force when it was decided, so an audit can show the exact limits
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -84,40 +84,75 @@ def _positive(field: str) -> Q:
 class TradeConfig(models.Model):
     name = models.CharField(max_length=32, unique=True, default=ACTIVE_CONFIG_NAME, editable=False)
     snipe_quote_usdt = models.DecimalField(
+        "Snipe amount",
         **MONEY,
         default=Decimal("20"),
         validators=[MinValueValidator(MIN_MONEY)],
         help_text="Quote amount each snipe asks to spend (quoteOrderQty).",
     )
     max_trade_usdt = models.DecimalField(
+        "Max per trade",
         **MONEY,
         default=Decimal("100"),
         validators=[MinValueValidator(MIN_MONEY)],
         help_text="Largest quote amount a single trade may spend.",
     )
     max_position_usdt = models.DecimalField(
+        "Max exposure 24 h (live)",
         **MONEY,
         default=Decimal("1000"),
         validators=[MinValueValidator(MIN_MONEY)],
-        help_text="Largest total quote spent over a rolling 24 h.",
+        help_text="Live trading: largest total quote spent over a rolling 24 h.",
     )
     auto_trade = models.BooleanField(
-        default=False, help_text="Off: every snipe is simulated (dry run), nothing live is sent."
+        "Auto-trade",
+        default=False,
+        help_text="Off: every snipe is simulated (dry run), nothing live is sent.",
     )
-    mode = models.CharField(max_length=16, choices=TradingMode.choices, default=TradingMode.DRY_RUN)
+    mode = models.CharField(
+        "Mode",
+        max_length=16,
+        choices=TradingMode.choices,
+        default=TradingMode.DRY_RUN,
+        help_text="dry_run: simulated fills. live: real orders on MEXC (with auto-trade on).",
+    )
     high_value_threshold_usdt = models.DecimalField(
+        "Confirm above",
         **MONEY,
         default=Decimal("50"),
         validators=[MinValueValidator(MIN_MONEY)],
         help_text="Trades above this amount wait for an operator's confirmation.",
     )
-    max_trades_per_hour = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    max_trades_per_hour = models.PositiveIntegerField(
+        "Max trades / hour (live)",
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="Live trading: trades allowed in the last hour (at least 1).",
+    )
+    # Limits are per mode: dry-run trades (auto-trade off, dry_run mode, test trades) count
+    # against these, never against the live budget. Generous by default, so `make run`'s demo
+    # (a listing every 20 s) runs for hours without hitting them.
+    dry_run_max_position_usdt = models.DecimalField(
+        "Max exposure 24 h (dry run)",
+        **MONEY,
+        default=Decimal("100000"),
+        validators=[MinValueValidator(MIN_MONEY)],
+        help_text="Dry run: largest total simulated quote over a rolling 24 h.",
+    )
+    dry_run_max_trades_per_hour = models.PositiveIntegerField(
+        "Max trades / hour (dry run)",
+        default=1000,
+        validators=[MinValueValidator(1)],
+        help_text="Dry run: simulated trades allowed in the last hour (at least 1).",
+    )
     recv_window_ms = models.PositiveIntegerField(
+        "recvWindow (ms)",
         default=MAX_RECV_WINDOW_MS,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RECV_WINDOW_MS)],
         help_text=f"recvWindow sent with orders (1..{MAX_RECV_WINDOW_MS} ms).",
     )
     quote_asset = models.CharField(
+        "Quote asset",
         max_length=16,
         default="USDT",
         validators=[
@@ -129,12 +164,14 @@ class TradeConfig(models.Model):
         help_text="Only symbols quoted in this asset are traded (upper-case, e.g. USDT).",
     )
     symbol_allowlist = models.JSONField(
+        "Allowlist",
         default=list,
         blank=True,
         help_text='Only symbols matching these patterns, e.g. ["ABCUSDT", "*USDC"] '
         "(* any run of characters, ? one); empty: all.",
     )
     symbol_denylist = models.JSONField(
+        "Denylist",
         default=default_denylist,
         blank=True,
         help_text='Never symbols matching these patterns, e.g. ["SCAMUSDT", "*3LUSDT", '
@@ -142,30 +179,37 @@ class TradeConfig(models.Model):
         "tokenized stocks.",
     )
     entry_order_type = models.CharField(
+        "Entry order",
         max_length=16,
         choices=EntryOrderType.choices,
         default=EntryOrderType.LIMIT_IOC,
         help_text="How a buy enters: an IOC limit at the price cap (default), or MARKET.",
     )
     entry_slippage_pct = models.DecimalField(
+        "Entry cap (%)",
         max_digits=5,
         decimal_places=2,
         default=Decimal("20"),
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text="The entry cap: reference price x (1 + this / 100), 0.01..999.99 %.",
     )
-    kill_switch = models.BooleanField(default=False, help_text="On: every trade is refused.")
+    kill_switch = models.BooleanField(
+        "Kill switch", default=False, help_text="On: every trade is refused."
+    )
     max_in_flight = models.PositiveIntegerField(
+        "Max in flight",
         default=3,
         validators=[MinValueValidator(1)],
         help_text="Snipes allowed in flight (sent, not yet settled) at once.",
     )
     signal_max_age_ms = models.PositiveIntegerField(
+        "Max signal age (ms)",
         default=5000,
         validators=[MinValueValidator(1)],
         help_text="A detection older than this is stale and is not traded.",
     )
     confirmation_ttl_s = models.PositiveIntegerField(
+        "Confirmation TTL (s)",
         default=300,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_CONFIRMATION_TTL_S)],
         help_text=(
@@ -174,6 +218,7 @@ class TradeConfig(models.Model):
         ),
     )
     open_retry_window_ms = models.PositiveIntegerField(
+        "Open retry window (ms)",
         default=3000,
         validators=[MaxValueValidator(MAX_OPEN_RETRY_WINDOW_MS)],
         help_text=(
@@ -182,9 +227,13 @@ class TradeConfig(models.Model):
         ),
     )
     open_retry_interval_ms = models.PositiveIntegerField(
-        default=50, validators=[MinValueValidator(1)], help_text="Interval of those retries."
+        "Open retry interval (ms)",
+        default=50,
+        validators=[MinValueValidator(1)],
+        help_text="Interval of those retries.",
     )
     notify_events = models.JSONField(
+        "Notifications",
         default=notify_events_default,
         blank=True,
         validators=[validate_notify_events],
@@ -216,6 +265,18 @@ class TradeConfig(models.Model):
             models.CheckConstraint(
                 condition=Q(max_trade_usdt__lte=F("max_position_usdt")),
                 name="cfg_trade_within_position",
+            ),
+            models.CheckConstraint(
+                condition=_positive("dry_run_max_position_usdt"),
+                name="cfg_dry_run_position_positive",
+            ),
+            models.CheckConstraint(
+                condition=_positive("dry_run_max_trades_per_hour"),
+                name="cfg_dry_run_trades_per_hour_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_trade_usdt__lte=F("dry_run_max_position_usdt")),
+                name="cfg_trade_within_dry_run_position",
             ),
             models.CheckConstraint(
                 condition=Q(recv_window_ms__gte=1, recv_window_ms__lte=MAX_RECV_WINDOW_MS),
@@ -281,8 +342,18 @@ class TradeConfig(models.Model):
             and self.max_trade_usdt > self.max_position_usdt
         ):
             errors["max_trade_usdt"] = (
-                f"Max trade ({self.max_trade_usdt}) cannot exceed max position "
-                f"({self.max_position_usdt})."
+                f"Max trade ({_plain_amount(self.max_trade_usdt)}) cannot exceed max position "
+                f"({_plain_amount(self.max_position_usdt)})."
+            )
+        if (
+            self.max_trade_usdt is not None
+            and self.dry_run_max_position_usdt is not None
+            and self.max_trade_usdt > self.dry_run_max_position_usdt
+        ):
+            errors.setdefault(
+                "max_trade_usdt",
+                f"Max trade ({_plain_amount(self.max_trade_usdt)}) cannot exceed the dry-run "
+                f"max exposure ({_plain_amount(self.dry_run_max_position_usdt)}).",
             )
         for field in ("symbol_allowlist", "symbol_denylist"):
             try:
@@ -291,6 +362,87 @@ class TradeConfig(models.Model):
                 errors[field] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def snipe_mode(self) -> str:
+        """The mode snipes trade in now: live only with auto-trade on and mode live."""
+        if self.auto_trade and self.mode == TradingMode.LIVE:
+            return TradingMode.LIVE
+        return TradingMode.DRY_RUN
+
+    def mode_limits(self, mode: str) -> ModeLimits:
+        """The exposure limits of `mode`: dry run never uses the live budget."""
+        if mode == TradingMode.LIVE:
+            return ModeLimits(self.max_position_usdt, self.max_trades_per_hour)
+        return ModeLimits(self.dry_run_max_position_usdt, self.dry_run_max_trades_per_hour)
+
+
+class ModeLimits(NamedTuple):
+    max_position_usdt: Decimal
+    max_trades_per_hour: int
+
+
+PRESET_NAME_PATTERN = r"\A[a-z0-9][a-z0-9_-]{0,47}\Z"
+
+
+class ConfigPreset(models.Model):
+    """A named set of settings an operator saved, to apply later as a new config version.
+
+    Saving under an existing name replaces its settings; every save is kept in the preset's
+    own history (who, when, why). Applying goes through `config_update`, like any edit.
+    """
+
+    name = models.CharField(
+        "Preset name",
+        max_length=48,
+        unique=True,
+        validators=[
+            RegexValidator(
+                PRESET_NAME_PATTERN,
+                message="A preset name is 1-48 lower-case letters, digits, - and _, "
+                "e.g. quiet-weekend.",
+            )
+        ],
+        help_text="Lower-case letters, digits, - and _, e.g. quiet-weekend.",
+    )
+    description = models.CharField(
+        "Description", max_length=200, blank=True, help_text="What this preset is for."
+    )
+    values = models.JSONField(
+        "Settings",
+        default=dict,
+        blank=True,
+        help_text="The editable settings this preset applies, as the API shows them.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"], cascade_delete_history=False, user_db_constraint=False
+    )
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name__regex=r"^[a-z0-9][a-z0-9_-]{0,47}$"), name="preset_name_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _plain_amount(value: Any) -> str:
+    """1000.00000000 -> 1000, as an operator typed it."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
 
 
 def live_keys_missing() -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Subquery
 
-from .models import ACTIVE_CONFIG_NAME, TradeConfig
+from .models import ACTIVE_CONFIG_NAME, ConfigPreset, TradeConfig
 
 
 def config_get_active() -> TradeConfig:
@@ -38,3 +38,8 @@ def config_lock() -> tuple[TradeConfig, int]:
 def config_version_id() -> int:
     """The version in force now (one read, no lock)."""
     return config_current_version().history_id
+
+
+def preset_list():
+    """Saved presets, by name."""
+    return ConfigPreset.objects.select_related("created_by").order_by("name")

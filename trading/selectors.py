@@ -163,7 +163,8 @@ def risk_metrics() -> dict:
     from risk.selectors import config_get_active
 
     config = config_get_active()
-    mode = config.mode if config.auto_trade else "dry_run"
+    mode = config.snipe_mode
+    limits = config.mode_limits(mode)  # limits are per mode: dry run has its own
     exposure = exposure_for(mode=mode)
     breaker = BotHealth.objects.filter(component="circuit_breaker").first()
     breaker_state = (breaker.detail or {}).get("state", "closed") if breaker else "closed"
@@ -175,19 +176,19 @@ def risk_metrics() -> dict:
         .order_by()
     )
     breaches = []
-    if exposure.spent_24h >= config.max_position_usdt:
+    if exposure.spent_24h >= limits.max_position_usdt:
         breaches.append("max_position")
-    if exposure.trades_last_hour >= config.max_trades_per_hour:
+    if exposure.trades_last_hour >= limits.max_trades_per_hour:
         breaches.append("max_trades_per_hour")
     if exposure.in_flight >= config.max_in_flight:
         breaches.append("max_in_flight")
     return {
         "mode": mode,
         "exposure_24h": exposure.spent_24h,
-        "max_position_usdt": config.max_position_usdt,
-        "exposure_ratio": float(exposure.spent_24h / config.max_position_usdt),
+        "max_position_usdt": limits.max_position_usdt,
+        "exposure_ratio": float(exposure.spent_24h / limits.max_position_usdt),
         "trades_last_hour": exposure.trades_last_hour,
-        "max_trades_per_hour": config.max_trades_per_hour,
+        "max_trades_per_hour": limits.max_trades_per_hour,
         "in_flight": exposure.in_flight,
         "max_in_flight": config.max_in_flight,
         "rejections_24h": rejections,

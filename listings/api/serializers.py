@@ -64,3 +64,13 @@ class ListingInjectSerializer(serializers.Serializer):
         if not re.fullmatch(r"[A-Z0-9]{2,32}", symbol):  # fullmatch: "$" lets "\n" through
             raise serializers.ValidationError(SYMBOL_INVALID)
         return symbol
+
+
+class InjectInfoSerializer(serializers.Serializer):
+    on_simulator = serializers.BooleanField(
+        help_text="True: injected symbols are listed on the local demo simulator first."
+    )
+    note = serializers.CharField(help_text="What an injected listing will lead to, in words.")
+    quote_assets = serializers.ListField(
+        child=serializers.CharField(), help_text="Known quote assets a symbol must end with."
+    )

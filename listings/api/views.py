@@ -1,6 +1,3 @@
-import secrets
-import time
-
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -11,18 +8,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.drf import (
+    DETAIL,
     NOT_FOUND,
     VALIDATION_ERRORS,
     StrictFilterSet,
     StrictPageNumberPagination,
     UTCDateTimeFilter,
 )
+from listings.demo import SimulatorUnreachable, inject_info, listing_inject
 from listings.models import Listing, ListingSource
 from listings.selectors import listings_recent
-from listings.services import listing_record
 from monitoring.permissions import ViewerReadsOperatorWrites
 
-from .serializers import ListingInjectSerializer, ListingSerializer
+from .serializers import InjectInfoSerializer, ListingInjectSerializer, ListingSerializer
 
 
 class ListingFilter(StrictFilterSet):
@@ -56,24 +54,32 @@ class ListingListView(ListAPIView):
 
 class ListingInjectView(APIView):
     """Record a test listing as if detected (source test_injection); it is traded like any other
-    listing, under the configuration in force (dry run unless auto-trade and live are on)."""
+    listing, under the configuration in force (dry run unless auto-trade and live are on).
+    Against the demo's local simulator the symbol is listed there first, so it fills; 503 if
+    that simulator is down."""
 
     permission_classes = (ViewerReadsOperatorWrites,)
 
+    @extend_schema(responses=InjectInfoSerializer)
+    def get(self, request: Request) -> Response:
+        """What an injection will lead to here (said before anyone clicks)."""
+        return Response(InjectInfoSerializer(inject_info()).data)
+
     @extend_schema(
         request=ListingInjectSerializer,
-        responses={201: ListingSerializer, 400: VALIDATION_ERRORS},
+        responses={201: ListingSerializer, 400: VALIDATION_ERRORS, 503: DETAIL},
     )
     def post(self, request: Request) -> Response:
         body = ListingInjectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        symbol = body.validated_data.get("symbol") or f"TEST{secrets.token_hex(3).upper()}USDT"
         try:
-            result = listing_record(
-                symbol=symbol, source=ListingSource.TEST, detected_ns=time.time_ns()
-            )
+            result = listing_inject(symbol=body.validated_data.get("symbol"))
         except ValueError as exc:
             raise ValidationError({"symbol": [str(exc)]}) from None
+        except SimulatorUnreachable as exc:
+            return Response(
+                {"detail": f"Not injected: {exc}."}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+            )
         if not result.created:
-            raise ValidationError({"symbol": [f"{symbol.upper()} is already listed."]})
+            raise ValidationError({"symbol": [f"{result.listing.symbol} is already listed."]})
         return Response(ListingSerializer(result.listing).data, status=status.HTTP_201_CREATED)

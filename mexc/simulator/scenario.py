@@ -109,3 +109,37 @@ class ScenarioRunner:
                 self.sim.exchange.delist(old)
         log.info("scenario: %s announced at %s", symbol, fmt(price))
         return symbol
+
+
+# --- the demo's client side: list a symbol on a running simulator ---------------------------
+
+DEMO_PRICE = "0.5"  # a test listing's opening price on the simulator (any positive price)
+
+
+class SimulatorUnreachable(Exception):
+    """The demo simulator did not answer or refused the listing (the message says why)."""
+
+
+def simulator_list_symbol(base_url: str, *, symbol: str, price: str = DEMO_PRICE) -> bool:
+    """List `symbol` on the simulator at `base_url`, open now (``POST /_sim/listings``).
+
+    True if listed now, False if it was already listed there. Only for the local demo: the
+    caller checks that the bot trades against this simulator, never against real MEXC.
+    """
+    import httpx
+
+    try:
+        response = httpx.post(
+            f"{base_url.rstrip('/')}/_sim/listings",
+            json={"symbol": symbol, "price": price},
+            timeout=2.0,
+        )
+    except httpx.HTTPError as exc:
+        raise SimulatorUnreachable(f"the simulator at {base_url} did not answer ({exc})") from exc
+    if response.status_code == 409:
+        return False
+    if response.status_code != 201:
+        raise SimulatorUnreachable(
+            f"the simulator at {base_url} refused {symbol}: {response.text[:200]}"
+        )
+    return True

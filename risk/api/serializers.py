@@ -1,5 +1,6 @@
 from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.drf import (
@@ -8,7 +9,7 @@ from common.drf import (
     StrictCharField,
     TextOnlyMixin,
 )
-from risk.models import TradeConfig
+from risk.models import NOTIFY_EVENT_DEFAULTS, ConfigPreset, TradeConfig
 from risk.selectors import config_current_version
 from risk.services import EDITABLE_FIELDS
 
@@ -26,6 +27,17 @@ class ConfigSerializer(serializers.ModelSerializer):
     def get_version(self, config: TradeConfig) -> int | None:
         version = config_current_version(config=config)
         return version.history_id if version else None
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: {"type": "boolean"} for name in NOTIFY_EVENT_DEFAULTS},
+        "additionalProperties": False,
+    }
+)
+class NotifyEventsField(serializers.JSONField):
+    """Each known event on (true) or off (false): the schema lists them."""
 
 
 class _Symbol(TextOnlyMixin, serializers.RegexField):
@@ -60,6 +72,9 @@ class ConfigUpdateSerializer(serializers.ModelSerializer):
     )
     symbol_allowlist = serializers.ListField(child=SymbolField(), required=False)
     symbol_denylist = serializers.ListField(child=SymbolField(), required=False)
+    notify_events = NotifyEventsField(
+        required=False, help_text=TradeConfig._meta.get_field("notify_events").help_text
+    )
 
     class Meta:
         model = TradeConfig
@@ -108,3 +123,64 @@ class ConfigUpdateSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["anyOf"] = [{"required": [name]} for name in EDITABLE_FIELDS]
         return schema
+
+
+class PresetSerializer(serializers.ModelSerializer):
+    """A named set of settings; `settings` in the shape GET /api/config/ shows them."""
+
+    settings = serializers.JSONField(
+        source="values", help_text=ConfigPreset._meta.get_field("values").help_text
+    )
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConfigPreset
+        fields = ("name", "description", "settings", "created_by", "updated_at")
+        read_only_fields = fields
+
+    def get_created_by(self, preset: ConfigPreset) -> str:
+        return preset.created_by.get_username() if preset.created_by else ""
+
+
+class PresetSettingsSerializer(ConfigUpdateSerializer):
+    """Any subset of the editable settings, typed as PUT /api/config/ takes them."""
+
+    reason = None
+    expected_version = None
+
+    class Meta(ConfigUpdateSerializer.Meta):
+        fields = EDITABLE_FIELDS
+        extra_kwargs = {name: {"required": False} for name in EDITABLE_FIELDS}
+
+    def validate(self, attrs: dict) -> dict:
+        return attrs
+
+
+class PresetSaveSerializer(serializers.Serializer):
+    """Save a preset: the configuration in force (no `settings`), or the settings given."""
+
+    name = _Symbol(
+        r"^[a-z0-9][a-z0-9_-]{0,47}$",
+        max_length=48,
+        help_text=ConfigPreset._meta.get_field("name").help_text,
+        error_messages={"invalid": "A preset name is lower-case letters, digits, - and _."},
+    )
+    description = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=ConfigPreset._meta.get_field("description").help_text,
+    )
+    settings = PresetSettingsSerializer(
+        required=False,
+        help_text="Settings to save (any subset of the editable ones); omitted: the "
+        "configuration in force.",
+    )
+
+
+class PresetApplySerializer(serializers.Serializer):
+    expected_version = serializers.IntegerField(
+        required=False,
+        help_text="The version this was decided against; 409 if another one is in force.",
+    )

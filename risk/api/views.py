@@ -14,10 +14,23 @@ from rest_framework.views import APIView
 from common.drf import DETAIL, NOT_FOUND, VALIDATION_ERRORS, StrictPageNumberPagination
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradeConfig
-from risk.selectors import config_get_active
-from risk.services import StaleConfigVersion, config_update
+from risk.selectors import config_get_active, preset_list
+from risk.services import (
+    PresetNotFound,
+    StaleConfigVersion,
+    config_update,
+    preset_apply,
+    preset_save,
+)
 
-from .serializers import ConfigSerializer, ConfigUpdateSerializer, ConfigVersionSerializer
+from .serializers import (
+    ConfigSerializer,
+    ConfigUpdateSerializer,
+    ConfigVersionSerializer,
+    PresetApplySerializer,
+    PresetSaveSerializer,
+    PresetSerializer,
+)
 
 
 class ConfigView(APIView):
@@ -80,3 +93,59 @@ class ConfigHistoryView(ListAPIView):
             .select_related("history_user")
             .order_by("-history_date", "-history_id")
         )
+
+
+class PresetListView(APIView):
+    """Named presets. POST saves one (the configuration in force, or the settings given);
+    the same name again replaces it (its history keeps the old settings)."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(responses=PresetSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(PresetSerializer(preset_list(), many=True).data)
+
+    @extend_schema(
+        request=PresetSaveSerializer, responses={201: PresetSerializer, 400: VALIDATION_ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        body = PresetSaveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            preset = preset_save(
+                actor=request.user,
+                name=data["name"],
+                description=data["description"],
+                values=data.get("settings"),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(_field_errors(exc)) from None
+        return Response(PresetSerializer(preset).data, status=status.HTTP_201_CREATED)
+
+
+class PresetApplyView(APIView):
+    """Apply a preset: one new configuration version whose reason names the preset."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        request=PresetApplySerializer,
+        responses={200: ConfigSerializer, 400: VALIDATION_ERRORS, 404: DETAIL, 409: DETAIL},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        body = PresetApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            config = preset_apply(
+                actor=request.user,
+                name=name,
+                expected_version=body.validated_data.get("expected_version"),
+            )
+        except PresetNotFound as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+        except DjangoValidationError as exc:
+            raise ValidationError(_field_errors(exc)) from None
+        except StaleConfigVersion as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ConfigSerializer(config).data)

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from listings.tests.factories import ListingFactory
 from monitoring.tests.factories import AuditEventFactory, BotHealthFactory, BotRunFactory
+from risk.services import preset_save
 from trading.tests.factories import TradeFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +19,7 @@ def one_of_each():
     AuditEventFactory()
     BotRunFactory()
     BotHealthFactory()
+    preset_save(actor=None, name="one", values={"max_in_flight": 2})
 
 
 def _our_models():

@@ -176,6 +176,17 @@
     return s.replace(/0+$/, "").replace(/\.$/, "");
   }
 
+  /** A quantity or price to `sig` significant digits (at most 12 decimals), trailing zeros
+   *  trimmed: 1161.37925729828 -> "1161.38", 0.017203682496 -> "0.0172037". */
+  function fmtSig(value, sig = 6) {
+    if (value === null || value === undefined || value === "") return "—";
+    const v = Number(value);
+    if (!Number.isFinite(v)) return String(value);
+    if (v === 0) return "0";
+    const digits = Math.max(0, sig - 1 - Math.floor(Math.log10(Math.abs(v))));
+    return trimDecimal(v.toFixed(Math.min(digits, 12)));
+  }
+
   function fmtMoney(value) {
     if (value === null || value === undefined || value === "") return "—";
     return trimDecimal(value);
@@ -293,7 +304,7 @@
       node.lastElementChild.addEventListener("click", () => node.remove());
       box.prepend(node);
     }
-    while (box.children.length > 6) box.lastElementChild.remove();
+    while (box.children.length > 3) box.lastElementChild.remove(); // in the page's flow: short
     const ms = timeoutMs || (k === "error" ? 15000 : 8000);
     node.dataset.timer = String(setTimeout(() => node.remove(), ms));
   }
@@ -373,8 +384,21 @@
 
     const start = $("start-bot");
     const stop = $("stop-bot");
-    if (start) start.setAttribute("aria-pressed", desired === "running" ? "true" : "false");
-    if (stop) stop.setAttribute("aria-pressed", desired === "stopped" ? "true" : "false");
+    // The button for the state already asked for is off: one can only ask for the other.
+    if (start) {
+      start.disabled = desired === "running";
+      start.title = start.disabled ? "Monitoring is already asked to run." : "";
+    }
+    if (stop) {
+      stop.disabled = desired === "stopped";
+      stop.title = stop.disabled ? "Monitoring is already stopped (or asked to stop)." : "";
+    }
+    // A "requested" notice stays only until the monitor has done what was asked.
+    const notice = $("bot-action-status");
+    if (notice && notice.dataset.pending && (s.actual_state || "stopped") === desired) {
+      notice.textContent = "";
+      delete notice.dataset.pending;
+    }
     renderComponents(s);
   }
 
@@ -391,9 +415,22 @@
     $("components-body").replaceChildren(...rows);
   }
 
+  /** A component's detail in words: {"mode": "websocket", "rest_errors": 0} ->
+   *  "mode websocket · rest errors 0"; a lone {"detail": "…"} is its text. */
   function detailText(detail) {
-    if (!detail || (typeof detail === "object" && !Object.keys(detail).length)) return "";
-    return typeof detail === "string" ? detail : JSON.stringify(detail);
+    if (detail === null || detail === undefined || detail === "") return "";
+    if (typeof detail !== "object") return String(detail);
+    if (Array.isArray(detail)) return detail.map(detailText).join(", ");
+    const entries = Object.entries(detail).filter(([, v]) => v !== null && v !== undefined && v !== "");
+    if (entries.length === 1 && entries[0][0] === "detail") return detailText(entries[0][1]);
+    return entries
+      .map(([k, v]) => {
+        const words = k.replaceAll("_", " ");
+        if (typeof v === "boolean") return v ? words : `no ${words}`;
+        if (typeof v === "object") return `${words}: ${detailText(v)}`;
+        return `${words} ${typeof v === "number" ? fmtSig(v) : v}`;
+      })
+      .join(" · ");
   }
 
   function componentRow(name, status, lastEventAt, detail) {
@@ -415,8 +452,9 @@
     status.textContent = which === "start" ? "Asking the monitor to start…" : "Asking the monitor to stop…";
     try {
       const s = await withBusy(button, () => api("POST", which === "start" ? EP.monitor_start : EP.monitor_stop));
-      renderStatus(s);
       status.textContent = `${which === "start" ? "Start" : "Stop"} requested at ${fmtTime(new Date().toISOString(), false)}; the monitor honours it within seconds.`;
+      status.dataset.pending = which;
+      renderStatus(s);
     } catch (err) {
       status.className = "action-status small bad";
       status.textContent = `Could not ${which}: ${err.message}`;
@@ -430,9 +468,9 @@
     const c = state.config || state.risk;
     if (!c) return;
     const isLive = c.mode === "live";
-    setBadge("cfg-mode", isLive ? "LIVE" : "dry run", isLive ? "mode-live" : "mode-dry", "Trading mode");
-    setBadge("cfg-auto", c.auto_trade ? "auto-trade ON" : "auto-trade off", c.auto_trade ? "auto-on" : "auto-off");
-    $("cfg-kill").hidden = !c.kill_switch;
+    setBadge("st-mode", isLive ? "LIVE" : "dry run", isLive ? "mode-live" : "mode-dry", "Trading mode");
+    setBadge("st-auto", c.auto_trade ? "auto-trade ON" : "auto-trade off", c.auto_trade ? "auto-on" : "auto-off");
+    $("st-kill").hidden = !c.kill_switch;
     const eff = $("effective");
     let text;
     let cls;
@@ -663,16 +701,17 @@
     return parts.length ? `ms: ${parts.join(" · ")}` : "";
   }
 
-  function latencyCell(value, title) {
+  function latencyCell(value, title, label) {
     const v = value === null || value === undefined ? null : Number(value);
     const cls = v === null ? "muted" : v > TARGET_MS ? "lat-slow" : "lat-ok";
-    return el("td", { className: "num " + cls, text: fmtMs(v), title });
+    return el("td", { className: "num " + cls, dataset: { label: label || "" }, text: fmtMs(v), title });
   }
 
   function tradeRow(trade, flashId) {
     const lat = trade.latency_ms || {};
     const spent = trade.quote_spent && Number(trade.quote_spent) ? `spent ${fmtMoney(trade.quote_spent)}` : "";
-    const fill = trade.executed_qty && Number(trade.executed_qty) ? `${fmtMoney(trade.executed_qty)} @ ${fmtMoney(trade.avg_price)}` : "—";
+    const fill = trade.executed_qty && Number(trade.executed_qty) ? `${fmtSig(trade.executed_qty)} @ ${fmtSig(trade.avg_price)}` : "—";
+    const fillTitle = trade.executed_qty && Number(trade.executed_qty) ? `${trimDecimal(trade.executed_qty)} @ ${trimDecimal(trade.avg_price)}` : "";
     const reasonTitle = [trade.error_message, trade.client_order_id && `client id ${trade.client_order_id}`, trade.exchange_order_id && `exchange id ${trade.exchange_order_id}`, trade.attempts > 1 ? `${trade.attempts} attempts` : ""]
       .filter(Boolean)
       .join("\n");
@@ -683,16 +722,16 @@
         className: trade.id === flashId ? "row-new" : "",
         dataset: { testid: "trade-row", id: trade.id, symbol: trade.symbol, status: trade.status, mode: trade.mode },
       },
-      el("td", { className: "time", text: fmtTime(trade.created_at), title: `${fullTime(trade.created_at)}\n#${trade.id} · ${who}${trade.confirmed_by ? " · confirmed by " + trade.confirmed_by : ""}` }),
-      el("td", { className: "sym" }, trade.symbol, trade.manual ? badge("manual", "badge-muted", who) : null),
-      el("td", {}, badge(trade.status.replaceAll("_", " "), "st st-" + trade.status)),
-      el("td", {}, badge(trade.mode === "live" ? "LIVE" : "dry", trade.mode === "live" ? "mode-live" : "mode-dry")),
-      el("td", { className: "num" }, fmtMoney(trade.quote_qty), spent ? el("div", { className: "sub", text: spent }) : null),
-      el("td", { className: "num", text: fill }),
-      latencyCell(lat.total, latencyTitle(trade)),
-      latencyCell(trade.decision_to_ack_ms, "decision → ack ms"),
-      el("td", { className: "reason", title: reasonTitle }, trade.reason_code || (trade.error_message ? "error" : "—"), trade.error_message ? el("div", { className: "sub bad", text: trade.error_message.slice(0, 80) }) : null),
-      el("td", { className: "num muted", text: trade.config_version !== null && trade.config_version !== undefined ? `v${trade.config_version}` : "—" })
+      el("td", { className: "time", dataset: { label: "Created" }, text: fmtTime(trade.created_at), title: `${fullTime(trade.created_at)}\n#${trade.id} · ${who}${trade.confirmed_by ? " · confirmed by " + trade.confirmed_by : ""}` }),
+      el("td", { className: "sym", dataset: { label: "Symbol" } }, trade.symbol, trade.manual ? badge("manual", "badge-muted", who) : null),
+      el("td", { dataset: { label: "Status" } }, badge(trade.status.replaceAll("_", " "), "st st-" + trade.status)),
+      el("td", { dataset: { label: "Mode" } }, badge(trade.mode === "live" ? "LIVE" : "dry", trade.mode === "live" ? "mode-live" : "mode-dry")),
+      el("td", { className: "num", dataset: { label: "Quote" } }, fmtMoney(trade.quote_qty), spent ? el("div", { className: "sub", text: spent }) : null),
+      el("td", { className: "num", dataset: { label: "Fill" }, text: fill, title: fillTitle }),
+      latencyCell(lat.total, latencyTitle(trade), "Det→ack"),
+      latencyCell(trade.decision_to_ack_ms, "decision → ack ms", "Dec→ack"),
+      el("td", { className: "reason", dataset: { label: "Reason" }, title: reasonTitle }, trade.reason_code || (trade.error_message ? "error" : "—"), trade.error_message ? el("div", { className: "sub bad", text: trade.error_message.slice(0, 80) }) : null),
+      el("td", { className: "num muted", dataset: { label: "Cfg" }, text: trade.config_version !== null && trade.config_version !== undefined ? `v${trade.config_version}` : "—" })
     );
   }
 
@@ -978,6 +1017,75 @@
     applyConfig(await api("GET", EP.config));
   }
 
+  // ------------------------------------------------------------------ presets
+
+  async function loadPresets() {
+    state.presets = await api("GET", EP.config_presets);
+    const select = $("preset-select");
+    const chosen = select.value;
+    select.replaceChildren(
+      el("option", { value: "", text: state.presets.length ? "— choose —" : "— none saved yet —" }),
+      ...state.presets.map((p) => el("option", { value: p.name, text: p.description ? `${p.name} · ${p.description}` : p.name }))
+    );
+    if (state.presets.some((p) => p.name === chosen)) select.value = chosen;
+    showPreset();
+  }
+
+  function showPreset() {
+    const p = (state.presets || []).find((x) => x.name === $("preset-select").value);
+    const labels = CFG.configLabels || {};
+    setText(
+      "preset-detail",
+      p ? Object.entries(p.settings).map(([k, v]) => `${labels[k] || k}: ${typeof v === "object" ? JSON.stringify(v) : trimDecimal(String(v))}`).join(" · ") : ""
+    );
+  }
+
+  async function applyPreset(button) {
+    const name = $("preset-select").value;
+    const status = $("preset-status");
+    if (!name) {
+      status.textContent = "Choose a preset to apply.";
+      return;
+    }
+    try {
+      const body = state.config ? { expected_version: state.config.version } : {};
+      const cfg = await withBusy(button, () => api("POST", EP.config_preset_apply.replace("{name}", encodeURIComponent(name)), body));
+      applyConfig(cfg, { reset: true });
+      status.textContent = `Preset ${name} applied as version ${cfg.version}.`;
+    } catch (err) {
+      status.textContent = `Preset ${name} not applied: ${err.message}`;
+    }
+  }
+
+  async function savePreset(ev) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const name = form.elements.preset_name.value.trim();
+    const status = $("preset-status");
+    if (!/^[a-z0-9][a-z0-9_-]{0,47}$/.test(name)) {
+      status.textContent = "A preset name is lower-case letters, digits, - and _, e.g. quiet-weekend.";
+      return;
+    }
+    try {
+      const body = { name, description: form.elements.preset_description.value.trim() };
+      await withBusy(form.querySelector("button"), () => api("POST", EP.config_presets, body));
+      status.textContent = `Saved the configuration in force as preset ${name}.`;
+      form.reset();
+      await loadPresets();
+      $("preset-select").value = name;
+      showPreset();
+    } catch (err) {
+      status.textContent = `Preset not saved: ${err.message}`;
+    }
+  }
+
+  async function loadInjectInfo() {
+    if (!$("inject-form")) return;
+    const info = await api("GET", EP.listing_inject);
+    setText("inject-note", info.note);
+    if (info.quote_assets) QUOTES.splice(0, QUOTES.length, ...info.quote_assets);
+  }
+
   async function loadConfigHistory() {
     const data = await api("GET", EP.config_history);
     const rows = (data.results || []).slice(0, 15).map((h) =>
@@ -1098,11 +1206,27 @@
 
   // ------------------------------------------------------------------ test tools
 
+  // What the server accepts (listings.services.symbol_pattern): a base and a known quote asset.
+  const QUOTES = ["USDT", "USDC", "USDE", "FDUSD", "BTC", "ETH", "EUR", "MX"]; // the server's list replaces it
+
+  /** Why a symbol would be refused, said while typing, before the click ("" when fine). */
+  function injectProblem(symbol) {
+    if (!symbol) return "";
+    if (!/^[A-Z0-9]+$/.test(symbol)) return "Letters A-Z and digits only, e.g. ABCUSDT.";
+    const quote = QUOTES.find((q) => symbol.endsWith(q) && symbol.length > q.length);
+    if (!quote) return `${symbol} has no quote asset: end it with one of ${QUOTES.join(", ")}, e.g. ${symbol}USDT.`;
+    if (symbol.length > 32) return "At most 32 characters.";
+    return "";
+  }
+
   async function injectListing(ev) {
     ev.preventDefault();
     const form = ev.currentTarget;
     const symbol = form.elements.inject_symbol.value.trim().toUpperCase();
     const button = form.querySelector("button[type=submit]");
+    const problem = injectProblem(symbol);
+    setText("inject-error", problem);
+    if (problem) return;
     try {
       const listing = await withBusy(button, () => api("POST", EP.listing_inject, symbol ? { symbol } : {}));
       form.elements.inject_symbol.value = "";
@@ -1350,6 +1474,10 @@
     bind("start-bot", "click", (ev) => botAction("start", ev.currentTarget));
     bind("stop-bot", "click", (ev) => botAction("stop", ev.currentTarget));
     bind("inject-form", "submit", injectListing);
+    bind("inject-symbol", "input", (ev) => setText("inject-error", injectProblem(ev.currentTarget.value.trim().toUpperCase())));
+    bind("preset-select", "change", showPreset);
+    bind("preset-apply", "click", (ev) => applyPreset(ev.currentTarget));
+    bind("preset-form", "submit", savePreset);
     bind("test-trade", "click", openTestTrade);
     bind("test-trade-form", "submit", submitTestTrade);
     bind("tt-close", "click", () => $("test-trade-dialog").close());
@@ -1399,6 +1527,8 @@
     showTimezone();
     updateIndicator();
     await refreshAll(true);
+    guarded("presets", loadPresets);
+    guarded("inject", loadInjectInfo);
     if (CFG.pushEnabled && "WebSocket" in window) {
       startPolling(); // until the socket is open
       connectSocket();

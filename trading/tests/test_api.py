@@ -201,6 +201,8 @@ def test_export_takes_the_history_filters(viewer):
 
 
 def test_risk_metrics_report_exposure_against_the_limit(viewer):
+    # Snipes are dry runs (auto-trade off): judged against the dry-run limits.
+    config_update(actor=None, changes={"dry_run_max_position_usdt": Decimal("1000")}, reason="test")
     TradeFactory(listing=None, quote_qty=Decimal("250"), status=TradeStatus.FILLED)
     TradeFactory(
         listing=None,
@@ -218,6 +220,7 @@ def test_risk_metrics_report_exposure_against_the_limit(viewer):
 
 
 def test_risk_metrics_show_breaches_breaker_and_kill_switch(viewer):
+    config_update(actor=None, changes={"dry_run_max_position_usdt": Decimal("1000")}, reason="test")
     TradeFactory(listing=None, quote_qty=Decimal("1000"), status=TradeStatus.FILLED)
     config_update(actor=None, changes={"kill_switch": True}, reason="test: incident")
     health_set(component="circuit_breaker", status="down", detail={"state": "open"})
@@ -272,3 +275,14 @@ def test_history_takes_any_offset_python_accepts(viewer):
     response = viewer.get("/api/trade/history/", {"since": "2000-01-01T00:00:00+16:00"})
     assert response.status_code == 200
     assert [t["id"] for t in response.json()["results"]] == [trade.pk]
+
+
+def test_risk_metrics_judge_the_mode_in_force_against_its_own_limits(viewer):
+    """Dry-run trades never use the live budget: the panel shows the dry-run limits while
+    snipes are dry runs, and live trades' exposure against the live limits once live."""
+    for _ in range(12):
+        TradeFactory(listing=None, quote_qty=Decimal("20"), status=TradeStatus.FILLED)
+    body = viewer.get("/api/risk/metrics/").json()
+    assert body["mode"] == "dry_run"
+    assert body["trades_last_hour"] == 12 and body["max_trades_per_hour"] == 1000
+    assert body["breaches"] == []

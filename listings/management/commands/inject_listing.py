@@ -1,31 +1,32 @@
 """Record a test listing through the same path as a real detection (source test_injection)."""
 
-import time
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from listings.models import ListingSource
+from listings.demo import SimulatorUnreachable, inject_note, listing_inject
 from listings.ports import trading
-from listings.services import listing_record
 
 
 class Command(BaseCommand):
-    help = "Inject a listing as if detected (source test_injection); it is traded like any other."
+    help = (
+        "Inject a listing as if detected (source test_injection); it is traded like any other. "
+        "Against the demo's local simulator (DEMO_SIMULATOR_URL) it is listed there first."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("symbol", help="e.g. NEWUSDT")
+        parser.add_argument("symbol", nargs="?", help="e.g. NEWUSDT (default: TEST<hex>USDT)")
         parser.add_argument("--listed-at", help="open time, ISO 8601 (default: now)")
 
-    def handle(self, *args, symbol: str, listed_at: str | None, **options) -> None:
+    def handle(self, *args, symbol: str | None, listed_at: str | None, **options) -> None:
         when = _parse_time(listed_at) if listed_at else None
         try:
-            result = listing_record(
-                symbol=symbol, source=ListingSource.TEST, listed_at=when, detected_ns=time.time_ns()
-            )
-        except ValueError as exc:
+            result = listing_inject(symbol=symbol, listed_at=when)
+        except (ValueError, SimulatorUnreachable) as exc:
             raise CommandError(str(exc)) from None
+        if not result.on_simulator:
+            self.stderr.write(f"Note: {inject_note()}")
         trading().wait()  # embedded shape: its trade runs in this process; let it finish
         listing = result.listing
         verb = "Recorded" if result.created else "Already recorded"
