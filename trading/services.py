@@ -109,8 +109,9 @@ def trade_decide(signal: Signal, *, held: Trade | None = None) -> Decided:
 
     with transaction.atomic():
         config, version_id = config_lock()
-        limits = risk_limits(config)
-        mode = effective_mode(limits, signal.want_live)
+        mode = effective_mode(risk_limits(config), signal.want_live)
+        limits = risk_limits(config, mode=mode)  # limits are per mode: a dry-run test trade
+        # while live is judged by the dry-run limits, never the live budget
         existing, exposure = decision_inputs(
             mode=mode,
             client_order_id="" if held else signal.client_order_id,
