@@ -183,7 +183,7 @@ def test_trade_and_config_metrics(token_client, exchange, operator_user, api_as)
     before = scrape(token_client)
     exchange.list_symbol(symbol="METUSDT", open_in_ms=0, price="0.5")
     operator = api_as(operator_user)
-    operator.post("/api/trade/execute/", {"symbol": "METUSDT", "quote_qty": "5"}, format="json")
+    operator.post("/api/trade/execute/", {"symbol": "METUSDT", "quote_qty": "10"}, format="json")
     operator.put("/api/config/", {"max_trades_per_hour": 9, "reason": "metrics"}, format="json")
     after = scrape(token_client)
     for name in series:
