@@ -462,7 +462,7 @@ class ListingMonitor:
     ) -> None:
         self.known.add(symbol)
         evidence = None
-        if listed_at is None:
+        if listed_at is None and symbol not in self._unwatch_at:  # armed: the calendar's open
             evidence = await self._open_time(symbol)
         try:
             result = await _db(listing_record)(
