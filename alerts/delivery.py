@@ -90,6 +90,7 @@ class Dispatcher:
 
     _instance: Dispatcher | None = None
     _instance_lock = threading.Lock()
+    in_process = False  # True: this process's threads deliver even where Celery would
 
     def __init__(self, *, sleep=time.sleep, clock=time.monotonic, send=None) -> None:
         from .channels import channel_send
@@ -157,7 +158,7 @@ class Dispatcher:
         from .services import notification_record
 
         rows = notification_record(event=item.event, key=item.key, payload=item.payload, at=item.at)
-        if embedded():
+        if self.in_process or embedded():
             for row in rows:
                 worker = self.worker(row.channel)
                 with self._lock:

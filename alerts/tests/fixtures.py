@@ -19,6 +19,8 @@ from alerts.tests.receiver import NotifyReceiver
 
 
 class RecordingDispatcher(Dispatcher):
+    in_process = True  # delivered by this process's threads in either shape (no worker here)
+
     def __init__(self, **kwargs) -> None:
         self.slept: list[float] = []
         super().__init__(sleep=self.slept.append, **kwargs)
