@@ -205,7 +205,9 @@ def settle(stack: BotStack, listed: list[str]) -> None:
 
 
 def report(stack: BotStack, samples: list[dict], listed: list[str]) -> int:
-    first, last = samples[0], samples[-1]
+    # Minute 0 is the idle start (before any listing, connections not yet opened): the first
+    # minute of work is the baseline.
+    first, last = (samples[1] if len(samples) > 2 else samples[0]), samples[-1]
     print()
     head = ("process", "metric", "first min", "last min", "change")
     rows = []

@@ -127,7 +127,7 @@ def test_export_latency_total_is_the_per_trade_figure(db):
         assert by_id[trade.pk]["latency_total_ms"] == (str(total) if total else "")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_export_streams_chunks_asynchronously_under_asgi(viewer_user):
     from asgiref.sync import sync_to_async
 
