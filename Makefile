@@ -7,7 +7,7 @@ PORT ?= 8000
 SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run manage test bench lint format migrate proto clean
+.PHONY: run manage test bench bench-scale soak lint format migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,20 @@ BENCHES := monitor_throughput order_overhead listing_to_order open_to_order dash
 bench: $(VENV)/.installed-bench
 	mkdir -p var
 	( for b in $(BENCHES); do echo "### bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; echo; done ) 2>&1 | tee var/bench-latest.txt
+
+# The history at 10k / 100k / 1M trades on PostgreSQL (DATABASE_URL; about 4 minutes, so not in
+# BENCHES): API lists, latency analytics, CSV export, admin changelists, risk inputs.
+bench-scale: $(VENV)/.installed-bench
+	mkdir -p var
+	$(BIN)/python -m bench.history_scale 2>&1 | tee var/bench-scale-latest.txt
+
+# The production shape for SOAK_MINUTES (default 20), a listing every 4 s: per-process memory,
+# descriptors, threads and connections, first vs last minute; one trade per listing.
+SOAK_MINUTES ?= 20
+soak: export SOAK_MINUTES := $(SOAK_MINUTES)
+soak: $(VENV)/.installed-bench
+	mkdir -p var
+	$(BIN)/python -m bench.soak 2>&1 | tee var/soak-latest.txt
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -11,7 +11,9 @@ from datetime import UTC
 from decimal import Decimal
 
 import django_filters
+from django.core.paginator import Paginator
 from django.utils import timezone
+from django.utils.functional import cached_property
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -66,6 +68,67 @@ class StrictPageNumberPagination(PageNumberPagination):
             if parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+class CappedCountPaginator(Paginator):
+    """A paginator that never counts a whole table: it counts at most COUNT_CAP rows.
+
+    `count` is min(rows, COUNT_CAP) and `capped` says whether there are more; pages end at
+    COUNT_CAP rows (narrow the list with its filters to go further back). Counting up to the
+    cap walks at most COUNT_CAP index entries, so a list costs the same at 10k or 1M rows.
+    Used by the API lists and the admin changelists of the big tables.
+    """
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        n = rows[: self.COUNT_CAP + 1].count() if hasattr(rows, "count") else len(rows)
+        self.capped = n > self.COUNT_CAP
+        return min(n, self.COUNT_CAP)
+
+    capped = False
+
+
+class CappedPageNumberPagination(StrictPageNumberPagination):
+    """Page numbers, with a count capped at CappedCountPaginator.COUNT_CAP.
+
+    The response keeps DRF's shape (`count`, `next`, `previous`, `results`) and adds
+    `count_capped`: true when there are more rows than `count` says (show "10000+").
+    """
+
+    django_paginator_class = CappedCountPaginator
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count_capped"] = self.page.paginator.capped
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count"]["description"] = (
+            f"Rows, counted up to {CappedCountPaginator.COUNT_CAP}."
+        )
+        schema["properties"]["count_capped"] = {
+            "type": "boolean",
+            "description": "True when there are more rows than `count` (pages end there: "
+            "narrow the list with its filters).",
+        }
+        schema["required"] = [*schema.get("required", []), "count_capped"]
+        return schema
+
+
+class UpperExactFilter(django_filters.CharFilter):
+    """Case-insensitive match on a column stored in upper case (symbols): an exact match on
+    the upper-cased value, which its btree index serves (`iexact` would scan the table)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("lookup_expr", "exact")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        return super().filter(qs, value.strip().upper() if value else value)
 
 
 class StrictFilterSet(django_filters.FilterSet):

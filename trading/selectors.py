@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -107,21 +123,17 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
-def latency_stats(*, since) -> dict:
-    """P50/P95/P99 per stage and a histogram of total latency, over trades since `since`.
-
-    Rejections never reach the exchange: they count in `count` and in no stage. Errors are
-    trades that failed or whose outcome is unknown.
-    """
+def _stage_values_python(*, since, cap: int) -> tuple[int, int, dict[str, list[float]]]:
+    """The embedded (SQLite) path: the newest `cap` trades' stages through `trade_latency_ms`."""
     rows = list(
         Trade.objects.filter(created_at__gte=since)
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
         .only(
             *(s for span in STAGE_SPANS.values() for s in span),
             "status",
             "acked_ns",
             "confirmed_ns",
-        )[:LATENCY_SAMPLE_CAP]
+        )[:cap]
     )
     per_stage: dict[str, list[float]] = {name: [] for name in (*STAGE_SPANS, "total")}
     for trade in rows:
@@ -129,6 +141,11 @@ def latency_stats(*, since) -> dict:
             if value is not None:
                 per_stage[stage].append(value)
     errors = sum(1 for t in rows if t.status in (TradeStatus.FAILED, TradeStatus.UNKNOWN))
+    return len(rows), errors, per_stage
+
+
+def _latency_stats_python(*, since) -> dict:
+    count, errors, per_stage = _stage_values_python(since=since, cap=LATENCY_SAMPLE_CAP)
     buckets = [0] * (len(HISTOGRAM_BOUNDS_MS) + 1)
     for value in per_stage["total"]:
         index = next(
@@ -136,11 +153,20 @@ def latency_stats(*, since) -> dict:
             len(HISTOGRAM_BOUNDS_MS),
         )
         buckets[index] += 1
+    return _latency_result(
+        count=count,
+        errors=errors,
+        stages={stage: _summary(values) for stage, values in per_stage.items()},
+        buckets=buckets,
+    )
+
+
+def _latency_result(*, count: int, errors: int, stages: dict, buckets: list[int]) -> dict:
     return {
-        "count": len(rows),
+        "count": count,
         "errors": errors,
-        "error_rate": round(errors / len(rows), 4) if rows else 0.0,
-        "stages": {stage: _summary(values) for stage, values in per_stage.items()},
+        "error_rate": round(errors / count, 4) if count else 0.0,
+        "stages": stages,
         "histogram": [
             {"le_ms": bound, "count": n}
             for bound, n in zip((*HISTOGRAM_BOUNDS_MS, None), buckets, strict=True)
@@ -148,8 +174,214 @@ def latency_stats(*, since) -> dict:
     }
 
 
+# The same spans as `trade_latency_ms`, in SQL (nanoseconds): "send" starts at the operator's
+# confirmation when there is one, and "total" leaves out the operator's wait (confirmed -
+# risk done); a trade never acked (acked null or 0) has no total.
+_SPAN_SQL = {
+    "persist": "persisted_ns - detected_ns",
+    "dispatch": "dispatched_ns - persisted_ns",
+    "risk": "risk_done_ns - dispatched_ns",
+    "send": "sent_ns - COALESCE(confirmed_ns, risk_done_ns)",
+    "ack": "acked_ns - sent_ns",
+    "total": (
+        "CASE WHEN acked_ns <> 0 THEN acked_ns"
+        " - COALESCE(detected_ns, persisted_ns, dispatched_ns, risk_done_ns, sent_ns)"
+        " - CASE WHEN confirmed_ns IS NOT NULL AND risk_done_ns IS NOT NULL"
+        " THEN confirmed_ns - risk_done_ns ELSE 0 END END"
+    ),
+}
+
+
+def _latency_stats_postgres(*, since) -> dict:
+    """One statement: the newest trades of the window (index on created_at), nearest-rank
+    percentiles with percentile_disc and the histogram with width_bucket, in the database."""
+    table = connection.ops.quote_name(Trade._meta.db_table)
+    spans = ",\n".join(f"({sql}) AS {name}" for name, sql in _SPAN_SQL.items())
+    per_stage = ",\n".join(
+        f"count({name}), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY {name}),"
+        f" max({name})"
+        for name in _SPAN_SQL
+    )
+    # A total in ms rounds to <= bound while below bound ms + 0.5 us: the bucket edges in ns.
+    edges = [int(bound * 1_000_000) + 500 for bound in HISTOGRAM_BOUNDS_MS]
+    sql = f"""
+        WITH t AS (
+            SELECT status, {spans}
+            FROM {table}
+            WHERE created_at >= %s
+            ORDER BY created_at DESC, id DESC
+            LIMIT %s
+        )
+        SELECT count(*), count(*) FILTER (WHERE status IN (%s, %s)),
+            {per_stage},
+            (SELECT array_agg(ARRAY[b, n]) FROM (
+                SELECT width_bucket(total, %s::bigint[]) AS b, count(*) AS n
+                FROM t WHERE total IS NOT NULL GROUP BY b) AS h)
+        FROM t
+    """
+    params = [since, LATENCY_SAMPLE_CAP, TradeStatus.FAILED, TradeStatus.UNKNOWN, edges]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    count, errors, rest = row[0], row[1], list(row[2:])
+    stages = {}
+    for name in _SPAN_SQL:
+        n, (p50, p95, p99), top = rest[0], rest[1] or (None, None, None), rest[2]
+        rest = rest[3:]
+        ms = [None if v is None else round(v / 1e6, 3) for v in (p50, p95, p99, top)]
+        stages[name] = dict(zip(("count", "p50", "p95", "p99", "max"), (n, *ms), strict=True))
+        if not n:
+            stages[name] = _summary([])
+    buckets = [0] * (len(HISTOGRAM_BOUNDS_MS) + 1)
+    for bucket, n in rest[0] or ():
+        buckets[bucket] = n
+    return _latency_result(count=count, errors=errors, stages=stages, buckets=buckets)
+
+
+def latency_stats(*, since) -> dict:
+    """P50/P95/P99 per stage and a histogram of total latency, over trades since `since`
+    (the newest LATENCY_SAMPLE_CAP of them).
+
+    Rejections never reach the exchange: they count in `count` and in no stage. Errors are
+    trades that failed or whose outcome is unknown. On PostgreSQL the figures are computed in
+    the database; the embedded database computes them here from `trade_latency_ms`.
+    """
+    if connection.vendor == "postgresql":
+        return _latency_stats_postgres(since=since)
+    return _latency_stats_python(since=since)
+
+
 def trade_history():
+    """Every trade, newest first (the index trade_recent: created_at, id descending)."""
     return Trade.objects.select_related("config_version").order_by("-created_at", "-id")
+
+
+EXPORT_COLUMNS = (
+    "trade_id",
+    "created_at",
+    "symbol",
+    "side",
+    "mode",
+    "status",
+    "reason_code",
+    "quote_qty",
+    "quote_spent",
+    "executed_qty",
+    "avg_price",
+    "client_order_id",
+    "exchange_order_id",
+    "manual",
+    "requested_by",
+    "confirmed_by",
+    "latency_total_ms",
+    "config_version",
+    "config_changed_at",
+    "config_changed_by",
+    "config_change_reason",
+    "cfg_auto_trade",
+    "cfg_mode",
+    "cfg_max_trade_usdt",
+    "cfg_max_position_usdt",
+    "cfg_high_value_threshold_usdt",
+    "cfg_max_trades_per_hour",
+    "error_message",
+)
+EXPORT_BATCH = 2000
+
+
+def _total_ns():
+    """`trade_latency_ms`'s total in nanoseconds, as an expression (None where not reached)."""
+    first = Coalesce("detected_ns", "persisted_ns", "dispatched_ns", "risk_done_ns", "sent_ns")
+    human = Case(
+        When(
+            confirmed_ns__isnull=False,
+            risk_done_ns__isnull=False,
+            then=F("confirmed_ns") - F("risk_done_ns"),
+        ),
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    return Case(
+        When(Q(acked_ns__isnull=True) | Q(acked_ns=0), then=None),
+        default=F("acked_ns") - first - human,
+        output_field=BigIntegerField(),
+    )
+
+
+def trade_export_chunks(
+    *, trades: QuerySet[Trade], batch_size: int = EXPORT_BATCH
+) -> Iterator[str]:
+    """The audit export as CSV text, one chunk per batch of `batch_size` trades, newest first.
+
+    Each batch is its own short query, resumed after the last (created_at, id) seen, so memory
+    stays one batch whatever the table's size and no cursor stays open between chunks. Every
+    trade is listed with the configuration version (and limits) it was decided under.
+    """
+    user_field = get_user_model().USERNAME_FIELD
+    fields = (
+        "pk",
+        "created_at",
+        "symbol",
+        "side",
+        "mode",
+        "status",
+        "reason_code",
+        "quote_qty",
+        "quote_spent",
+        "executed_qty",
+        "avg_price",
+        "client_order_id",
+        "exchange_order_id",
+        "manual",
+        "requested_by",
+        "confirmed_by",
+        "export_total_ns",
+        "config_version__history_id",
+        "config_version__history_date",
+        f"config_version__history_user__{user_field}",
+        "config_version__history_change_reason",
+        "config_version__auto_trade",
+        "config_version__mode",
+        "config_version__max_trade_usdt",
+        "config_version__max_position_usdt",
+        "config_version__high_value_threshold_usdt",
+        "config_version__max_trades_per_hour",
+        "error_message",
+    )
+    rows = (
+        trades.select_related(None)
+        .annotate(export_total_ns=_total_ns())
+        .order_by("-created_at", "-pk")
+        .values_list(*fields)
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    after = None
+    while True:
+        page = rows
+        if after is not None:
+            created, pk = after
+            page = rows.filter(created_at__lte=created).filter(
+                Q(created_at__lt=created) | Q(pk__lt=pk)
+            )
+        batch = list(page[:batch_size])
+        for row in batch:
+            row = list(row)
+            row[1] = row[1].isoformat()
+            total = row[16]
+            row[16] = (round(total / 1e6, 3) or "") if total is not None else ""
+            if row[18] is not None:
+                row[18] = row[18].isoformat()
+            if row[20] is None:
+                row[20] = ""
+            writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(batch) < batch_size:
+            return
+        after = (batch[-1][1], batch[-1][0])
 
 
 def risk_metrics() -> dict:

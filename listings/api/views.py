@@ -11,8 +11,9 @@ from common.drf import (
     DETAIL,
     NOT_FOUND,
     VALIDATION_ERRORS,
+    CappedPageNumberPagination,
     StrictFilterSet,
-    StrictPageNumberPagination,
+    UpperExactFilter,
     UTCDateTimeFilter,
 )
 from listings.demo import SimulatorUnreachable, inject_info, listing_inject
@@ -27,7 +28,7 @@ class ListingFilter(StrictFilterSet):
     source = django_filters.ChoiceFilter(choices=ListingSource.choices)
     since = UTCDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     until = UTCDateTimeFilter(field_name="detected_at", lookup_expr="lt")
-    symbol = django_filters.CharFilter(lookup_expr="iexact")
+    symbol = UpperExactFilter()
 
     class Meta:
         model = Listing
@@ -40,7 +41,7 @@ class ListingListView(ListAPIView):
     serializer_class = ListingSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
     filterset_class = ListingFilter
-    pagination_class = StrictPageNumberPagination
+    pagination_class = CappedPageNumberPagination
 
     def get_queryset(self):
         return listings_recent()

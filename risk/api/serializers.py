@@ -108,7 +108,8 @@ class ConfigVersionSerializer(serializers.ModelSerializer):
         return record.history_user.get_username() if record.history_user else ""
 
     def get_changes(self, record) -> list[str]:
-        previous = record.prev_record
+        known = self.context.get("previous")
+        previous = known[record.history_id] if known is not None else record.prev_record
         if previous is None:
             return []
         return sorted(c.field for c in record.diff_against(previous).changes)

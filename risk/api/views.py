@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -11,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.drf import DETAIL, NOT_FOUND, VALIDATION_ERRORS, StrictPageNumberPagination
+from common.drf import DETAIL, NOT_FOUND, VALIDATION_ERRORS, CappedPageNumberPagination
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradeConfig
 from risk.selectors import config_get_active, preset_list
@@ -63,6 +65,24 @@ class ConfigView(APIView):
         return Response(ConfigSerializer(config).data)
 
 
+def _previous_versions(page: list) -> dict[int, object]:
+    """history_id -> the version before it, for a page of versions newest first: each one's
+    predecessor is the next on the page, and one query finds the last one's (no query per row).
+    """
+    previous = {}
+    for newer, older in itertools.pairwise(page):
+        if older.history_date < newer.history_date:
+            previous[newer.history_id] = older
+    for record in page:
+        if record.history_id not in previous:  # the page's last (or a tie): one query each
+            previous[record.history_id] = (
+                TradeConfig.history.filter(id=record.id, history_date__lt=record.history_date)
+                .order_by("-history_date", "-history_id")
+                .first()
+            )
+    return previous
+
+
 def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {
@@ -77,13 +97,19 @@ class ConfigHistoryView(ListAPIView):
 
     serializer_class = ConfigVersionSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
-    pagination_class = StrictPageNumberPagination
+    pagination_class = CappedPageNumberPagination
 
     @extend_schema(
         responses={200: ConfigVersionSerializer(many=True), 400: VALIDATION_ERRORS, 404: NOT_FOUND}
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "previous": _previous_versions(page)}
+        serializer = self.get_serializer_class()(page, many=True, context=context)
+        return self.get_paginated_response(serializer.data)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no database

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import django_filters
+from asgiref.sync import sync_to_async
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -25,14 +25,15 @@ from common.drf import (
     DETAIL,
     NOT_FOUND,
     VALIDATION_ERRORS,
+    CappedPageNumberPagination,
     StrictFilterSet,
-    StrictPageNumberPagination,
+    UpperExactFilter,
     UTCDateTimeFilter,
 )
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradingMode
 from trading.models import Trade, TradeStatus
-from trading.selectors import latency_stats, risk_metrics, trade_history, trade_latency_ms
+from trading.selectors import latency_stats, risk_metrics, trade_export_chunks, trade_history
 from trading.services import trade_cancel, trade_confirm, trade_manual
 
 from .serializers import (
@@ -46,7 +47,7 @@ from .serializers import (
 class TradeFilter(StrictFilterSet):
     mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
     status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
-    symbol = django_filters.CharFilter(lookup_expr="iexact")
+    symbol = UpperExactFilter()
     since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -61,7 +62,7 @@ class TradeHistoryView(ListAPIView):
     serializer_class = TradeSerializer
     permission_classes = (ViewerReadsOperatorWrites,)
     filterset_class = TradeFilter
-    pagination_class = StrictPageNumberPagination
+    pagination_class = CappedPageNumberPagination
 
     def get_queryset(self):
         return trade_history()
@@ -156,80 +157,20 @@ class CSVRenderer(BaseRenderer):
         return data
 
 
-EXPORT_COLUMNS = (
-    "trade_id",
-    "created_at",
-    "symbol",
-    "side",
-    "mode",
-    "status",
-    "reason_code",
-    "quote_qty",
-    "quote_spent",
-    "executed_qty",
-    "avg_price",
-    "client_order_id",
-    "exchange_order_id",
-    "manual",
-    "requested_by",
-    "confirmed_by",
-    "latency_total_ms",
-    "config_version",
-    "config_changed_at",
-    "config_changed_by",
-    "config_change_reason",
-    "cfg_auto_trade",
-    "cfg_mode",
-    "cfg_max_trade_usdt",
-    "cfg_max_position_usdt",
-    "cfg_high_value_threshold_usdt",
-    "cfg_max_trades_per_hour",
-    "error_message",
-)
+def _served_over_asgi(request: Request) -> bool:
+    """WSGI requests carry the WSGI environ in META; ASGI ones do not."""
+    return "wsgi.input" not in request.META
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_rows(trades) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for t in trades.select_related("config_version__history_user").iterator(chunk_size=500):
-        v = t.config_version
-        yield writer.writerow(
-            (
-                t.pk,
-                t.created_at.isoformat(),
-                t.symbol,
-                t.side,
-                t.mode,
-                t.status,
-                t.reason_code,
-                t.quote_qty,
-                t.quote_spent if t.quote_spent is not None else "",
-                t.executed_qty if t.executed_qty is not None else "",
-                t.avg_price if t.avg_price is not None else "",
-                t.client_order_id,
-                t.exchange_order_id,
-                t.manual,
-                t.requested_by,
-                t.confirmed_by,
-                trade_latency_ms(t)["total"] or "",
-                v.history_id if v else "",
-                v.history_date.isoformat() if v else "",
-                (v.history_user.get_username() if v and v.history_user else ""),
-                (v.history_change_reason or "") if v else "",
-                v.auto_trade if v else "",
-                v.mode if v else "",
-                v.max_trade_usdt if v else "",
-                v.max_position_usdt if v else "",
-                v.high_value_threshold_usdt if v else "",
-                v.max_trades_per_hour if v else "",
-                t.error_message,
-            )
-        )
+async def _async_chunks(chunks: Iterator[str]) -> AsyncIterator[str]:
+    """The export's chunks under ASGI: each batch is read in the request's database thread,
+    and sent before the next one is read (Django would list a sync iterator whole first)."""
+    step = sync_to_async(next, thread_sensitive=True)
+    try:
+        while (chunk := await step(chunks, None)) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
 class TradeExportView(APIView):
@@ -270,7 +211,10 @@ class TradeExportView(APIView):
         if not filtered.is_valid():
             raise ValidationError(filtered.errors)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response = StreamingHttpResponse(_export_rows(filtered.qs), content_type="text/csv")
+        chunks = trade_export_chunks(trades=filtered.qs)
+        if _served_over_asgi(request):
+            chunks = _async_chunks(chunks)
+        response = StreamingHttpResponse(chunks, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="sniperbot-trades-{stamp}.csv"'
         return response
 
