@@ -566,7 +566,7 @@
       if (state.seenListings.size && !state.seenListings.has(item.id)) fresh.add(item.id);
     }
     for (const item of data.results) state.seenListings.add(item.id);
-    Object.assign(l, { count: data.count, next: !!data.next, previous: !!data.previous, results: data.results });
+    Object.assign(l, { count: data.count, capped: !!data.count_capped, next: !!data.next, previous: !!data.previous, results: data.results });
     if (data.next && data.results.length) l.pageSize = data.results.length;
     renderListings(fresh);
   }
@@ -588,7 +588,7 @@
     const l = state.listings;
     $("listings-body").replaceChildren(...l.results.map((item) => listingRow(item, fresh && fresh.has(item.id))));
     $("listings-empty").hidden = l.results.length > 0;
-    setText("listings-count", l.count ? String(l.count) : "");
+    setText("listings-count", countText(l));
     setText("listings-page", pageText(l));
     $("listings-prev").disabled = !l.previous;
     $("listings-next").disabled = !l.next;
@@ -601,8 +601,15 @@
     p.next = true;
   }
 
+  /** The API counts at most 10,000 rows (a full count of a year's table is too slow). */
+  function countText(p) {
+    if (!p.count) return "";
+    return p.capped ? `${p.count}+` : String(p.count);
+  }
+
   function pageText(p) {
     if (!p.count) return "";
+    if (p.capped) return `page ${p.page} · ${p.count}+ total`;
     const size = p.pageSize || p.results.length || 1;
     const pages = Math.max(1, Math.ceil(p.count / size));
     return `page ${p.page} of ${pages} · ${p.count} total`;
@@ -628,7 +635,7 @@
     const t = state.trades;
     const data = await api("GET", withQuery(EP.trades, { page: t.page, ...state.tradeFilters }));
     for (const trade of data.results) noteTrade(trade, silent);
-    Object.assign(t, { count: data.count, next: !!data.next, previous: !!data.previous, results: data.results });
+    Object.assign(t, { count: data.count, capped: !!data.count_capped, next: !!data.next, previous: !!data.previous, results: data.results });
     if (data.next && data.results.length) t.pageSize = data.results.length;
     renderTrades();
   }
@@ -739,7 +746,7 @@
     const t = state.trades;
     $("trades-body").replaceChildren(...t.results.map((trade) => tradeRow(trade, flashId)));
     $("trades-empty").hidden = t.results.length > 0;
-    setText("trades-count", t.count ? String(t.count) : "");
+    setText("trades-count", countText(t));
     setText("trades-page", pageText(t));
     $("trades-prev").disabled = !t.previous;
     $("trades-next").disabled = !t.next;
