@@ -299,3 +299,18 @@ async def test_a_refused_calendar_is_shown_as_unavailable_not_as_no_listings():
     health = await _db(BotHealth.objects.get, component="mexc_calendar")
     assert health.status == "ok"
     await monitor.stop_session(reason="test")
+
+
+async def test_a_listing_seen_late_is_recorded_at_its_real_open_by_the_exchanges_evidence(dispatched):
+    """The REST diff saw it 9.9 s after it opened: its first trade says when, and the listing
+    says so (freshness then counts from the open, not from the sighting)."""
+    feed = ScriptedFeed()
+    monitor = await _started_monitor(feed)
+    opened = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=9.9)
+    feed.opened["LATEUSDT"] = (opened, "first_trade")
+    feed.symbols.add("LATEUSDT")
+    await monitor.step_rest()
+    listing = await _db(Listing.objects.get, symbol="LATEUSDT")
+    assert (listing.listed_at, listing.listed_at_source) == (opened, "first_trade")
+    assert listing.detected_at - listing.listed_at >= timedelta(seconds=9)
+    await monitor.stop_session(reason="test")
