@@ -301,7 +301,7 @@ async def test_a_refused_calendar_is_shown_as_unavailable_not_as_no_listings():
     await monitor.stop_session(reason="test")
 
 
-async def test_a_listing_seen_late_is_recorded_at_its_real_open_by_the_exchanges_evidence(dispatched):
+async def test_a_listing_seen_late_is_recorded_at_its_real_open(dispatched):
     """The REST diff saw it 9.9 s after it opened: its first trade says when, and the listing
     says so (freshness then counts from the open, not from the sighting)."""
     feed = ScriptedFeed()
