@@ -64,9 +64,11 @@ async def test_anonymous_and_roleless_clients_are_refused(group):
     connected, code = await socket.connect()
     assert not connected
     assert code == 4401
+    await socket.disconnect()  # the application task ends with the test (Redis layer too)
 
 
 async def test_a_foreign_origin_is_refused():
     socket = dashboard_socket(await session_cookie("operator"), origin="http://evil.example")
     connected, _ = await socket.connect()
     assert not connected
+    await socket.disconnect()
