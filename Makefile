@@ -7,7 +7,7 @@ PORT ?= 8000
 SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run manage test bench bench-scale soak lint format migrate proto clean
+.PHONY: run manage test bench bench-scale bench-exits bench-notify soak lint format migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,18 @@ bench: $(VENV)/.installed-bench
 bench-scale: $(VENV)/.installed-bench
 	mkdir -p var
 	$(BIN)/python -m bench.history_scale 2>&1 | tee var/bench-scale-latest.txt
+
+# Price tick -> sell order at the exchange (the exit watcher on the stream vs REST polling),
+# embedded and, with DATABASE_URL (PostgreSQL) and redis-server, production shape; about 4 min.
+bench-exits: $(VENV)/.installed-bench
+	mkdir -p var
+	$(BIN)/python -m bench.tick_to_sell 2>&1 | tee var/bench-exits-latest.txt
+
+# The order path with a failing notification channel (HTTP 500, hanging) beside the same
+# trades without one: fills, median/p99 decision -> order at the exchange, ratio; about 3 min.
+bench-notify: $(VENV)/.installed-bench
+	mkdir -p var
+	$(BIN)/python -m bench.notify_beside 2>&1 | tee var/bench-notify-latest.txt
 
 # The production shape for SOAK_MINUTES (default 20), a listing every 4 s: per-process memory,
 # descriptors, threads and connections, first vs last minute; one trade per listing.

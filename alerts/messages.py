@@ -76,6 +76,8 @@ def render(event: str, payload: dict[str, Any]) -> tuple[str, str]:
     elif event == events.MONITOR_DOWN:
         title = "Monitor DOWN"
         lines = [f"no heartbeat for {p.get('age_s', '?')} s (last {p.get('last_heartbeat_at')})"]
+        if p.get("run_id") is not None:
+            lines.append(f"run #{p['run_id']}")
     elif event == events.LISTING_DETECTED:
         title = f"New listing {sym}"
         lines = [f"source: {p.get('source') or '?'}"]

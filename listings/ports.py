@@ -6,8 +6,10 @@ calls whatever is registered. Nothing here names another app's module.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TradingPort(Protocol):
@@ -24,6 +26,10 @@ class TradingPort(Protocol):
 
     def serve_in_this_process(self) -> None:
         """Run trades on this process's threads (the monitor), not on Celery workers."""
+
+    def watch_positions(self, rest: Any, shutdown: asyncio.Event) -> Awaitable[None]:
+        """Watch open positions and sell them by their exit rules until `shutdown` (on the
+        caller's loop; `rest`: a public MEXC REST client for prices and the clock)."""
 
     def wait(self) -> None:
         """Let in-process work finish (a short-lived command before it exits)."""

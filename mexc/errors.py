@@ -54,7 +54,7 @@ class SymbolNotTradable(MexcError):
 
 
 class InsufficientBalance(MexcError):
-    """30004 (spot) / 10101 (wallet): not enough balance."""
+    """30004 (spot) / 30005 (oversold) / 10101 (wallet): not enough balance."""
 
 
 class BelowMinimumAmount(MexcError):
@@ -115,6 +115,7 @@ CODE_TYPES: dict[int, type[MexcError]] = {
     730001: SymbolNotTradable,  # pair not found
     -1121: SymbolNotTradable,  # "Invalid symbol." on market-data endpoints
     30004: InsufficientBalance,
+    30005: InsufficientBalance,  # "Oversold": a sell of more than the account holds
     10101: InsufficientBalance,
     30002: BelowMinimumAmount,
     700003: TimestampOutsideWindow,

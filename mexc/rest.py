@@ -116,8 +116,13 @@ class MexcRestClient:
             headers={"Content-Type": "application/json"},
         )
 
+    @property
+    def has_keys(self) -> bool:
+        """Signed endpoints can be asked (API key and secret given)."""
+        return bool(self._api_key and self._secret)
+
     def __repr__(self) -> str:  # never the keys
-        keyed = "keyed" if self._api_key and self._secret else "public"
+        keyed = "keyed" if self.has_keys else "public"
         return f"MexcRestClient({self.base_url!r}, {keyed}, offset_ms={self.offset_ms})"
 
     async def __aenter__(self) -> MexcRestClient:
@@ -348,14 +353,23 @@ class MexcRestClient:
         return {q.symbol: q for q in quotes if q.symbol}
 
     async def depth_asks(self, symbol: str, limit: int = 100) -> list[tuple[Decimal, Decimal]]:
-        """GET /api/v3/depth: the ask side, best first, as (price, quantity)."""
+        """GET /api/v3/depth: the ask side, best (lowest) first, as (price, quantity)."""
+        return sorted(await self._depth_side(symbol, "asks", limit))
+
+    async def depth_bids(self, symbol: str, limit: int = 100) -> list[tuple[Decimal, Decimal]]:
+        """GET /api/v3/depth: the bid side, best (highest) first, as (price, quantity)."""
+        return sorted(await self._depth_side(symbol, "bids", limit), reverse=True)
+
+    async def _depth_side(
+        self, symbol: str, side: str, limit: int
+    ) -> list[tuple[Decimal, Decimal]]:
         query = encode_params([("symbol", symbol.upper()), ("limit", limit)])
         body = await self._request("GET", "/api/v3/depth", query)
-        asks = []
-        for level in body.get("asks") or []:
+        levels = []
+        for level in body.get(side) or []:
             if isinstance(level, list | tuple) and len(level) >= 2:
-                asks.append((dec(level[0]), dec(level[1])))
-        return sorted(asks)
+                levels.append((dec(level[0]), dec(level[1])))
+        return levels
 
     async def open_evidence(self, symbol: str) -> tuple[int, str] | None:
         """When the symbol opened, by the exchange's own records (ms, and which record):

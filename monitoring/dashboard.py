@@ -34,13 +34,17 @@ DASHBOARD_URL_NAMES = {
     "monitor_stop": "monitor-stop",
     "risk_metrics": "risk-metrics",
     "latency": "analytics-latency",
+    "positions": "position-list",
+    "position_close": "position-close",
+    "position_export": "position-export",
+    "pnl_summary": "pnl-summary",
 }
 WEBSOCKET_PATH = "/ws/dashboard/"  # monitoring.routing
 
 
 def dashboard_endpoints() -> dict[str, str]:
     def path(name: str) -> str:
-        if name in ("trade-confirm", "trade-cancel"):
+        if name in ("trade-confirm", "trade-cancel", "position-close"):
             return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{id}/")
         if name == "config-preset-apply":
             return reverse(name, kwargs={"name": "_"}).replace("/_/", "/{name}/")
@@ -82,6 +86,19 @@ CONFIG_FIELDSETS = [
         [("quote_asset", "text"), ("symbol_allowlist", "symbols"), ("symbol_denylist", "symbols")],
     ),
     ("Entry", [("entry_order_type", "entry"), ("entry_slippage_pct", "decimal")]),
+    (
+        "Exits (new positions)",
+        [
+            ("stop_loss_pct", "decimal"),
+            ("stop_confirm_ms", "integer"),
+            ("trailing_activation_pct", "decimal"),
+            ("trailing_delta_pct", "decimal"),
+            ("take_profit_ladder", "json"),
+            ("max_hold_minutes", "integer"),
+            ("exit_slippage_pct", "decimal"),
+            ("flatten_on_kill", "bool"),
+        ],
+    ),
     ("Notifications", [("notify_events", "json")]),
     (
         "Timing (ms)",

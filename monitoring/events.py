@@ -25,9 +25,10 @@ CONSUMER_HANDLER = "dashboard.event"  # -> DashboardConsumer.dashboard_event
 
 LISTING_CREATED = "listing.created"
 TRADE_UPDATED = "trade.updated"
+POSITION_UPDATED = "position.updated"
 HEALTH_CHANGED = "health.changed"
 CONFIG_CHANGED = "config.changed"
-EVENT_TYPES = (LISTING_CREATED, TRADE_UPDATED, HEALTH_CHANGED, CONFIG_CHANGED)
+EVENT_TYPES = (LISTING_CREATED, TRADE_UPDATED, POSITION_UPDATED, HEALTH_CHANGED, CONFIG_CHANGED)
 
 QUEUE_LIMIT = 10_000  # beyond this (layer down for long), new events are dropped and logged
 

@@ -49,6 +49,25 @@ notifications_total = Counter(
     "disabled, no_channel, dropped before any send)",
     ["event", "result"],
 )
+positions_open = Gauge(
+    "positions_open",
+    "Positions the bot holds and watches (open or closing), by mode",
+    ["mode"],
+    multiprocess_mode="livemax",
+)
+exits_total = Counter(
+    "exits_total",
+    "Positions sold (in full or a ladder step), by exit reason and mode",
+    ["reason", "mode"],
+)
+# P&L goes down as well as up: a gauge moved by each sell's realized part, summed over every
+# process that ever sold (multiprocess "sum" keeps a finished process's share).
+realized_pnl_quote_total = Gauge(
+    "realized_pnl_quote_total",
+    "Realized profit (negative: loss) in quote asset since the metrics began, by mode",
+    ["mode"],
+    multiprocess_mode="sum",
+)
 
 # Final statuses trading counts in trades_total (trading/execution.py, trading/inline.py).
 TRADE_COUNTED_STATUSES = ("filled", "failed", "rejected")

@@ -60,6 +60,21 @@ class TradeConfigAdmin(SimpleHistoryAdmin):
         ("At the open", {"fields": ("open_retry_window_ms", "open_retry_interval_ms")}),
         ("Symbols", {"fields": ("quote_asset", "symbol_allowlist", "symbol_denylist")}),
         ("Entry", {"fields": ("entry_order_type", "entry_slippage_pct")}),
+        (
+            "Exits (each position keeps the rules it opened with)",
+            {
+                "fields": (
+                    "stop_loss_pct",
+                    "stop_confirm_ms",
+                    "trailing_activation_pct",
+                    "trailing_delta_pct",
+                    "take_profit_ladder",
+                    "max_hold_minutes",
+                    "exit_slippage_pct",
+                    "flatten_on_kill",
+                )
+            },
+        ),
         ("Notifications", {"fields": ("notify_events",)}),
         ("Why", {"fields": ("change_reason",)}),
     )

@@ -23,6 +23,8 @@ MIN_MONEY = Decimal("0.00000001")
 MAX_RECV_WINDOW_MS = 1000  # MEXC's own advice; a larger window lets a delayed order through
 MAX_OPEN_RETRY_WINDOW_MS = 60_000  # a minute of 10007 retries: later, the open is long past
 MAX_CONFIRMATION_TTL_S = 86_400  # a day: a held trade older than that is stale anyway
+MAX_STOP_CONFIRM_MS = 60_000  # a stop confirmed over a minute is no stop
+MAX_HOLD_MINUTES = 43_200  # thirty days
 ASSET_PATTERN = r"\A[A-Z0-9]{2,16}\Z"  # \Z, not $: "USDT\n" is not an asset
 # Operator notifications (alerts app): each event on or off. The vocabulary lives here, below
 # alerts, so the versioned config can default and validate it; alerts reads it from here.
@@ -40,6 +42,31 @@ NOTIFY_EVENT_DEFAULTS: dict[str, bool] = {
     "daily_summary": True,
     "heartbeat": False,
 }
+
+
+def validate_ladder(value: Any) -> None:
+    """Take-profit steps: a list of [gain %, fraction], gains rising, fractions in (0, 1]
+    summing to at most 1 (fractions of the quantity the position opened with)."""
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of [gain %, fraction] steps, e.g. [[50, 0.5]].")
+    if len(value) > 10:
+        raise ValidationError("At most 10 take-profit steps.")
+    gains, total = [], Decimal(0)
+    for step in value:
+        try:
+            gain, fraction = (Decimal(str(x)) for x in step)
+        except Exception:
+            raise ValidationError(
+                f"A step is [gain %, fraction] with two numbers, not {step!r}."
+            ) from None
+        if not (Decimal(0) < gain <= Decimal(100_000)) or not (Decimal(0) < fraction <= 1):
+            raise ValidationError(f"Step {step!r}: gain in (0, 100000] %, fraction in (0, 1].")
+        gains.append(gain)
+        total += fraction
+    if gains != sorted(set(gains)) or len(gains) != len(set(gains)):
+        raise ValidationError("Steps go by rising gain, each gain once.")
+    if total > 1:
+        raise ValidationError(f"The fractions sum to {total}: at most 1 (the whole position).")
 
 
 def notify_events_default() -> dict[str, bool]:
@@ -238,6 +265,69 @@ class TradeConfig(models.Model):
         blank=True,
         validators=[validate_notify_events],
         help_text="Operator notifications, each event on (true) or off (false); see README.",
+    )
+    # -- exits (trading/exits.py): each position keeps the rules it opened with -------------
+    stop_loss_pct = models.DecimalField(
+        "Stop-loss (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("20"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("99.99"))],
+        help_text="Sell everything when the price stays this far under the entry (0.01..99.99).",
+    )
+    stop_confirm_ms = models.PositiveIntegerField(
+        "Stop confirm (ms)",
+        default=2000,
+        validators=[MaxValueValidator(MAX_STOP_CONFIRM_MS)],
+        help_text=(
+            "The price must stay through the stop this long, so one wick does not sell "
+            f"(0..{MAX_STOP_CONFIRM_MS} ms)."
+        ),
+    )
+    trailing_activation_pct = models.DecimalField(
+        "Trailing from (%)",
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("30"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="The trailing stop starts once the price is this far over the entry.",
+    )
+    trailing_delta_pct = models.DecimalField(
+        "Trailing by (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("99.99"))],
+        help_text="Then sell everything when the price falls this far under its high.",
+    )
+    take_profit_ladder = models.JSONField(
+        "Take-profit ladder",
+        default=list,
+        blank=True,
+        validators=[validate_ladder],
+        help_text=(
+            "Steps [gain %, fraction of the quantity bought], e.g. [[50, 0.5], [100, 0.5]]: at "
+            "+50 % sell half, at +100 % the other half (fractions sum to at most 1). Empty: none."
+        ),
+    )
+    max_hold_minutes = models.PositiveIntegerField(
+        "Max hold (min)",
+        default=60,
+        validators=[MaxValueValidator(MAX_HOLD_MINUTES)],
+        help_text=f"Sell everything after this long (0: no time limit, max {MAX_HOLD_MINUTES}).",
+    )
+    exit_slippage_pct = models.DecimalField(
+        "Exit slippage (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("99.99"))],
+        help_text="A sell is an IOC limit at best bid x (1 - this / 100).",
+    )
+    flatten_on_kill = models.BooleanField(
+        "Flatten on kill",
+        default=False,
+        help_text="On: turning the kill switch on sells every open position at once.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -41,6 +41,14 @@ EDITABLE_FIELDS = (
     "entry_order_type",
     "entry_slippage_pct",
     "notify_events",
+    "stop_loss_pct",
+    "stop_confirm_ms",
+    "trailing_activation_pct",
+    "trailing_delta_pct",
+    "take_profit_ladder",
+    "max_hold_minutes",
+    "exit_slippage_pct",
+    "flatten_on_kill",
 )
 
 

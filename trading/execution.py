@@ -172,7 +172,7 @@ def _entry_fields(trade: Trade) -> dict:
     }
 
 
-def _fail(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
+def fail_trade(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
     """A refusal (by the exchange, or the sender's own last check): no order exists (the
     table refuses it for an acked one)."""
     trade_transition(
@@ -270,7 +270,7 @@ def _note_entry(trade: Trade, entry: Entry) -> None:
 
 
 def _refuse(trade: Trade, reason: str, message: str) -> None:
-    _fail(trade, reason, message, status=TradeStatus.REJECTED)
+    fail_trade(trade, reason, message, status=TradeStatus.REJECTED)
 
 
 # --- dry run --------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None
         asks = []
         log.warning("dry_run.no_book", extra={"trade_id": trade.pk, "error": repr(exc)})
     if not asks:
-        _fail(trade, "no_price", f"No book for {trade.symbol} to simulate the fill.")
+        fail_trade(trade, "no_price", f"No book for {trade.symbol} to simulate the fill.")
         return
     ioc = entry is not None and entry.type == IOC_TYPE
     gross, spent = walk_asks(
@@ -300,7 +300,7 @@ def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None
     qty = (gross * (1 - fee)).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
     fields = {"exchange_order_id": f"dry-{trade.client_order_id}"}
     if qty <= 0:
-        _acked(
+        ack_trade(
             trade,
             TradeStatus.CANCELED,
             reason_code="price_ran_away",
@@ -311,7 +311,7 @@ def fill_dry_run(trade: Trade, gateway: OrderGateway, entry: Entry | None = None
         )
         return
     full = gross >= entry.quantity if ioc else spent >= trade.quote_qty * Decimal("0.999")
-    _acked(
+    ack_trade(
         trade,
         TradeStatus.FILLED if full else TradeStatus.PARTIALLY_FILLED,
         executed_qty=qty,
@@ -328,7 +328,7 @@ def _ran_away(trade: Trade) -> str:
     )
 
 
-def _acked(trade: Trade, status: str, **fields) -> bool:
+def ack_trade(trade: Trade, status: str, **fields) -> bool:
     acked = time.time_ns()
     start = trade.confirmed_ns or trade.risk_done_ns
     fields = {
@@ -422,7 +422,7 @@ def send_live(
                 _renew(trade, policy.open_retry_interval_ms / 1000 + send_hold_s())
                 sleep(policy.open_retry_interval_ms / 1000)
                 continue  # "not open yet": nothing was placed, the same id is safe to send
-            _fail(trade, "symbol_not_tradable", str(exc))
+            fail_trade(trade, "symbol_not_tradable", str(exc))
             return
         except mexc_errors.RateLimited as exc:
             guards.breaker.record_failure()
@@ -430,7 +430,7 @@ def send_live(
             wait_s = exc.retry_after or 1.0
             now = gateway.server_time_ms()
             if seen.rate_limited >= MAX_429 or not _fresh(policy, now + wait_s * 1000):
-                _fail(
+                fail_trade(
                     trade,
                     "exchange_rate_limited",
                     f"{exc} ({seen.rate_limited} x 429; retrying would pass the freshness "
@@ -471,12 +471,12 @@ def send_live(
                 guards.breaker.record_failure().value == "open"
                 or seen.unavailable > CONNECT_RETRIES
             ):
-                _fail(trade, "exchange_unavailable", str(exc))
+                fail_trade(trade, "exchange_unavailable", str(exc))
                 return
             continue
         except mexc_errors.MarketOrderDisabled as exc:
             guards.breaker.record_success()
-            _fail(
+            fail_trade(
                 trade,
                 "market_order_refused",
                 f"MEXC refuses MARKET orders for {trade.symbol} now ({exc}); new listings "
@@ -499,7 +499,7 @@ def send_live(
                 entry = retry
                 _note_entry(trade, entry)
                 continue  # refused: nothing was placed, the same id is safe to send
-            _fail(trade, "price_above_exchange_maximum", f"{exc} (cap {trade.price_cap})")
+            fail_trade(trade, "price_above_exchange_maximum", f"{exc} (cap {trade.price_cap})")
             return
         except mexc_errors.MexcError as exc:
             guards.breaker.record_success()  # the exchange answered; the order was refused
@@ -511,10 +511,10 @@ def send_live(
                 if state is not None:
                     apply_order_state(trade, state)
                     return
-            _fail(trade, _reason_for(exc), str(exc))
+            fail_trade(trade, _reason_for(exc), str(exc))
             return
         guards.breaker.record_success()
-        if _acked(trade, TradeStatus.SUBMITTED, exchange_order_id=order_id):
+        if ack_trade(trade, TradeStatus.SUBMITTED, exchange_order_id=order_id):
             log.info(
                 "trade.acked",
                 extra={
@@ -551,7 +551,7 @@ def _readmitted(
         return True
     why = "the breaker is open" if not allowed else "no order slot before the signal went stale"
     if not maybe_placed:
-        _fail(trade, "circuit_open" if not allowed else "rate_limited", f"Not retried: {why}.")
+        fail_trade(trade, "circuit_open" if not allowed else "rate_limited", f"Not retried: {why}.")
         return False
     trade_transition(
         trade,
@@ -629,7 +629,7 @@ def apply_order_state(trade: Trade, state: OrderState) -> bool:
     if trade.status == TradeStatus.PENDING or (
         trade.status == TradeStatus.UNKNOWN and not trade.acked_ns
     ):
-        return _acked(trade, to, **fields)
+        return ack_trade(trade, to, **fields)
     if trade.status == to and all(getattr(trade, k) == v for k, v in fields.items()):
         return True
     from .states import allowed

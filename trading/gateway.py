@@ -189,6 +189,54 @@ class MexcGateway:
 
         return self._run(send())
 
+    def place_ioc_sell(
+        self,
+        *,
+        symbol: str,
+        price: Decimal,
+        quantity: Decimal,
+        client_order_id: str,
+        recv_window_ms: int,
+    ) -> tuple[str, int]:
+        """An IMMEDIATE_OR_CANCEL limit SELL at `price` (the floor): what does not fill at
+        once is canceled by the exchange. (order id, sent ns)."""
+
+        async def send() -> tuple[str, int]:
+            sent_ns = time.time_ns()
+            ack = await self.client.place_order(
+                symbol=symbol,
+                side="SELL",
+                type="IMMEDIATE_OR_CANCEL",
+                price=price.normalize(),
+                quantity=quantity.normalize(),
+                client_order_id=client_order_id,
+                recv_window=recv_window_ms,
+            )
+            return ack.order_id, sent_ns
+
+        return self._run(send())
+
+    def sell_inputs(self, symbol: str, asset: str, *, balance: bool) -> Future:
+        """The symbol's rules (cached after the first read), its best bid and, with
+        `balance`, the account's free `asset`, asked together on the gateway's loop;
+        `.result()` gives (Rules, bid or None, free or None)."""
+
+        async def ask() -> tuple[Rules, Decimal | None, Decimal | None]:
+            keys = balance and self.client.has_keys
+            rules, quote, account = await asyncio.gather(
+                self.client.symbol_rules(symbol),
+                self.client.book_ticker(symbol),
+                self.client.account() if keys else asyncio.sleep(0),
+            )
+            free = account.free(asset) if keys else None
+            return plain_rules(rules), quote.bid_price or None, free
+
+        return asyncio.run_coroutine_threadsafe(ask(), self._loop)
+
+    def depth_bids(self, symbol: str) -> list[tuple[Decimal, Decimal]]:
+        """The bid side of the book, best first (a dry-run sell walks it)."""
+        return self._run(self.client.depth_bids(symbol))
+
     def depth_asks(self, symbol: str) -> list[tuple[Decimal, Decimal]]:
         """The ask side of the book, best first (the dry run walks it)."""
         return self._run(self.client.depth_asks(symbol))

@@ -173,6 +173,11 @@ class Handoff:
             except Exception:
                 log.exception("witness.stream_failed")  # the other witnesses remain
 
+    def watch_positions(self, rest, shutdown):
+        from .watcher import PositionWatcher
+
+        return PositionWatcher.from_settings(rest).run(shutdown)
+
     def wait(self) -> None:
         wait_inprocess()
 

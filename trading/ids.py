@@ -23,3 +23,10 @@ def snipe_order_id(symbol: str, listed_at: datetime) -> str:
 
 def manual_order_id() -> str:
     return PREFIX_MANUAL + uuid.uuid4().hex[:30]
+
+
+PREFIX_SELL = "ss"
+
+
+def sell_order_id() -> str:
+    return PREFIX_SELL + uuid.uuid4().hex[:30]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from risk.models import TradingMode
 
@@ -36,6 +37,14 @@ STAGES = ("detected", "persisted", "dispatched", "risk_done", "sent", "acked")
 class Trade(models.Model):
     listing = models.ForeignKey(
         "listings.Listing", null=True, blank=True, on_delete=models.PROTECT, related_name="trades"
+    )
+    position = models.ForeignKey(
+        "trading.Position",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="trades",
+        help_text="The position this buy opened or this sell reduces.",
     )
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4, choices=TradeSide.choices, default=TradeSide.BUY)
@@ -135,3 +144,79 @@ class Trade(models.Model):
         """Milliseconds between two recorded stages, or None if either is missing."""
         a, b = getattr(self, f"{start}_ns"), getattr(self, f"{end}_ns")
         return None if a is None or b is None else (b - a) / 1e6
+
+
+class PositionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSING = "closing", "Closing"  # a sell is in flight
+    CLOSED = "closed", "Closed"
+
+
+class Position(models.Model):
+    """What a filled (or partly filled) buy holds until the bot sells it.
+
+    Quantities are base asset, net of the fee the exchange took from what it delivered;
+    money is quote asset. `rules` is the exit rules' snapshot taken when it opened
+    (trading.exits.ExitRules.to_json): a config change applies to new positions only.
+    """
+
+    buy_trade = models.OneToOneField(
+        Trade, on_delete=models.PROTECT, related_name="opened_position"
+    )
+    symbol = models.CharField(max_length=32)
+    mode = models.CharField(max_length=16, choices=TradingMode.choices)
+    status = models.CharField(
+        max_length=16, choices=PositionStatus.choices, default=PositionStatus.OPEN
+    )
+    quantity = models.DecimalField(**QTY, help_text="Base quantity held now.")
+    initial_qty = models.DecimalField(**QTY, help_text="Base quantity the buy delivered.")
+    cost_quote = models.DecimalField(**MONEY, help_text="Quote the buy spent.")
+    entry_price = models.DecimalField(
+        **QTY, help_text="Average entry: cost / quantity delivered (fee included)."
+    )
+    high_price = models.DecimalField(**QTY, help_text="Highest price seen since entry.")
+    last_price = models.DecimalField(**QTY, null=True, blank=True)
+    last_price_at = models.DateTimeField(null=True, blank=True)
+    rules = models.JSONField(default=dict, help_text="Exit rules this position opened with.")
+    ladder_done = models.PositiveSmallIntegerField(
+        default=0, help_text="Take-profit ladder steps already sold."
+    )
+    sold_qty = models.DecimalField(**QTY, default=0)
+    proceeds_quote = models.DecimalField(
+        **MONEY, default=0, help_text="Quote received from sells, net of their fee."
+    )
+    fees_quote = models.DecimalField(
+        **MONEY, default=0, help_text="Both sides' fees, valued in quote."
+    )
+    dust_qty = models.DecimalField(
+        **QTY, default=0, help_text="Left unsold: below the exchange's minimum amount."
+    )
+    realized_pnl = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="Proceeds less the cost of what was sold (net of both fees).",
+    )
+    exit_reason = models.CharField(max_length=32, blank=True)
+    opened_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at", "last_price", "last_price_at"])
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PositionStatus.values), name="position_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=TradingMode.values), name="position_mode_valid"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="position_qty_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "mode"], name="position_status_mode"),
+            models.Index(fields=["symbol", "-opened_at"], name="position_symbol_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.quantity} [{self.mode}/{self.status}]"

@@ -94,6 +94,7 @@ def trades_reconcile(*, gateway: OrderGateway, guards: Guards) -> Counter:
             send_live(trade, gateway, guards, policy, resend=True)
         counts[outcome] += 1
     counts.update(listings_without_trade_snipe(now=now))
+    counts.update(positions_reconcile(now=now))
     if counts:
         log.info("reconcile.pass", extra=dict(counts))
     return counts
@@ -148,4 +149,36 @@ def listings_without_trade_snipe(*, now) -> Counter:
             log.warning(
                 "reconcile.orphan_failed", extra={"listing_id": listing.pk, "error": repr(exc)}
             )
+    return counts
+
+
+POSITION_GRACE = timedelta(seconds=30)
+
+
+def positions_reconcile(*, now) -> Counter:
+    """Positions left behind by a crash: a fill without its position (opened now), and a
+    position `closing` whose sells are all settled (open again: the watcher decides anew)."""
+    from .models import Position, PositionStatus, TradeSide
+    from .positions import SELL_DONE, position_apply_sells, position_open
+
+    counts: Counter = Counter()
+    fills = Trade.objects.filter(
+        side=TradeSide.BUY,
+        status__in=(TradeStatus.FILLED, TradeStatus.PARTIALLY_FILLED),
+        executed_qty__gt=0,
+        opened_position__isnull=True,
+        created_at__gte=now - UNSETTLED_WINDOW,
+    )
+    for trade in fills:
+        if position_open(trade) is not None:
+            counts["position_opened"] += 1
+    stale = Position.objects.filter(
+        status=PositionStatus.CLOSING, updated_at__lt=now - POSITION_GRACE
+    ).exclude(trades__side=TradeSide.SELL, trades__status__in=set(TradeStatus) - SELL_DONE)
+    for position in stale:
+        position_apply_sells(position.pk)
+        if Position.objects.filter(pk=position.pk, status=PositionStatus.CLOSING).update(
+            status=PositionStatus.OPEN, updated_at=now
+        ):
+            counts["position_released"] += 1
     return counts

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from risk.checks import Exposure
 
-from .models import Trade, TradeStatus
+from .models import Trade, TradeSide, TradeStatus
 from .states import COMMITTED, IN_FLIGHT
 
 
@@ -48,7 +48,8 @@ def decision_inputs(
     """The trade already holding `client_order_id` (its id, or None) and `mode`'s exposure,
     in one statement: a decision reads both under the config's lock."""
     now = timezone.now()
-    recent = Q(mode=mode, created_at__gte=now - timedelta(hours=24))
+    # Buys only: a sell spends nothing and must never be held back by the buy limits.
+    recent = Q(mode=mode, side=TradeSide.BUY, created_at__gte=now - timedelta(hours=24))
     if exclude_id is not None:
         recent &= ~Q(pk=exclude_id)
     committed = recent & Q(status__in=COMMITTED)
@@ -126,7 +127,7 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
 def _stage_values_python(*, since, cap: int) -> tuple[int, int, dict[str, list[float]]]:
     """The embedded (SQLite) path: the newest `cap` trades' stages through `trade_latency_ms`."""
     rows = list(
-        Trade.objects.filter(created_at__gte=since)
+        Trade.objects.filter(created_at__gte=since, side=TradeSide.BUY)
         .order_by("-created_at", "-id")
         .only(
             *(s for span in STAGE_SPANS.values() for s in span),
@@ -208,7 +209,7 @@ def _latency_stats_postgres(*, since) -> dict:
         WITH t AS (
             SELECT status, {spans}
             FROM {table}
-            WHERE created_at >= %s
+            WHERE created_at >= %s AND side = %s
             ORDER BY created_at DESC, id DESC
             LIMIT %s
         )
@@ -219,7 +220,14 @@ def _latency_stats_postgres(*, since) -> dict:
                 FROM t WHERE total IS NOT NULL GROUP BY b) AS h)
         FROM t
     """
-    params = [since, LATENCY_SAMPLE_CAP, TradeStatus.FAILED, TradeStatus.UNKNOWN, edges]
+    params = [
+        since,
+        TradeSide.BUY,
+        LATENCY_SAMPLE_CAP,
+        TradeStatus.FAILED,
+        TradeStatus.UNKNOWN,
+        edges,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -239,8 +247,8 @@ def _latency_stats_postgres(*, since) -> dict:
 
 
 def latency_stats(*, since) -> dict:
-    """P50/P95/P99 per stage and a histogram of total latency, over trades since `since`
-    (the newest LATENCY_SAMPLE_CAP of them).
+    """P50/P95/P99 per stage and a histogram of total latency, over buys since `since`
+    (the newest LATENCY_SAMPLE_CAP of them; a sell's path is the exit benchmark's).
 
     Rejections never reach the exchange: they count in `count` and in no stage. Errors are
     trades that failed or whose outcome is unknown. On PostgreSQL the figures are computed in
@@ -429,3 +437,124 @@ def risk_metrics() -> dict:
         "kill_switch": config.kill_switch,
         "auto_trade": config.auto_trade,
     }
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+def position_list() -> QuerySet:
+    """Every position, newest first (opened_at, id descending)."""
+    from .models import Position
+
+    return Position.objects.order_by("-opened_at", "-id")
+
+
+POSITION_EXPORT_COLUMNS = (
+    "id",
+    "symbol",
+    "mode",
+    "status",
+    "opened_at",
+    "closed_at",
+    "entry_price",
+    "quantity",
+    "initial_qty",
+    "cost_quote",
+    "proceeds_quote",
+    "fees_quote",
+    "realized_pnl",
+    "exit_reason",
+    "dust_qty",
+)
+
+
+def position_export_chunks(*, positions: QuerySet, batch_size: int = EXPORT_BATCH) -> Iterator[str]:
+    """Positions as CSV text, one chunk per batch of `batch_size`, newest first.
+
+    Like `trade_export_chunks`: each batch is its own short query resumed after the last
+    (opened_at, id) seen, so memory stays one batch and no cursor stays open between chunks.
+    """
+    fields = ("pk", *POSITION_EXPORT_COLUMNS[1:])
+    rows = positions.order_by("-opened_at", "-pk").values_list(*fields)
+    opened, closed = fields.index("opened_at"), fields.index("closed_at")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(POSITION_EXPORT_COLUMNS)
+    after = None
+    while True:
+        page = rows
+        if after is not None:
+            at, pk = after
+            page = rows.filter(opened_at__lte=at).filter(Q(opened_at__lt=at) | Q(pk__lt=pk))
+        batch = list(page[:batch_size])
+        for row in batch:
+            row = list(row)
+            row[opened] = row[opened].isoformat()
+            row[closed] = row[closed].isoformat() if row[closed] is not None else ""
+            writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(batch) < batch_size:
+            return
+        after = (batch[-1][opened], batch[-1][0])
+
+
+def pnl_summary(*, since) -> dict[str, dict]:
+    """P&L per mode (every mode present, never added across modes).
+
+    The positions with activity in the window (`since`; None: all time) are those closed in
+    it (closed_at >= since) and those still open or closing that were opened in it
+    (opened_at >= since). `realized_pnl` and `fees_quote` sum their realized P&L (for an
+    open one, what its partial sells realized so far) and fees; `closed` and `wins`
+    (realized_pnl > 0) count the closed ones; `win_rate` is wins / closed (None if none
+    closed). `unrealized_pnl` and `open` are now, whatever the window: every open or closing
+    position at its last best bid (`trading.positions.unrealized`); `open_unpriced` of them
+    have no price yet and are not in the sum.
+    """
+    from risk.models import TradingMode
+
+    from .models import Position, PositionStatus
+    from .positions import unrealized
+
+    held = (PositionStatus.OPEN, PositionStatus.CLOSING)
+    closed = Q(status=PositionStatus.CLOSED)
+    still_held = Q(status__in=held)
+    if since is not None:
+        closed &= Q(closed_at__gte=since)
+        still_held &= Q(opened_at__gte=since)
+    figures = {
+        row["mode"]: row
+        for row in Position.objects.filter(closed | still_held)
+        .values("mode")
+        .annotate(
+            realized=Sum("realized_pnl", default=Decimal(0)),
+            fees=Sum("fees_quote", default=Decimal(0)),
+            closed=Count("id", filter=closed),
+            wins=Count("id", filter=closed & Q(realized_pnl__gt=0)),
+        )
+        .order_by()
+    }
+    out = {}
+    for mode in TradingMode.values:
+        row = figures.get(mode, {})
+        n_closed, wins = row.get("closed", 0), row.get("wins", 0)
+        out[mode] = {
+            "realized_pnl": row.get("realized", Decimal(0)),
+            "unrealized_pnl": Decimal(0),
+            "fees_quote": row.get("fees", Decimal(0)),
+            "closed": n_closed,
+            "wins": wins,
+            "win_rate": round(wins / n_closed, 4) if n_closed else None,
+            "open": 0,
+            "open_unpriced": 0,
+        }
+    for position in Position.objects.filter(status__in=held).order_by():
+        mode = out[position.mode]
+        mode["open"] += 1
+        pnl, _ = unrealized(position)
+        if pnl is None:
+            mode["open_unpriced"] += 1
+        else:
+            mode["unrealized_pnl"] += pnl
+    return out

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from monitoring import events, metrics
 
-from .models import Trade, TradeStatus
+from .models import Trade, TradeSide, TradeStatus
 
 log = logging.getLogger(__name__)
 S = TradeStatus
@@ -121,6 +121,7 @@ def trade_transition(
         metrics.trades_total.labels(mode=trade.mode, status=to).inc()
     if to != current:
         _notify(trade, to)
+        _positions(trade, to)
     if publish:
         from .payloads import trade_payload
 
@@ -133,12 +134,29 @@ def order_evidence_q() -> Q:
     return ~Q(exchange_order_id="")
 
 
+def _positions(trade: Trade, to: str) -> None:
+    """A buy's fill opens its position; a sell's outcome reaches its position (whoever
+    recorded it: the sender, the reconciler, the private orders stream). A failure here never
+    undoes the trade's own record: the reconciler opens positions a fill left without one."""
+    from .positions import SELL_SETTLED, position_apply_sells, position_open
+
+    try:
+        if trade.side == TradeSide.BUY and to in (S.FILLED, S.PARTIALLY_FILLED):
+            position_open(trade)
+        elif trade.side == TradeSide.SELL and trade.position_id and to in SELL_SETTLED:
+            position_apply_sells(trade.position_id)
+    except Exception:
+        log.exception("position.update_failed", extra={"trade_id": trade.pk, "to": to})
+
+
 def _notify(trade: Trade, to: str) -> None:
     """The operator's phone hears of fills and of outcomes the bot could not settle (queued
     for the commit, delivered off this path: alerts.services.notify)."""
     from alerts.services import notify
 
-    if to == TradeStatus.FILLED or (to == TradeStatus.PARTIALLY_FILLED and trade.executed_qty):
+    # A sell's fill is told as `exit_filled`, with its P&L (trading.positions).
+    bought = to == TradeStatus.FILLED or (to == TradeStatus.PARTIALLY_FILLED and trade.executed_qty)
+    if bought and trade.side == TradeSide.BUY:
         notify(
             "buy_filled",
             key=trade.pk,
@@ -161,7 +179,7 @@ def _notify(trade: Trade, to: str) -> None:
             payload={
                 "trade_id": trade.pk,
                 "symbol": trade.symbol,
-                "side": "buy",
+                "side": trade.side.lower(),
                 "mode": trade.mode,
                 "reason": trade.error_message[:200],
             },

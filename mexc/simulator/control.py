@@ -171,7 +171,8 @@ class ControlApi:
         return _json({"offset_ms": self.sim.clock.offset_ms})
 
     async def add_trade(self, request: web.Request) -> web.Response:
-        """``{"symbol","price","quantity"?,"side"?}``: a trade that moves the price."""
+        """``{"symbol","price","quantity"?,"side"?}``: a trade that moves the price. The answer
+        adds ``at_us``: the exchange clock (µs) when the trade was made, before any push."""
         body = await _body(request)
         try:
             trade = self.sim.exchange.inject_trade(
@@ -182,4 +183,11 @@ class ControlApi:
             )
         except (KeyError, ValueError, InvalidOperation) as exc:
             return _bad(f"bad trade: {exc}")
-        return _json({"symbol": body["symbol"], "price": fmt(trade.price), "qty": fmt(trade.qty)})
+        return _json(
+            {
+                "symbol": body["symbol"],
+                "price": fmt(trade.price),
+                "qty": fmt(trade.qty),
+                "at_us": trade.made_at_us,
+            }
+        )

@@ -43,6 +43,7 @@ class Trade:
     side: int  # taker side: 1 buy, 2 sell (PublicAggreDealsV3ApiItem.tradeType)
     time_ms: int
     trade_id: str
+    made_at_us: int = 0  # exchange clock, µs; stamped where a caller measures from it (inject)
 
 
 @dataclass

@@ -77,8 +77,10 @@ async def test_state_balances_clock_and_trades(simulator, control) -> None:
     await control.post("/_sim/clock", json={"offset_ms": 3000})
     server = (await control.get("/api/v3/time")).json()["serverTime"]
     assert abs(server - simulator.clock.now_ms()) < 50 and simulator.clock.offset_ms == 3000
+    before_us = simulator.clock.now_us()
     r = await control.post("/_sim/trades", json={"symbol": "MXUSDT", "price": "4.2"})
     assert r.status_code == 200
+    assert before_us <= r.json()["at_us"] <= simulator.clock.now_us()  # when it was made
     price = await control.get("/api/v3/ticker/price", params={"symbol": "MXUSDT"})
     assert abs(Decimal(price.json()["price"]) - Decimal("4.2")) < Decimal("0.1")
 

@@ -9,7 +9,7 @@ from common.drf import (
     StrictCharField,
     TextOnlyMixin,
 )
-from risk.models import NOTIFY_EVENT_DEFAULTS, ConfigPreset, TradeConfig
+from risk.models import NOTIFY_EVENT_DEFAULTS, ConfigPreset, TradeConfig, validate_ladder
 from risk.selectors import config_current_version
 from risk.services import EDITABLE_FIELDS
 
@@ -74,6 +74,17 @@ class ConfigUpdateSerializer(serializers.ModelSerializer):
     symbol_denylist = serializers.ListField(child=SymbolField(), required=False)
     notify_events = NotifyEventsField(
         required=False, help_text=TradeConfig._meta.get_field("notify_events").help_text
+    )
+    take_profit_ladder = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.FloatField(min_value=0, max_value=100_000),
+            min_length=2,
+            max_length=2,
+        ),
+        max_length=10,
+        required=False,
+        validators=[validate_ladder],
+        help_text=TradeConfig._meta.get_field("take_profit_ladder").help_text,
     )
 
     class Meta:

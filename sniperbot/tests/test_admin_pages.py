@@ -8,6 +8,7 @@ from listings.tests.factories import ListingFactory
 from monitoring.tests.factories import AuditEventFactory, BotHealthFactory, BotRunFactory
 from risk.services import preset_save
 from trading.tests.factories import TradeFactory
+from trading.tests.test_positions_api import make_position
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = {"monitoring", "risk", "listings", "trading"}
@@ -16,6 +17,7 @@ OUR_APPS = {"monitoring", "risk", "listings", "trading"}
 @pytest.fixture
 def one_of_each():
     TradeFactory()  # also makes a Listing
+    make_position()  # with its own buy
     AuditEventFactory()
     BotRunFactory()
     BotHealthFactory()
@@ -28,7 +30,15 @@ def _our_models():
 
 def test_all_our_models_are_registered():
     names = {m.__name__ for m in _our_models()}
-    assert names >= {"TradeConfig", "Trade", "Listing", "AuditEvent", "BotRun", "BotHealth"}
+    assert names >= {
+        "TradeConfig",
+        "Trade",
+        "Position",
+        "Listing",
+        "AuditEvent",
+        "BotRun",
+        "BotHealth",
+    }
 
 
 def test_every_changelist_and_object_page_renders(admin_client, one_of_each):

@@ -28,6 +28,8 @@
     trades: { page: 1, count: 0, next: false, previous: false, results: [], pageSize: CFG.pageSize || 0 },
     tradeFilters: { mode: "", status: "", symbol: "" },
     awaiting: [],
+    positions: { open: [], closed: [], closedCount: 0, closedCapped: false, openMore: false, pageSize: CFG.pageSize || 0, statuses: new Map() },
+    pnl: null,
     knownTrades: new Map(), // id -> status, for toasts
     watermark: 0, // newest created_at (ms) of the first load
     toastTrails: new Map(), // trade id -> statuses shown in its toast
@@ -931,6 +933,162 @@
     box.replaceChildren(svg);
   }
 
+  // ------------------------------------------------------------------ positions and P&L
+
+  async function loadPositions() {
+    const p = state.positions;
+    const [open, closed] = await Promise.all([
+      api("GET", `${EP.positions}?status=open&status=closing`),
+      api("GET", withQuery(EP.positions, { status: "closed" })),
+    ]);
+    Object.assign(p, { open: open.results, closed: closed.results, closedCount: closed.count, closedCapped: !!closed.count_capped, openMore: !!open.next });
+    if (closed.next && closed.results.length) p.pageSize = closed.results.length;
+    for (const item of [...p.open, ...p.closed]) p.statuses.set(item.id, item.status);
+    renderPositions();
+  }
+
+  async function loadPnl() {
+    renderPnl(await api("GET", withQuery(EP.pnl_summary, { window: "24h" })));
+  }
+
+  const refreshPnlSoon = debounce(() => guarded("P&L", loadPnl), 400);
+
+  const byTimeDesc = (field) => (a, b) => (parseTime(b[field]) || 0) - (parseTime(a[field]) || 0) || b.id - a.id;
+
+  /** A position from the push or from our own close: upsert it, moved between the open and
+   *  the closed lists by its status. Closed is final: an older push never reopens it. */
+  function upsertPosition(item) {
+    const p = state.positions;
+    const prev = p.statuses.get(item.id);
+    if (prev === "closed" && item.status !== "closed") return;
+    p.statuses.set(item.id, item.status);
+    p.open = p.open.filter((x) => x.id !== item.id);
+    if (item.status === "closed") {
+      const idx = p.closed.findIndex((x) => x.id === item.id);
+      if (idx >= 0) p.closed[idx] = item;
+      else {
+        p.closed.unshift(item);
+        p.closed.sort(byTimeDesc("closed_at"));
+        p.closedCount += 1;
+        if (p.pageSize && p.closed.length > p.pageSize) p.closed.length = p.pageSize;
+      }
+      if (prev !== undefined && prev !== "closed") {
+        const pnl = Number(item.realized_pnl);
+        toast(`Position #${item.id} ${item.symbol} (${modeLabel(item.mode)}) closed${item.exit_reason ? " · " + item.exit_reason.replaceAll("_", " ") : ""}: realized ${signedMoney(item.realized_pnl)}`, pnl > 0 ? "good" : pnl < 0 ? "bad" : "info", null, `position-${item.id}`);
+      }
+    } else {
+      p.open.push(item);
+      p.open.sort(byTimeDesc("opened_at"));
+    }
+    renderPositions(item.id);
+    refreshPnlSoon();
+  }
+
+  const modeLabel = (mode) => (mode === "live" ? "LIVE" : "DRY");
+  const modeBadge = (mode) => badge(modeLabel(mode), mode === "live" ? "mode-live" : "mode-dry", mode === "live" ? "Live: real funds" : "Dry run: simulated");
+
+  /** "+1.5", "-0.25", "0" in the quote asset; "—" for none. */
+  function signedMoney(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const text = fmtMoney(value);
+    return Number(value) > 0 ? "+" + text : text;
+  }
+
+  const signClass = (value) => (value === null || value === undefined || !Number(value) ? "" : Number(value) > 0 ? "ok" : "bad");
+
+  function timeLeftText(iso) {
+    const d = parseTime(iso);
+    if (!d) return "no limit";
+    const ms = d.getTime() - Date.now();
+    return ms > 0 ? fmtDuration(ms) : "time exit due";
+  }
+
+  function positionRow(item, flashId) {
+    const pctText = item.unrealized_pct === null || item.unrealized_pct === undefined ? "—" : `${item.unrealized_pct > 0 ? "+" : ""}${Number(item.unrealized_pct).toFixed(2)} %`;
+    const closeCell = CFG.canWrite
+      ? el(
+          "td",
+          { dataset: { label: "" } },
+          el("button", {
+            type: "button",
+            className: "btn btn-stop btn-small",
+            dataset: { testid: "close-position", id: item.id },
+            text: "Close",
+            disabled: item.status !== "open",
+            title: item.status === "open" ? "Sell everything it holds now, at the best bid" : "A sell is in flight",
+            onclick: (ev) => closePosition(item, ev.currentTarget),
+          })
+        )
+      : null;
+    return el(
+      "tr",
+      { className: item.id === flashId ? "row-new" : "", dataset: { testid: "position-row", id: item.id, symbol: item.symbol, status: item.status, mode: item.mode } },
+      el("td", { className: "sym", dataset: { label: "Symbol" }, title: `#${item.id} · opened ${fullTime(item.opened_at)}\nquantity ${trimDecimal(item.quantity)} of ${trimDecimal(item.initial_qty)} · cost ${fmtMoney(item.cost_quote)}` }, item.symbol, item.status !== "open" ? badge(item.status, "st st-submitted", "A sell is in flight") : null),
+      el("td", { dataset: { label: "Mode" } }, modeBadge(item.mode)),
+      el("td", { className: "num", dataset: { label: "Entry" }, text: fmtSig(item.entry_price), title: trimDecimal(item.entry_price) }),
+      el("td", { className: "num", dataset: { label: "Last" }, text: fmtSig(item.last_price), title: item.last_price_at ? `${trimDecimal(item.last_price)} · ${fullTime(item.last_price_at)}` : "no price yet" }),
+      el("td", { className: "num " + signClass(item.unrealized_pnl), dataset: { label: "Unrealized", testid: "position-unrealized" } }, pctText, el("div", { className: "sub", text: signedMoney(item.unrealized_pnl) })),
+      el("td", { className: "num", dataset: { label: "Stop" }, text: fmtSig(item.stop_price), title: trimDecimal(item.stop_price) }),
+      el("td", { className: "num", dataset: { label: "Trailing" }, text: item.trailing_price ? fmtSig(item.trailing_price) : "—", title: item.trailing_price ? trimDecimal(item.trailing_price) : "Not active yet" }),
+      el("td", { className: "time", dataset: { label: "Time left", ...(item.expires_at ? { timeLeft: item.expires_at } : {}) }, text: timeLeftText(item.expires_at), title: item.expires_at ? `time exit ${fullTime(item.expires_at)}` : "" }),
+      closeCell
+    );
+  }
+
+  function closedRow(item, flashId) {
+    return el(
+      "tr",
+      { className: item.id === flashId ? "row-new" : "", dataset: { testid: "closed-position-row", id: item.id, symbol: item.symbol, mode: item.mode } },
+      el("td", { className: "time", text: fmtTime(item.closed_at), title: `${fullTime(item.closed_at)}\n#${item.id} · opened ${fullTime(item.opened_at)}` }),
+      el("td", { className: "sym", text: item.symbol }),
+      el("td", {}, modeBadge(item.mode)),
+      el("td", { className: "reason", text: item.exit_reason ? item.exit_reason.replaceAll("_", " ") : "—", title: Number(item.dust_qty) ? `dust left: ${trimDecimal(item.dust_qty)}` : "" }),
+      el("td", { className: "num " + signClass(item.realized_pnl), text: signedMoney(item.realized_pnl), title: `proceeds ${fmtMoney(item.proceeds_quote)} · cost ${fmtMoney(item.cost_quote)} · fees ${fmtMoney(item.fees_quote)}` })
+    );
+  }
+
+  function renderPositions(flashId) {
+    const p = state.positions;
+    $("positions-body").replaceChildren(...p.open.map((item) => positionRow(item, flashId)));
+    $("positions-empty").hidden = p.open.length > 0;
+    setText("positions-count", p.open.length ? `${p.open.length}${p.openMore ? "+" : ""}` : "");
+    $("closed-positions-body").replaceChildren(...p.closed.map((item) => closedRow(item, flashId)));
+    $("closed-positions-empty").hidden = p.closed.length > 0;
+    setText("closed-positions-count", p.closedCount ? (p.closedCapped ? `${p.closedCount}+` : String(p.closedCount)) : "");
+  }
+
+  async function closePosition(item, button) {
+    const what = item.mode === "live" ? "LIVE: a real sell order goes to MEXC" : "dry run: a simulated sell";
+    if (!window.confirm(`Close position #${item.id} ${item.symbol}?\n\nSells everything it holds (${trimDecimal(item.quantity)}) now at the best bid (${what}).`)) return;
+    try {
+      const result = await withBusy(button, () => api("POST", tradeUrl(EP.position_close, item.id)));
+      upsertPosition(result);
+      const tail = result.status === "closed" ? `closed: realized ${signedMoney(result.realized_pnl)}` : result.status === "closing" ? "sell sent, settling" : "still open: nothing could be sold now";
+      toast(`Position #${result.id} ${result.symbol} (${modeLabel(result.mode)}) ${tail}.`, result.status === "open" ? "warn" : "good", null, `position-${result.id}`);
+    } catch (err) {
+      toast(`Could not close position #${item.id} ${item.symbol}: ${err.message}`, "error");
+      guarded("positions", loadPositions);
+    }
+  }
+
+  const PNL_ROWS = [
+    ["realized", "Realized", (m) => signedMoney(m.realized_pnl), (m) => signClass(m.realized_pnl)],
+    ["unrealized", "Unrealized", (m) => signedMoney(m.unrealized_pnl) + (m.open_unpriced ? ` (${m.open_unpriced} unpriced)` : ""), (m) => signClass(m.unrealized_pnl)],
+    ["fees", "Fees", (m) => fmtMoney(m.fees_quote), () => ""],
+    ["win-rate", "Win rate", (m) => (m.win_rate === null || m.win_rate === undefined ? "—" : `${pct(m.win_rate)} (${m.wins}/${m.closed})`), () => ""],
+    ["open", "Open", (m) => String(m.open), () => ""],
+  ];
+
+  function renderPnl(data) {
+    state.pnl = data;
+    const modes = ["dry_run", "live"];
+    $("pnl-body").replaceChildren(
+      ...PNL_ROWS.map(([key, label, text, cls]) =>
+        el("tr", { dataset: { row: key } }, el("td", { text: label }), ...modes.map((mode) => el("td", { className: "num " + cls(data[mode] || {}), dataset: { testid: `pnl-${mode}-${key}` }, text: data[mode] ? text(data[mode]) : "—" })))
+      )
+    );
+  }
+
   // ------------------------------------------------------------------ config
 
   const configForm = () => $("config-form");
@@ -1311,6 +1469,9 @@
       case "trade.updated":
         upsertTrade(payload);
         break;
+      case "position.updated":
+        upsertPosition(payload);
+        break;
       case "health.changed":
         renderStatus(payload);
         break;
@@ -1419,6 +1580,8 @@
       guarded("listings", loadListings),
       guarded("trades", () => loadTrades(silent)),
       guarded("awaiting", () => loadAwaiting(silent)),
+      guarded("positions", loadPositions),
+      guarded("P&L", loadPnl),
     ];
     if (withLatency !== false) jobs.push(guarded("latency", loadLatency));
     const results = await Promise.all(jobs);
@@ -1462,6 +1625,7 @@
   function tick() {
     for (const node of document.querySelectorAll("[data-age-of]")) node.textContent = fmtAge(node.dataset.ageOf);
     for (const node of document.querySelectorAll("[data-expires-at]")) node.textContent = expiryText(node.dataset.expiresAt);
+    for (const node of document.querySelectorAll("[data-time-left]")) node.textContent = timeLeftText(node.dataset.timeLeft);
     if (state.status && $("bot-actual").dataset.statusAge) {
       const actual = actualDescription(state.status);
       $("bot-actual").textContent = actual.text;
@@ -1543,13 +1707,15 @@
       startPolling();
     }
     // With push, a few things still move without events: the heartbeat (a dead monitor
-    // publishes nothing), rolling risk windows and expiring confirmations.
+    // publishes nothing), rolling risk windows, expiring confirmations and open positions.
     setInterval(() => live.open && guarded("bot status", loadStatus), SAFETY_STATUS_MS);
     setInterval(() => {
       if (!live.open) return;
       guarded("risk metrics", loadRisk);
       guarded("awaiting", () => loadAwaiting(false));
       guarded("latency", loadLatency);
+      guarded("positions", loadPositions); // prices move the unrealized figures without events
+      guarded("P&L", loadPnl);
     }, SAFETY_RISK_MS);
     setInterval(tick, 1000);
   }

@@ -4,7 +4,9 @@ from rest_framework import serializers
 from common.drf import PositiveDecimalField, StrictBooleanField
 from listings.api.serializers import SymbolField
 from listings.services import symbol_pattern
-from trading.models import Trade
+from risk.models import TradingMode
+from trading.models import Position, PositionStatus, Trade
+from trading.payloads import position_payload
 from trading.selectors import trade_latency_ms
 
 
@@ -105,3 +107,70 @@ class LatencyStatsSerializer(serializers.Serializer):
     error_rate = serializers.FloatField()
     stages = serializers.DictField(child=StageStatsSerializer())
     histogram = HistogramBucketSerializer(many=True)
+
+
+def _qty(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=38, decimal_places=18, read_only=True, **kwargs)
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True, **kwargs)
+
+
+class PositionSerializer(serializers.Serializer):
+    """Output shape shared by the API and the dashboard push (`position.updated`): the fields
+    declare it for the schema, `trading.payloads.position_payload` builds it (one path)."""
+
+    id = serializers.IntegerField(read_only=True)
+    symbol = serializers.CharField(read_only=True)
+    mode = serializers.ChoiceField(choices=TradingMode.choices, read_only=True)
+    status = serializers.ChoiceField(choices=PositionStatus.choices, read_only=True)
+    buy_trade = serializers.IntegerField(read_only=True, help_text="The buy that opened it.")
+    quantity = _qty(help_text="Base quantity held now.")
+    initial_qty = _qty(help_text="Base quantity the buy delivered.")
+    cost_quote = _money(help_text="Quote the buy spent.")
+    entry_price = _qty()
+    high_price = _qty(help_text="Highest price seen since entry.")
+    last_price = _qty(allow_null=True, help_text="The last best bid seen.")
+    last_price_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    unrealized_pnl = _money(
+        allow_null=True, help_text="What is held, at the last best bid, less its cost."
+    )
+    unrealized_pct = serializers.FloatField(read_only=True, allow_null=True)
+    stop_price = _qty(allow_null=True, help_text="Stop-loss level.")
+    trailing_price = _qty(allow_null=True, help_text="Trailing stop level; null while inactive.")
+    next_take_profit_price = _qty(allow_null=True, help_text="Next take-profit step, if any.")
+    expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Time exit; null without a time limit."
+    )
+    ladder_done = serializers.IntegerField(read_only=True)
+    sold_qty = _qty()
+    proceeds_quote = _money()
+    fees_quote = _money()
+    dust_qty = _qty()
+    realized_pnl = _money()
+    exit_reason = serializers.CharField(read_only=True)
+    rules = serializers.JSONField(read_only=True, help_text="Exit rules it opened with.")
+    opened_at = serializers.DateTimeField(read_only=True)
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def to_representation(self, instance: Position) -> dict:
+        return position_payload(instance)
+
+
+class PnlModeSerializer(serializers.Serializer):
+    realized_pnl = _money()
+    unrealized_pnl = _money()
+    fees_quote = _money()
+    closed = serializers.IntegerField(help_text="Positions closed in the window.")
+    wins = serializers.IntegerField(help_text="Of those, closed with realized_pnl > 0.")
+    win_rate = serializers.FloatField(allow_null=True, help_text="wins / closed; null if none.")
+    open = serializers.IntegerField(help_text="Open or closing now.")
+    open_unpriced = serializers.IntegerField(help_text="Of those, with no price yet.")
+
+
+class PnlSummarySerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=["24h", "7d", "all"])
+    since = serializers.DateTimeField(allow_null=True)
+    dry_run = PnlModeSerializer()
+    live = PnlModeSerializer()

@@ -11,4 +11,9 @@ urlpatterns = [
     # Served by trading: the exposure figures are trades (risk never imports trading).
     path("risk/metrics/", views.RiskMetricsView.as_view(), name="risk-metrics"),
     path("analytics/latency/", views.LatencyAnalyticsView.as_view(), name="analytics-latency"),
+    path("positions/", views.PositionListView.as_view(), name="position-list"),
+    path("positions/export.csv", views.PositionExportView.as_view(), name="position-export"),
+    path("positions/<str:pk>/", views.PositionDetailView.as_view(), name="position-detail"),
+    path("positions/<str:pk>/close/", views.PositionCloseView.as_view(), name="position-close"),
+    path("pnl/summary/", views.PnlSummaryView.as_view(), name="pnl-summary"),
 ]

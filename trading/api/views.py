@@ -1,4 +1,5 @@
-"""Trading API: history, manual trades, confirmations, audit export, risk and latency figures."""
+"""Trading API: history, manual trades, confirmations, audit export, risk and latency figures,
+positions and P&L."""
 
 from __future__ import annotations
 
@@ -32,12 +33,22 @@ from common.drf import (
 )
 from monitoring.permissions import ViewerReadsOperatorWrites
 from risk.models import TradingMode
-from trading.models import Trade, TradeStatus
-from trading.selectors import latency_stats, risk_metrics, trade_export_chunks, trade_history
+from trading.models import Position, PositionStatus, Trade, TradeStatus
+from trading.selectors import (
+    latency_stats,
+    pnl_summary,
+    position_export_chunks,
+    position_list,
+    risk_metrics,
+    trade_export_chunks,
+    trade_history,
+)
 from trading.services import trade_cancel, trade_confirm, trade_manual
 
 from .serializers import (
     LatencyStatsSerializer,
+    PnlSummarySerializer,
+    PositionSerializer,
     RiskMetricsSerializer,
     TradeExecuteSerializer,
     TradeSerializer,
@@ -267,3 +278,174 @@ class LatencyAnalyticsView(APIView):
         window = request.query_params.get("window", "1h")
         stats = latency_stats(since=timezone.now() - parse_window(window))
         return Response(LatencyStatsSerializer({"window": window, **stats}).data)
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+class PositionFilter(StrictFilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=PositionStatus.choices,
+        distinct=False,
+        help_text="One or more (repeat the parameter: status=open&status=closing).",
+    )
+    mode = django_filters.ChoiceFilter(choices=TradingMode.choices)
+    symbol = UpperExactFilter()
+
+    class Meta:
+        model = Position
+        fields = ("status", "mode", "symbol")
+
+
+class PositionListView(ListAPIView):
+    """Every position the bot's buys opened, newest first."""
+
+    serializer_class = PositionSerializer
+    permission_classes = (ViewerReadsOperatorWrites,)
+    filterset_class = PositionFilter
+    pagination_class = CappedPageNumberPagination
+
+    def get_queryset(self):
+        return position_list()
+
+    @extend_schema(
+        responses={200: PositionSerializer(many=True), 400: VALIDATION_ERRORS, 404: NOT_FOUND}
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+POSITION_ID = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    OpenApiParameter.PATH,
+    description="The position's id.",
+)
+
+
+def parse_position_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        raise ValidationError({"id": [f"{value[:40]!r} is not a position id (a whole number)."]})
+    number = int(value)
+    if not 1 <= number <= MAX_ID:
+        raise NotFound(f"No position {number}.")
+    return number
+
+
+def _position_or_404(pk: str) -> Position:
+    number = parse_position_id(pk)
+    position = position_list().filter(pk=number).first()
+    if position is None:
+        raise NotFound(f"No position {number}.")
+    return position
+
+
+class PositionDetailView(APIView):
+    """One position: its figures and the levels the bot sells at."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        parameters=[POSITION_ID],
+        responses={200: PositionSerializer, 400: VALIDATION_ERRORS, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(PositionSerializer(_position_or_404(pk)).data)
+
+
+class PositionCloseView(APIView):
+    """Sell everything the position holds now (exit reason `manual`). 202: the sell was
+    made or is settling; the position's status says which (`closed`, `closing`, or `open`
+    again when nothing could be sold). 409 when it is not open (a sell is in flight, or it
+    is closed)."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        request=None,
+        parameters=[POSITION_ID],
+        responses={202: PositionSerializer, 400: VALIDATION_ERRORS, 404: NOT_FOUND, 409: DETAIL},
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        from trading import positions
+
+        position = _position_or_404(pk)
+        try:
+            position = positions.position_close(position.pk, by=request.user.get_username())
+        except positions.PositionNotOpen as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(PositionSerializer(position).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PositionExportView(TradeExportView):
+    """Every position as CSV (streamed): id, symbol, mode, status, opened_at, closed_at,
+    entry_price, quantity, initial_qty, cost_quote, proceeds_quote, fees_quote, realized_pnl,
+    exit_reason, dust_qty. Accepts the list's filters."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["csv"]),
+            OpenApiParameter(
+                "status",
+                {"type": "array", "items": {"type": "string", "enum": PositionStatus.values}},
+                explode=True,
+            ),
+            OpenApiParameter("mode", OpenApiTypes.STR, enum=TradingMode.values),
+            OpenApiParameter("symbol", OpenApiTypes.STR),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (400, "application/json"): VALIDATION_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        if any(value != "csv" for value in request.query_params.getlist("format")):
+            raise ValidationError({"format": ["The export is text/csv: use format=csv."]})
+        filtered = PositionFilter(request.query_params, queryset=position_list())
+        if not filtered.is_valid():
+            raise ValidationError(filtered.errors)
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        chunks = position_export_chunks(positions=filtered.qs)
+        if _served_over_asgi(request):
+            chunks = _async_chunks(chunks)
+        response = StreamingHttpResponse(chunks, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="sniperbot-positions-{stamp}.csv"'
+        return response
+
+
+PNL_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "all": None}
+
+
+class PnlSummaryView(APIView):
+    """Profit and loss per mode (`dry_run` and `live`, never added together), in quote.
+
+    Window rule (`window`: 24h, 7d or all; default 24h): a position counts in
+    `realized_pnl`, `fees_quote`, `closed`, `wins` when it was closed in the window
+    (closed_at >= now - window), or is still open/closing and was opened in the window (its
+    partial sells' realized P&L so far). `win_rate` = wins / closed (null with none closed).
+    `unrealized_pnl` and `open` are now, whatever the window: every open or closing position
+    at its last best bid less the cost of what it still holds (`open_unpriced` of them have
+    no price yet and are left out of the sum).
+    """
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "window",
+                OpenApiTypes.STR,
+                enum=list(PNL_WINDOWS),
+                description="24h (default), 7d or all.",
+            )
+        ],
+        responses={200: PnlSummarySerializer, 400: VALIDATION_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        window = request.query_params.get("window", "24h")
+        if window not in PNL_WINDOWS:
+            raise ValidationError({"window": [f"{window[:40]!r} is not one of 24h, 7d, all."]})
+        span = PNL_WINDOWS[window]
+        since = None if span is None else timezone.now() - span
+        body = {"window": window, "since": since, **pnl_summary(since=since)}
+        return Response(PnlSummarySerializer(body).data)

@@ -1,4 +1,5 @@
-"""Run the listing monitor (WebSocket first, REST fallback, calendar arming) until SIGTERM."""
+"""Run the listing monitor (WebSocket first, REST fallback, calendar arming) and the exit
+watcher of open positions (trading.watcher) until SIGTERM."""
 
 import asyncio
 import gc
@@ -64,4 +65,7 @@ class Command(BaseCommand):
     @staticmethod
     async def _run(config: MonitorConfig) -> None:
         feed = MexcFeed.from_settings()
-        await ListingMonitor(feed=feed, config=config).run_forever()
+        monitor = ListingMonitor(feed=feed, config=config)
+        # Exits are watched even while detection is stopped (and with the kill switch on).
+        exits = trading().watch_positions(feed.rest, monitor.shutdown)
+        await asyncio.gather(monitor.run_forever(), exits)
