@@ -59,15 +59,10 @@ STAGES = (
     ("trade made -> tick at the watcher", "made", "tick"),
     ("tick -> exit decided", "tick", "fire"),
     ("decided -> sell thread starts", "fire", "sell"),
-    ("sell starts -> claim committed", "sell", "changed"),
-    ("claim's push + positions gauge", "changed", "claimed"),
-    ("claimed -> book+balance asked", "claimed", "asked"),
-    ("book+balance read (REST, gateway)", "asked", "inputs"),
-    ("read -> config version read", "inputs", "cfg1"),
-    ("config_current_version (1)", "cfg1", "cfg1_done"),
-    ("Trade row inserted, guards", "cfg1_done", "cfg2"),
-    ("config_current_version (2)", "cfg2", "cfg2_done"),
-    ("place_ioc_sell called -> sent", "cfg2_done", "sent"),
+    ("sell starts -> book+balance asked (row read)", "sell", "asked"),
+    ("asked -> claim committed", "asked", "claimed"),
+    ("claimed -> sent (answers, Trade row, guards)", "claimed", "sent"),
+    ("book+balance read (REST, beside the claim)", "asked", "inputs"),
     ("sent -> received at the exchange", "sent", "received"),
     ("= trade made -> received", "made", "received"),
 )
@@ -175,31 +170,13 @@ class Bot:
         from trading.runtime import get_gateway
 
         self._selling = threading.local()
-        claim, changed, version = (
-            positions._claim,
-            positions._changed,
-            positions.config_current_version,
-        )
+        claim = positions._claim
 
-        def timed_claim(position_id, request):
-            position = claim(position_id, request)
+        def timed_claim(position, request):
+            claim(position, request)
             self._mark("claimed")
-            return position
 
-        def timed_changed(position):
-            self._mark("changed")
-            return changed(position)
-
-        def timed_version():
-            marks = self.stamps.get(getattr(self._selling, "symbol", None), {})
-            n = 1 if "cfg1" not in marks else 2
-            self._mark(f"cfg{n}")
-            value = version()
-            self._mark(f"cfg{n}_done")
-            return value
-
-        positions._claim, positions._changed = timed_claim, timed_changed
-        positions.config_current_version = timed_version
+        positions._claim = timed_claim
         gateway = get_gateway()
         sell_inputs = gateway.sell_inputs
 
@@ -434,7 +411,7 @@ class WatcherThread:
         while True:
             watched = {x.symbol for x in list(w.watched.values())}
             priced = set(w.last)
-            acked = w._stream.acked if w._stream is not None else set()
+            acked = w.subscribed
             subscribed = self.mode != "stream" or channels <= acked
             if symbols <= watched and symbols <= priced and subscribed:
                 return

@@ -35,7 +35,6 @@ from django.utils import timezone
 from mexc import errors as mexc_errors
 from monitoring import events, metrics
 from risk.models import TradingMode
-from risk.selectors import config_current_version
 
 from .entry import IOC_TYPE
 from .execution import (
@@ -211,11 +210,15 @@ def position_sell(
     from .runtime import get_gateway, get_guards
 
     gateway = gateway or get_gateway()
-    position = _claim(position_id, request)
+    position = _position(position_id)
+    asked = _ask(position, gateway)  # the exchange answers while the claim is written
+    _claim(position, request)
     bid = request.bid
     try:
         for _ in range(SELL_ROUNDS):
-            trade = _sell_once(position, request, bid, gateway, guards or get_guards(), sleep)
+            trade = _sell_once(
+                position, request, bid, asked, gateway, guards or get_guards(), sleep
+            )
             position.refresh_from_db()
             if trade is None or position.status == PositionStatus.CLOSED:
                 break
@@ -223,7 +226,7 @@ def position_sell(
                 return position  # unknown or still open at the exchange: the reconciler
             if not _selling_all(request, position) or not trade.executed_qty:
                 break
-            bid = None  # the next round reads the book again
+            bid, asked = None, _ask(position, gateway)  # the next round reads the book again
     finally:
         _release(position)
     return position
@@ -234,17 +237,34 @@ def _selling_all(request: SellRequest, position: Position) -> bool:
     return request.qty is None or request.qty >= position.quantity
 
 
-def _claim(position_id: int, request: SellRequest) -> Position:
-    with transaction.atomic():
-        position = Position.objects.select_for_update().get(pk=position_id)
-        if position.status != PositionStatus.OPEN:
-            raise PositionNotOpen(f"Position {position_id} is {position.status}.")
-        position.status = PositionStatus.CLOSING
-        if request.high_price is not None and request.high_price > position.high_price:
-            position.high_price = request.high_price
-        position.save(update_fields=["status", "high_price", "updated_at"])
-    _changed(position)
-    return position
+def _position(position_id: int) -> Position:
+    """The position, with the config version its buy was decided under (its sells go out
+    under it: the exit rules are that version's)."""
+    try:
+        return Position.objects.select_related("buy_trade__config_version").get(pk=position_id)
+    except Position.DoesNotExist:
+        raise PositionNotOpen(f"Position {position_id} does not exist.") from None
+
+
+def _ask(position: Position, gateway: OrderGateway):
+    """The symbol's rules, best bid and (live) free balance, asked now on the gateway's loop."""
+    from listings.services import split_symbol
+
+    base, _ = split_symbol(position.symbol)
+    return gateway.sell_inputs(position.symbol, base, balance=position.mode == TradingMode.LIVE)
+
+
+def _claim(position: Position, request: SellRequest) -> None:
+    """`open` -> `closing`, a compare-and-set: one sell at a time, whoever triggers it."""
+    if position.status != PositionStatus.OPEN:
+        raise PositionNotOpen(f"Position {position.pk} is {position.status}.")
+    high = max(position.high_price, request.high_price or position.high_price)
+    claimed = Position.objects.filter(pk=position.pk, status=PositionStatus.OPEN).update(
+        status=PositionStatus.CLOSING, high_price=high, updated_at=timezone.now()
+    )
+    if not claimed:
+        raise PositionNotOpen(f"Position {position.pk} is being sold or closed.")
+    position.status, position.high_price = PositionStatus.CLOSING, high
 
 
 def _release(position: Position) -> None:
@@ -263,19 +283,15 @@ def _sell_once(
     position: Position,
     request: SellRequest,
     bid: Decimal | None,
+    asked,
     gateway: OrderGateway,
     guards: Guards,
     sleep: Callable[[float], None],
 ) -> Trade | None:
     """One IOC sell of what is held (and free), recorded before it leaves. None: nothing
     sellable was left (dust recorded, the position closed) or the exchange could not say."""
-    from listings.services import split_symbol
-
-    base, _ = split_symbol(position.symbol)
     try:
-        rules, book_bid, free = gateway.sell_inputs(
-            position.symbol, base, balance=position.mode == TradingMode.LIVE
-        ).result(settings.MEXC_HTTP_TIMEOUT_MS / 1000 + 1)
+        rules, book_bid, free = asked.result(settings.MEXC_HTTP_TIMEOUT_MS / 1000 + 1)
     except Exception as exc:
         log.warning(
             "position.sell_inputs_failed", extra={"position_id": position.pk, "error": repr(exc)}
@@ -321,17 +337,20 @@ def _sell_once(
         order_qty=qty,
         reason_code=request.reason,
         client_order_id=sell_order_id(),
-        config_version=config_current_version(),
+        config_version_id=position.buy_trade.config_version_id,
         status=TradeStatus.PENDING,
         held_until=lease(send_hold_s()),
         risk_done_ns=time.time_ns(),
     )
-    if request.ladder_done is not None:
-        Position.objects.filter(pk=position.pk).update(ladder_done=request.ladder_done)
     if position.mode == TradingMode.DRY_RUN:
         _fill_dry_sell(trade, gateway)
     else:
         _send_sell(trade, position, gateway, guards, sleep)
+    if request.ladder_done is not None and trade.executed_qty:
+        # The step is done once something of it sold (a step that sold nothing fires again).
+        Position.objects.filter(pk=position.pk, ladder_done__lt=request.ladder_done).update(
+            ladder_done=request.ladder_done
+        )
     return trade
 
 
@@ -420,7 +439,7 @@ def _send_sell(
             price=trade.price_cap,
             quantity=trade.order_qty,
             client_order_id=trade.client_order_id,
-            recv_window_ms=config_current_version().recv_window_ms,
+            recv_window_ms=position.buy_trade.config_version.recv_window_ms,
         )
     except mexc_errors.OrderOutcomeUnknown as exc:
         guards.breaker.record_failure()
@@ -493,7 +512,19 @@ def position_apply_sells(position_id: int) -> Position:
             position.status = PositionStatus.CLOSED
             position.closed_at = timezone.now()
             position.exit_reason = reason
-        position.save()
+        position.save(
+            update_fields=[
+                "sold_qty",
+                "proceeds_quote",
+                "fees_quote",
+                "realized_pnl",
+                "quantity",
+                "status",
+                "closed_at",
+                "exit_reason",
+                "updated_at",
+            ]
+        )
     gained = position.realized_pnl - before
     metrics.exits_total.labels(reason=reason or "unknown", mode=position.mode).inc()
     metrics.realized_pnl_quote_total.labels(mode=position.mode).inc(float(gained))

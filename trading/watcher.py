@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from mexc import stream as mexc_stream
@@ -52,6 +53,7 @@ class Watched:
     closing: bool = False  # its row says a sell is in flight (here or elsewhere)
     fresh_from: int = 0  # only a refresh started at or after this one knows what a sell did
     saved_high: Decimal = Decimal(0)
+    saved_at: int | None = None  # the last price's time, as written
 
     @property
     def busy(self) -> bool:
@@ -79,15 +81,17 @@ def kill_flatten() -> bool:
 
 
 def save_marks(marks: list[tuple[int, Decimal, Decimal | None, int | None]]) -> None:
-    """The highest price (only ever raised) and the last bid of watched positions."""
-    for pk, high, last, at_ms in marks:
-        fields = {"last_price": last}
-        if at_ms is not None:
-            fields["last_price_at"] = datetime.fromtimestamp(at_ms / 1000, UTC)
-        Position.objects.filter(pk=pk).update(**fields)
-        Position.objects.filter(pk=pk, high_price__lt=high).update(
-            high_price=high, updated_at=timezone.now()
-        )
+    """The highest price (only ever raised) and the last bid of watched positions, in one
+    transaction (a sell's claim waits for the write lock once, not per position)."""
+    with transaction.atomic():
+        for pk, high, last, at_ms in marks:
+            fields = {"last_price": last}
+            if at_ms is not None:
+                fields["last_price_at"] = datetime.fromtimestamp(at_ms / 1000, UTC)
+            Position.objects.filter(pk=pk).update(**fields)
+            Position.objects.filter(pk=pk, high_price__lt=high).update(
+                high_price=high, updated_at=timezone.now()
+            )
 
 
 class PositionWatcher:
@@ -159,9 +163,29 @@ class PositionWatcher:
                 self._stream.stop()
             if self._consumer is not None:
                 self._consumer.cancel()
-            self._sells.shutdown(wait=True)
+            await asyncio.get_running_loop().run_in_executor(None, self.close_sellers)
             await self._on_db(connections.close_all)
             self._db.shutdown(wait=True)
+
+    @property
+    def subscribed(self) -> set[str]:
+        """The stream channels the exchange acknowledged (tests, benchmarks)."""
+        return set(self._stream.acked) if self._stream is not None else set()
+
+    def close_sellers(self) -> None:
+        """Let running sells finish and close each sell thread's database connection (they
+        are kept between sells: a new one per sell cost milliseconds on the way to the order)."""
+        n = self.config.sell_threads
+        barrier = threading.Barrier(n)
+
+        def close() -> None:
+            connections.close_all()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(10)  # every thread takes one: each closes its own
+
+        for done in [self._sells.submit(close) for _ in range(n)]:
+            done.result()
+        self._sells.shutdown(wait=True)
 
     async def _refreshing(self, shutdown: asyncio.Event) -> None:
         """`refresh` every `refresh_s`, and at once when a sell returned."""
@@ -194,13 +218,15 @@ class PositionWatcher:
         marks = [
             (w.id, w.held.high_price, *self.last.get(w.symbol, (None, None)))
             for w in self.watched.values()
-            if w.held.high_price > w.saved_high or w.symbol in self.last
+            if w.held.high_price > w.saved_high
+            or self.last.get(w.symbol, (None, None))[1] != w.saved_at
         ]
         if marks:
             await self._on_db(save_marks, marks)
-            for pk, high, *_ in marks:
+            for pk, high, _, at_ms in marks:
                 if pk in self.watched:
                     self.watched[pk].saved_high = max(self.watched[pk].saved_high, high)
+                    self.watched[pk].saved_at = at_ms
         self._refreshes += 1
         seq = self._refreshes
         rows = {p.pk: p for p in await self._on_db(open_positions)}
@@ -330,8 +356,8 @@ class PositionWatcher:
             pass  # sold or being sold by another hand
         except Exception:
             log.exception("watcher.sell_failed", extra={"position_id": position_id})
-        finally:
-            connections.close_all()
+            for connection in connections.all(initialized_only=True):
+                connection.close_if_unusable_or_obsolete()  # a dropped server: reconnect
 
     def _sold(self, position_id: int) -> None:
         """The sell returned: the next refresh reads what it did, then judging resumes."""

@@ -77,7 +77,7 @@ class Harness:
 def harness(exchange, live):
     h = Harness(exchange)
     yield h
-    h.watcher._sells.shutdown(wait=True)
+    h.watcher.close_sellers()
     h.close()
 
 
@@ -195,7 +195,7 @@ def test_a_restart_keeps_the_highest_price_and_goes_on_watching(harness, exchang
     restarted.wait_sold()
     position.refresh_from_db()
     assert position.exit_reason == "trailing_stop"
-    restarted.watcher._sells.shutdown(wait=True)
+    restarted.watcher.close_sellers()
     restarted.close()
 
 
@@ -241,7 +241,7 @@ def test_the_stream_prices_a_position_and_it_is_sold(exchange, live):
     thread.start()
     try:
         for _ in range(200):  # until the stream has subscribed the symbol
-            if watcher._stream is not None and watcher._stream.acked:
+            if watcher.subscribed:
                 break
             time.sleep(0.02)
         exchange.control("POST", "/_sim/trades", json={"symbol": SYMBOL, "price": "0.5"})
