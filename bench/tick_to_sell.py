@@ -180,9 +180,9 @@ class Bot:
         gateway = get_gateway()
         sell_inputs = gateway.sell_inputs
 
-        def timed_sell_inputs(symbol, asset, *, balance):
+        def timed_sell_inputs(symbol, asset, *, balance, bid=None):
             self._mark("asked")
-            future = sell_inputs(symbol, asset, balance=balance)
+            future = sell_inputs(symbol, asset, balance=balance, bid=bid)
             future.add_done_callback(lambda _: self._stamp(symbol, "inputs"))
             return future
 

@@ -36,6 +36,9 @@ class MexcGateway:
         self._thread.start()
         self.client: MexcRestClient = self._run(self._create(client_factory))
         self._private = None  # MEXC's private orders stream, while watched (watch_orders)
+        # Free balances as the private account stream last pushed them (asset -> free), kept
+        # only while that stream is connected: a sell reads them instead of a REST round trip.
+        self._free: dict[str, Decimal] = {}
 
     @staticmethod
     async def _create(client_factory) -> MexcRestClient:
@@ -216,22 +219,36 @@ class MexcGateway:
 
         return self._run(send())
 
-    def sell_inputs(self, symbol: str, asset: str, *, balance: bool) -> Future:
-        """The symbol's rules (cached after the first read), its best bid and, with
-        `balance`, the account's free `asset`, asked together on the gateway's loop;
-        `.result()` gives (Rules, bid or None, free or None)."""
+    def sell_inputs(
+        self, symbol: str, asset: str, *, balance: bool, bid: Decimal | None = None
+    ) -> Future:
+        """The symbol's rules, its best bid and, with `balance`, the account's free `asset`:
+        (Rules, bid or None, free or None). What is known already costs nothing: the rules
+        once read, the bid the caller saw (`bid`), the free balance MEXC's private account
+        stream last pushed (while that stream is up); the rest is asked together on the
+        gateway's loop. A future: the caller works while the exchange answers."""
+        rules = self.client.cached_symbol_rules(symbol)
+        free = self._free.get(asset.upper()) if balance else None
+        if rules is not None and bid and (free is not None or not balance):
+            done: Future = Future()
+            done.set_result((plain_rules(rules), bid, free))
+            return done
 
         async def ask() -> tuple[Rules, Decimal | None, Decimal | None]:
-            keys = balance and self.client.has_keys
-            rules, quote, account = await asyncio.gather(
+            keys = balance and free is None and self.client.has_keys
+            answers = await asyncio.gather(
                 self.client.symbol_rules(symbol),
-                self.client.book_ticker(symbol),
+                asyncio.sleep(0) if bid else self.client.book_ticker(symbol),
                 self.client.account() if keys else asyncio.sleep(0),
             )
-            free = account.free(asset) if keys else None
-            return plain_rules(rules), quote.bid_price or None, free
+            known = bid or answers[1].bid_price or None
+            return plain_rules(answers[0]), known, answers[2].free(asset) if keys else free
 
         return asyncio.run_coroutine_threadsafe(ask(), self._loop)
+
+    def know_symbol(self, symbol: str) -> None:
+        """Read the symbol's rules now (kept), so its first sell does not wait for them."""
+        asyncio.run_coroutine_threadsafe(self.client.symbol_rules(symbol), self._loop)
 
     def depth_bids(self, symbol: str) -> list[tuple[Decimal, Decimal]]:
         """The bid side of the book, best first (a dry-run sell walks it)."""
@@ -264,16 +281,20 @@ class MexcGateway:
         return self._run(self.client.server_time())
 
     def watch_orders(self, ws_url: str, on_order) -> None:
-        """Keep MEXC's private orders stream open (listenKey) on this gateway's loop and call
-        `on_order(event)` for each order push (a witness of our orders)."""
-        from mexc.codec import PrivateOrder
-        from mexc.private import MexcPrivateStream
+        """Keep MEXC's private stream open (listenKey) on this gateway's loop: `on_order(event)`
+        for each order push (a witness of our orders); account pushes keep `_free`."""
+        from mexc.codec import PrivateAccount, PrivateOrder
+        from mexc.private import Disconnected, MexcPrivateStream
 
         async def watching() -> None:
             self._private = MexcPrivateStream(self.client, ws_url)
             async for event in self._private.events():
                 if isinstance(event, PrivateOrder):
                     on_order(event)
+                elif isinstance(event, PrivateAccount):
+                    self._free[event.asset.upper()] = event.free
+                elif isinstance(event, Disconnected):
+                    self._free.clear()  # pushes may be missed until it is back
 
         self._watching = asyncio.run_coroutine_threadsafe(watching(), self._loop)
 

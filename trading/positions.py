@@ -57,7 +57,24 @@ SELL_ROUNDS = 3  # a full exit tries again this often while something is left an
 SELL_SETTLED = frozenset({TradeStatus.FILLED, TradeStatus.PARTIALLY_FILLED, TradeStatus.CANCELED})
 SELL_DONE = SELL_SETTLED | {TradeStatus.FAILED, TradeStatus.REJECTED}
 HELD = (PositionStatus.OPEN, PositionStatus.CLOSING)
-SELL_ADMISSION_S = 2.0  # a sell waits this long at most for a rate-limit slot
+SELL_ADMISSION_S = 2.0
+# What a sell reads of its position (the rest loads if asked): every column of three wide
+# rows cost a millisecond of building objects on the way to the order.
+SELL_FIELDS = (
+    "id",
+    "symbol",
+    "mode",
+    "status",
+    "quantity",
+    "initial_qty",
+    "cost_quote",
+    "high_price",
+    "rules",
+    "exit_reason",
+    "buy_trade__id",
+    "buy_trade__config_version__history_id",
+    "buy_trade__config_version__recv_window_ms",
+)  # a sell waits this long at most for a rate-limit slot
 
 
 class PositionNotOpen(Exception):
@@ -211,7 +228,7 @@ def position_sell(
 
     gateway = gateway or get_gateway()
     position = _position(position_id)
-    asked = _ask(position, gateway)  # the exchange answers while the claim is written
+    asked = _ask(position, gateway, request.bid)  # answered while the claim is written
     _claim(position, request)
     bid = request.bid
     try:
@@ -226,7 +243,7 @@ def position_sell(
                 return position  # unknown or still open at the exchange: the reconciler
             if not _selling_all(request, position) or not trade.executed_qty:
                 break
-            bid, asked = None, _ask(position, gateway)  # the next round reads the book again
+            bid, asked = None, _ask(position, gateway, None)  # the next round reads the book
     finally:
         _release(position)
     return position
@@ -241,17 +258,23 @@ def _position(position_id: int) -> Position:
     """The position, with the config version its buy was decided under (its sells go out
     under it: the exit rules are that version's)."""
     try:
-        return Position.objects.select_related("buy_trade__config_version").get(pk=position_id)
+        return (
+            Position.objects.select_related("buy_trade__config_version")
+            .only(*SELL_FIELDS)
+            .get(pk=position_id)
+        )
     except Position.DoesNotExist:
         raise PositionNotOpen(f"Position {position_id} does not exist.") from None
 
 
-def _ask(position: Position, gateway: OrderGateway):
-    """The symbol's rules, best bid and (live) free balance, asked now on the gateway's loop."""
+def _ask(position: Position, gateway: OrderGateway, bid: Decimal | None):
+    """The symbol's rules, best bid and (live) free balance: what the gateway does not know
+    already is asked now, on its loop."""
     from listings.services import split_symbol
 
     base, _ = split_symbol(position.symbol)
-    return gateway.sell_inputs(position.symbol, base, balance=position.mode == TradingMode.LIVE)
+    live = position.mode == TradingMode.LIVE
+    return gateway.sell_inputs(position.symbol, base, balance=live, bid=bid)
 
 
 def _claim(position: Position, request: SellRequest) -> None:

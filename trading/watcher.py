@@ -104,9 +104,15 @@ class PositionWatcher:
         async def bid_of(symbol: str) -> Decimal | None:
             return (await rest.book_ticker(symbol)).bid_price or None
 
+        def prepare(symbol: str) -> None:
+            from .runtime import get_gateway
+
+            get_gateway().know_symbol(symbol)
+
         return cls(
             ws_url=settings.MEXC_WS_URL,
             bid_of=bid_of,
+            prepare=prepare,
             now_ms=rest.server_time_ms,
             stream_options={"backoff_s": settings.MEXC_WS_BACKOFF_S},
         )
@@ -118,6 +124,7 @@ class PositionWatcher:
         bid_of: Callable[[str], Awaitable[Decimal | None]],
         now_ms: Callable[[], int],
         sell: Callable[[int, SellRequest], object] = position_sell,
+        prepare: Callable[[str], object] | None = None,
         config: WatcherConfig | None = None,
         stream_options: dict | None = None,
     ) -> None:
@@ -125,6 +132,7 @@ class PositionWatcher:
         self.bid_of = bid_of
         self.now_ms = now_ms
         self.sell = sell
+        self.prepare = prepare  # a newly watched symbol: get ready to sell it (its rules)
         self.config = config or WatcherConfig()
         self.stream_options = stream_options or {}
         self.watched: dict[int, Watched] = {}
@@ -247,6 +255,11 @@ class PositionWatcher:
                     saved_high=row.high_price,
                 )
                 await self._watch(row.symbol)
+                if self.prepare is not None:
+                    try:
+                        self.prepare(row.symbol)
+                    except Exception as exc:
+                        log.info("watcher.prepare_failed", extra={"error": repr(exc)})
             elif not known.selling and seq >= known.fresh_from:
                 # What a sell (here or elsewhere) changed; the highest price never falls.
                 known.held = Held(

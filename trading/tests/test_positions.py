@@ -1,5 +1,6 @@
 """Positions on the simulator, live and dry: what reached the exchange, what the rows say."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -186,3 +187,23 @@ def test_sells_never_count_against_the_buy_limits(exchange, live):
     position_sell(position.pk, SellRequest(reason="manual"))
     after = exposure_for(mode="live")
     assert (after.spent_24h, after.trades_last_hour) == (before.spent_24h, before.trades_last_hour)
+
+
+def test_a_sell_takes_the_free_balance_the_private_stream_pushed(exchange, live):
+    from trading.runtime import get_gateway
+
+    gateway = get_gateway()
+    gateway.watch_orders(exchange.sim.ws_url, lambda event: None)
+    position = bought(exchange)
+    smaller = (position.quantity / 3).quantize(Decimal("0.01"))
+    exchange.control("POST", "/_sim/balances", json={"POS": str(smaller)})  # pushed
+    for _ in range(200):  # until the push has arrived: asking then costs no round trip
+        known = gateway.sell_inputs("POSUSDT", "POS", balance=True, bid=Decimal("1"))
+        if known.done() and known.result()[2] == smaller:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the account push never reached the gateway")
+    position_sell(position.pk, SellRequest(reason="manual", bid=Decimal("1")))
+    [order] = sells(exchange)
+    assert Decimal(order["quantity"]) == smaller
