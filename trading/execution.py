@@ -169,6 +169,8 @@ def _entry_fields(trade: Trade) -> dict:
         "reference_price": trade.reference_price,
         "price_cap": trade.price_cap,
         "order_qty": trade.order_qty,
+        "price_decimals": trade.price_decimals,
+        "qty_decimals": trade.qty_decimals,
     }
 
 
@@ -233,6 +235,7 @@ def prepare_entry(
         _refuse(trade, "no_price", f"Cannot cap the entry of {trade.symbol}: {exc}.")
         return None
     _note_entry(trade, entry)
+    note_precision(trade, rules)
     return entry, rules
 
 
@@ -260,6 +263,12 @@ def entry_when_tradable(
         if not waiting or not _in_open_window(policy, gateway.server_time_ms()):
             return prepare_entry(trade, inputs, **entry_rules)
         sleep(policy.open_retry_interval_ms / 1000)
+
+
+def note_precision(trade: Trade, rules: Rules | None) -> None:
+    """The symbol's precision, so quantities and prices are shown as the exchange has them."""
+    if rules is not None:
+        trade.price_decimals, trade.qty_decimals = rules.price_decimals, rules.qty_decimals
 
 
 def _note_entry(trade: Trade, entry: Entry) -> None:
@@ -389,6 +398,7 @@ def send_live(
     entry = policy.entry
     if entry is not None:
         _note_entry(trade, entry)
+    note_precision(trade, policy.rules)
     while True:
         if trade.attempts and not _readmitted(trade, gateway, guards, policy, sleep, maybe_placed):
             return

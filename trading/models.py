@@ -63,6 +63,12 @@ class Trade(models.Model):
     order_qty = models.DecimalField(
         **QTY, null=True, blank=True, help_text="Base quantity ordered (quote / cap, rounded down)."
     )
+    price_decimals = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The symbol's price precision when the order was made."
+    )
+    qty_decimals = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The symbol's quantity precision then."
+    )
     mode = models.CharField(max_length=16, choices=TradingMode.choices)
     status = models.CharField(
         max_length=32, choices=TradeStatus.choices, default=TradeStatus.PENDING

@@ -28,6 +28,8 @@ def trade_payload(trade: Trade) -> dict[str, Any]:
         "executed_qty": dec(trade.executed_qty, 18),
         "avg_price": dec(trade.avg_price, 18),
         "quote_spent": dec(trade.quote_spent, 8),
+        "price_decimals": trade.price_decimals,
+        "qty_decimals": trade.qty_decimals,
         "config_version": trade.config_version_id,
         "decision_to_ack_ms": trade.decision_to_ack_ms,
         "latency_ms": trade_latency_ms(trade),

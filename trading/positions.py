@@ -358,6 +358,8 @@ def _sell_once(
         reference_price=bid,
         price_cap=price,
         order_qty=qty,
+        price_decimals=rules.price_decimals,
+        qty_decimals=rules.qty_decimals,
         reason_code=request.reason,
         client_order_id=sell_order_id(),
         config_version_id=position.buy_trade.config_version_id,

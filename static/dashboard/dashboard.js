@@ -189,6 +189,15 @@
     return trimDecimal(v.toFixed(Math.min(digits, 12)));
   }
 
+  /** A quantity or price to the symbol's own precision when the trade knows it (`decimals`,
+   *  from exchangeInfo when the order was made), else to 6 significant digits. */
+  function fmtAt(value, decimals) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (!Number.isInteger(decimals)) return fmtSig(value);
+    const v = Number(value);
+    return Number.isFinite(v) ? v.toFixed(Math.min(decimals, 18)) : String(value);
+  }
+
   function fmtMoney(value) {
     if (value === null || value === undefined || value === "") return "—";
     return trimDecimal(value);
@@ -719,7 +728,7 @@
   function tradeRow(trade, flashId) {
     const lat = trade.latency_ms || {};
     const spent = trade.quote_spent && Number(trade.quote_spent) ? `spent ${fmtMoney(trade.quote_spent)}` : "";
-    const fill = trade.executed_qty && Number(trade.executed_qty) ? `${fmtSig(trade.executed_qty)} @ ${fmtSig(trade.avg_price)}` : "—";
+    const fill = trade.executed_qty && Number(trade.executed_qty) ? `${fmtAt(trade.executed_qty, trade.qty_decimals)} @ ${fmtAt(trade.avg_price, trade.price_decimals)}` : "—";
     const fillTitle = trade.executed_qty && Number(trade.executed_qty) ? `${trimDecimal(trade.executed_qty)} @ ${trimDecimal(trade.avg_price)}` : "";
     const reasonTitle = [trade.error_message, trade.client_order_id && `client id ${trade.client_order_id}`, trade.exchange_order_id && `exchange id ${trade.exchange_order_id}`, trade.attempts > 1 ? `${trade.attempts} attempts` : ""]
       .filter(Boolean)

@@ -37,6 +37,8 @@ class TradeSerializer(serializers.ModelSerializer):
             "executed_qty",
             "avg_price",
             "quote_spent",
+            "price_decimals",
+            "qty_decimals",
             "config_version",
             "decision_to_ack_ms",
             "latency_ms",

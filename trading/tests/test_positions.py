@@ -207,3 +207,14 @@ def test_a_sell_takes_the_free_balance_the_private_stream_pushed(exchange, live)
     position_sell(position.pk, SellRequest(reason="manual", bid=Decimal("1")))
     [order] = sells(exchange)
     assert Decimal(order["quantity"]) == smaller
+
+
+def test_trades_show_the_symbol_precision_they_were_made_at(exchange, live, api_as, viewer_user):
+    position = bought(exchange)
+    position_sell(position.pk, SellRequest(reason="manual"))
+    info = exchange.control("GET", "/api/v3/exchangeInfo?symbol=POSUSDT").json()["symbols"][0]
+    rows = api_as(viewer_user).get("/api/trade/history/").json()["results"]
+    assert {(r["side"], r["price_decimals"], r["qty_decimals"]) for r in rows} == {
+        ("BUY", info["quotePrecision"], info["baseAssetPrecision"]),
+        ("SELL", info["quotePrecision"], info["baseAssetPrecision"]),
+    }
