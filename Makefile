@@ -7,7 +7,7 @@ PORT ?= 8000
 SIM_PORT ?= 8900
 SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run manage test bench bench-scale bench-exits bench-notify soak lint format migrate proto clean
+.PHONY: run manage test bench bench-scale bench-exits bench-notify bench-entry soak lint format migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,13 @@ bench-exits: $(VENV)/.installed-bench
 bench-notify: $(VENV)/.installed-bench
 	mkdir -p var
 	$(BIN)/python -m bench.notify_beside 2>&1 | tee var/bench-notify-latest.txt
+
+# Entry outcome by listing path (spike, flat, rug, moon, none x 5 seeds), MARKET vs the IOC at
+# a cap, announced listings bought live at the open (embedded shape); about 2 min. The harsher
+# simulator settings: BENCH_ENTRY_ARGS="--market-block-ms 60000 --price-band-pct 10".
+bench-entry: $(VENV)/.installed-bench
+	mkdir -p var
+	$(BIN)/python -m bench.entry_paths $(BENCH_ENTRY_ARGS) 2>&1 | tee var/bench-entry-latest.txt
 
 # The production shape for SOAK_MINUTES (default 20), a listing every 4 s: per-process memory,
 # descriptors, threads and connections, first vs last minute; one trade per listing.

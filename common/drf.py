@@ -188,7 +188,11 @@ class PositiveDecimalField(BlankIsGivenMixin, serializers.DecimalField):
     """
 
     def __init__(self, *, max_digits: int, decimal_places: int, **kwargs) -> None:
-        self.pattern = _positive_decimal_pattern(max_digits - decimal_places, decimal_places)
+        whole_digits = max_digits - decimal_places
+        if kwargs.get("max_value") is not None:  # e.g. 99.99: the pattern allows 2 digits
+            whole_digits = min(whole_digits, len(str(int(kwargs["max_value"]))))
+        self.whole_digits = whole_digits
+        self.pattern = _positive_decimal_pattern(whole_digits, decimal_places)
         kwargs.setdefault("min_value", Decimal(1).scaleb(-decimal_places))
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
 
@@ -198,7 +202,7 @@ class PositiveDecimalField(BlankIsGivenMixin, serializers.DecimalField):
         if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
             raise ValidationError(
                 f'Give a positive amount as a string of digits, e.g. "10" or "0.5" '
-                f"(at most {self.max_digits - self.decimal_places} digits before the point "
+                f"(at most {self.whole_digits} digits before the point "
                 f"and {self.decimal_places} after)."
             )
         return super().to_internal_value(data)

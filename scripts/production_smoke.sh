@@ -32,11 +32,15 @@ echo "5. login (the admin from step 2)"
 JAR="$WORK/cookies"
 curl -fsS -c "$JAR" "$url/accounts/login/" >/dev/null
 CSRF=$(awk '$6 == "csrftoken" {print $7}' "$JAR")
-curl -fsS -b "$JAR" -c "$JAR" -o /dev/null -w "%{http_code}\n" -X POST \
+# Each answer is read whole before it is searched: `curl | grep -q` fails under pipefail when
+# grep stops reading early (curl: (23) Failure writing output).
+status=$(curl -fsS -b "$JAR" -c "$JAR" -o /dev/null -w "%{http_code}" -X POST \
   -H "Referer: $url/accounts/login/" \
   --data-urlencode "csrfmiddlewaretoken=$CSRF" --data-urlencode "username=admin" \
-  --data-urlencode "password=$PASSWORD" "$url/accounts/login/?next=/dashboard/" | grep -q 302
-curl -fsS -b "$JAR" "$url/dashboard/" | grep -q 'data-testid="config-form"'
+  --data-urlencode "password=$PASSWORD" "$url/accounts/login/?next=/dashboard/")
+[[ "$status" == 302 ]] || { echo "login answered $status, not 302"; exit 1; }
+page=$(curl -fsS -b "$JAR" "$url/dashboard/")
+grep -q 'data-testid="config-form"' <<<"$page" || { echo "the dashboard has no config form"; exit 1; }
 echo "6. /ready (every dependency: database, Redis, monitor, worker, exchange)"
 for _ in $(seq 1 60); do curl -fsS -b "$JAR" "$url/ready" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -sS -b "$JAR" "$url/ready"; echo

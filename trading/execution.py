@@ -162,16 +162,19 @@ def lease(seconds: float):
     return timezone.now() + timedelta(seconds=seconds)
 
 
+ENTRY_FIELDS = (
+    "order_type",
+    "reference_price",
+    "price_cap",
+    "order_qty",
+    "price_decimals",
+    "qty_decimals",
+)
+
+
 def _entry_fields(trade: Trade) -> dict:
     """What the entry was (written with the outcome, not before the send)."""
-    return {
-        "order_type": trade.order_type,
-        "reference_price": trade.reference_price,
-        "price_cap": trade.price_cap,
-        "order_qty": trade.order_qty,
-        "price_decimals": trade.price_decimals,
-        "qty_decimals": trade.qty_decimals,
-    }
+    return {name: getattr(trade, name) for name in ENTRY_FIELDS}
 
 
 def fail_trade(trade: Trade, reason: str, message: str, status: str = TradeStatus.FAILED) -> None:
@@ -352,10 +355,22 @@ def ack_trade(trade: Trade, status: str, **fields) -> bool:
     done = trade_transition(trade, status, **fields)
     if not done and trade.status != TradeStatus.PENDING:
         # Another witness recorded the order first (the private stream): the sender's own
-        # stamps still say when it left and when the answer came.
+        # stamps still say when it left and when the answer came, and its entry fields what
+        # it sent (type, reference, cap, quantity), which no witness knows.
         stamps = {k: fields[k] for k in ("sent_ns", "acked_ns") if fields[k] is not None}
         for name, value in stamps.items():
             Trade.objects.filter(pk=trade.pk, **{f"{name}__isnull": True}).update(**{name: value})
+        entry = {k: fields[k] for k in ENTRY_FIELDS if fields[k] not in (None, "")}
+        if entry:
+            Trade.objects.filter(pk=trade.pk, order_type="").update(**entry)
+        if entry.get("order_type") == IOC_TYPE:  # a cancel the witness could not explain
+            trade.price_cap, trade.reference_price = (
+                entry.get("price_cap"),
+                entry.get("reference_price"),
+            )
+            Trade.objects.filter(pk=trade.pk, status=TradeStatus.CANCELED, reason_code="").update(
+                reason_code="price_ran_away", error_message=_ran_away(trade)
+            )
         Trade.objects.filter(pk=trade.pk, attempts__lt=trade.attempts).update(
             attempts=trade.attempts
         )

@@ -381,3 +381,33 @@ def test_an_armed_trade_is_recorded_before_the_open_and_sent_at_it(exchange, liv
     assert trade.status == TradeStatus.FILLED
     (order,) = exchange.orders()
     assert order["received_at_us"] >= listed["open_at_ms"] * 1000  # never before the open
+
+
+@pytest.mark.parametrize(
+    ("pushed", "status", "reason"),
+    [
+        (("FILLED", Decimal("40"), Decimal("20")), TradeStatus.FILLED, ""),
+        (("CANCELED", Decimal("0"), Decimal("0")), TradeStatus.CANCELED, "price_ran_away"),
+    ],
+)
+def test_an_order_the_private_stream_recorded_first_keeps_what_the_sender_sent(
+    pushed, status, reason
+):
+    """The stream's push can land before the sender's own answer: the row then still says
+    which order left (type, reference, cap, quantity), and an IOC that filled nothing why."""
+    from trading.entry import IOC_TYPE
+    from trading.execution import OrderState, ack_trade, apply_order_state
+
+    trade = TradeFactory(mode="live", status=TradeStatus.PENDING)
+    order_status, qty, spent = pushed
+    witness_copy = Trade.objects.get(pk=trade.pk)  # the row as the stream's witness reads it
+    apply_order_state(witness_copy, OrderState(order_status, "C02__1", qty, spent))
+    trade.order_type, trade.reference_price = IOC_TYPE, Decimal("0.5")
+    trade.price_cap, trade.order_qty = Decimal("0.6"), Decimal("33.33")
+    trade.attempts, trade.sent_ns = 1, 1
+    assert not ack_trade(trade, TradeStatus.SUBMITTED, exchange_order_id="C02__1")
+    trade.refresh_from_db()
+    assert (trade.status, trade.reason_code) == (status, reason)
+    assert (trade.order_type, trade.reference_price) == (IOC_TYPE, Decimal("0.5"))
+    assert (trade.price_cap, trade.order_qty) == (Decimal("0.6"), Decimal("33.33"))
+    assert trade.executed_qty == qty and trade.sent_ns == 1
