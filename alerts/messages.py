@@ -25,10 +25,28 @@ def _num(value: Any) -> str:
 
 
 def trade_link(trade_id: Any) -> str:
+    """The dashboard's trades row (static/dashboard/alerts.js scrolls to it and highlights
+    it, or says when it is not on the page)."""
+    return _dashboard_link("trade", trade_id)
+
+
+def position_link(position_id: Any) -> str:
+    """The dashboard's positions row (open or closed), as `trade_link`."""
+    return _dashboard_link("position", position_id)
+
+
+def _dashboard_link(kind: str, row_id: Any) -> str:
     base = getattr(settings, "NOTIFY_DASHBOARD_URL", None)
-    if not base or trade_id in (None, ""):
+    if not base or row_id in (None, ""):
         return ""
-    return f"{base}/dashboard/#trade-{trade_id}"
+    return f"{base}/dashboard/#{kind}-{row_id}"
+
+
+def _summary_line(label: str, p: dict[str, Any], prefix: str) -> str:
+    return (
+        f"{label}: P&L {_num(p.get(prefix + 'pnl_usdt'))} USDT,"
+        f" fills {p.get(prefix + 'fills', '?')}, refusals {p.get(prefix + 'refusals', '?')}"
+    )
 
 
 def render(event: str, payload: dict[str, Any]) -> tuple[str, str]:
@@ -85,11 +103,10 @@ def render(event: str, payload: dict[str, Any]) -> tuple[str, str]:
             lines.append(f"opens {p['listed_at']}")
     elif event == events.DAILY_SUMMARY:
         title = f"Daily summary {p.get('date', '')}".strip()
-        lines = [
-            f"P&L {_num(p.get('pnl_usdt'))} USDT, fills {p.get('fills', '?')},"
-            f" refusals {p.get('refusals', '?')}",
-            f"monitor uptime {p.get('uptime', '?')}",
-        ]
+        lines = [_summary_line("LIVE", p, "")]
+        if any(name.startswith("dry_") for name in p):  # the dry run's, never added to live
+            lines.append(_summary_line("DRY", p, "dry_"))
+        lines.append(f"monitor uptime {p.get('uptime', '?')}")
     elif event == events.HEARTBEAT:
         title = "sniperbot alive"
         lines = [f"monitor: {'up' if p.get('monitor_alive') else 'DOWN'}"]
@@ -102,7 +119,7 @@ def render(event: str, payload: dict[str, Any]) -> tuple[str, str]:
         lines.append(f"reason: {p['reason']}")
     if p.get("by") and event in (events.KILL_SWITCH, events.LIVE_MODE_CHANGED):
         lines.append(f"by {p['by']}")
-    link = trade_link(p.get("trade_id"))
+    link = trade_link(p.get("trade_id")) or position_link(p.get("position_id"))
     if link:
         lines.append(link)
     return title[:120], "\n".join(lines)[:1000]

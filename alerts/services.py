@@ -37,12 +37,14 @@ field is kept in the row and ignored by the message.
     monitor_down          by `watch_tick` (web / worker process).  run_id, last_heartbeat_at,
                           age_s
     daily_summary         by `watch_tick` at NOTIFY_DAILY_SUMMARY_HOUR (UTC).  date, uptime,
-                          pnl_usdt, fills, refusals (from `alerts.ports` providers)
+                          pnl_usdt, fills, refusals (live money), dry_pnl_usdt, dry_fills,
+                          dry_refusals (the dry run, shown apart; from `alerts.ports`)
     heartbeat             by `watch_tick`, hourly.  monitor_alive
     test                  `notify_test(by=...)`: always on, whatever notify_events says.
 
-A message links to the dashboard row when the payload has `trade_id` and NOTIFY_DASHBOARD_URL
-is set.
+A message links to the dashboard row when NOTIFY_DASHBOARD_URL is set and the payload has
+`trade_id` (`/dashboard/#trade-N`) or else `position_id` (`#position-N`); the dashboard
+scrolls to that row and highlights it (static/dashboard/alerts.js).
 """
 
 from __future__ import annotations

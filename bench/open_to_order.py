@@ -56,6 +56,12 @@ from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 # The 2 ms target holds where the entry is known before the open (issue: MARKET, a pre-open
 # book, or the operator's price); these listings show no book before their open: MARKET.
 CONFIG = {**LIMITS, "entry_order_type": "market"}
+# "first-price": the IOC at the cap over the first price the bot sees at the open (no book
+# and no operator price before it); exchangeInfo lists the symbol before its open (status
+# "2", the simulator's --exchange-info-pre-open), so its rules are known: the order can leave
+# as soon as the first trade is pushed. Target: first price -> order at the exchange <= 1 ms.
+FIRST_PRICE_CONFIG = {**LIMITS, "entry_order_type": "limit_ioc"}
+FIRST_PRICE_TARGET_MS = 1.0
 SINGLES = 32
 GAP_S = 1.5
 BURST = 20
@@ -225,6 +231,38 @@ def report(
     return stats(first) if first else None
 
 
+def report_first_price(stack: BotStack, name: str, opens: dict[str, int], by_symbol: dict):
+    """First price (the simulator's first push of the symbol's first trade) -> the first
+    order received, both on the exchange's clock; the verdict against FIRST_PRICE_TARGET_MS."""
+    listings = {x["symbol"]: x for x in stack.sim_call("GET", "/_sim/listings")["listings"]}
+    spans, opened = [], []
+    for symbol in (s for s in opens if s.startswith("OS")):
+        pushed = (listings.get(symbol) or {}).get("first_push_us")
+        requests = by_symbol.get(symbol, [])
+        if pushed and requests:
+            spans.append((requests[0]["received_at_us"] - pushed) / 1000)
+            opened.append(pushed / 1000 - opens[symbol])
+    if not spans:
+        print(f"{name}: no first push and order to compare")
+        return None
+    print_table(
+        f"{name}: first price -> order",
+        [
+            ("open -> first trade pushed", stats(opened)),
+            ("first price -> first order at the exchange", stats(spans)),
+        ],
+        "ms",
+    )
+    result = stats(spans)
+    verdict(
+        result["p99"] <= FIRST_PRICE_TARGET_MS,
+        f"{name}: first price -> order at the exchange p99 {result['p99']:.2f} ms "
+        f"(median {result['median']:.2f}) vs target <= {FIRST_PRICE_TARGET_MS:g} ms",
+        failed="FAIL",
+    )
+    return result
+
+
 def report_burst(name: str, opens: dict[str, int], rows: dict, by_symbol: dict) -> bool:
     burst = [s for s in opens if s.startswith("OB")]
     if not burst:
@@ -276,9 +314,11 @@ def run_shape(
     burst: int = BURST,
     trace: bool = False,
 ) -> dict | None:
-    """One stack, one schedule. mode: armed (ours), armed-task (SNIPE_INLINE=0), detected."""
+    """One stack, one schedule. mode: armed (ours, MARKET), first-price (ours, the IOC priced
+    at the open), armed-task (SNIPE_INLINE=0), detected."""
     workdir.mkdir(parents=True, exist_ok=True)
     detected = mode == "detected"
+    first_price = mode == "first-price"
     env = {
         "MONITOR_CALENDAR_INTERVAL_S": "3600" if detected else str(CALENDAR_INTERVAL_S),
         "MONITOR_ARM_LEAD_S": str(ARM_LEAD_S),
@@ -294,12 +334,13 @@ def run_shape(
         live=True,
         extra_env=env,
         worker_concurrency=16,  # armed-task: each armed trade holds a worker thread until its open
+        sim_args=("--exchange-info-pre-open",) if first_price else (),
     )
     tag = name[:1].upper() + mode[:1].upper()
     try:
         # Armed: the monitor starts stopped, the listings are scheduled, then the operator
         # starts it: its first calendar fetch announces every one of them.
-        stack.start(monitor_running=detected, config=CONFIG)
+        stack.start(monitor_running=detected, config=FIRST_PRICE_CONFIG if first_price else CONFIG)
         if redis_url:
             wait_until(
                 lambda: stack.rows(
@@ -330,6 +371,7 @@ def run_shape(
                 print(f"note: announced only {left_s:.1f} s before the first open")
         how = {
             "armed": "announced, armed and fired on the monitor's threads (SNIPE_INLINE=1)",
+            "first-price": "announced and armed; the IOC priced from the first price at the open",
             "armed-task": "announced, armed and fired in a Celery task (SNIPE_INLINE=0)",
             "detected": "not announced: detected on the stream, then decided and sent",
         }[mode]
@@ -341,6 +383,8 @@ def run_shape(
         )
         rows, by_symbol, _ = collect(stack, tag, opens)
         result = report(stack, f"{name} / {mode}", tag, opens, rows, by_symbol)
+        if first_price:
+            return report_first_price(stack, f"{name} / {mode}", opens, by_symbol)
         if result is not None:
             verdict(
                 result["p99"] <= TARGET_MS and result["min"] >= 0,
@@ -403,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.shape in ("both", "embedded"):
             started = time.monotonic()
             ours = run_shape("embedded", Path(tmp) / "embedded", None, None, trace=args.trace)
+            run_shape(
+                "embedded", Path(tmp) / "embedded-first", None, None, mode="first-price", burst=0
+            )
             baselines = {}
             if not args.no_baseline:
                 baselines["detected"] = run_shape(
@@ -422,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nproduction shape skipped: needs DATABASE_URL (PostgreSQL) and redis-server")
             return 0
         started = time.monotonic()
-        runs = [("armed", BURST)]
+        runs = [("armed", BURST), ("first-price", 0)]
         if not args.no_baseline:
             runs += [("armed-task", 0), ("detected", 0)]
         results = {}
@@ -439,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                     burst=burst,
                     trace=args.trace,
                 )
+        results.pop("first-price")
         print_ratios("production", results.pop("armed"), results)
         print(f"(production shape: {time.monotonic() - started:.0f} s)")
     return 0

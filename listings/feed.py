@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 
@@ -19,6 +20,7 @@ class Sighting:
     symbols: Sequence[str]
     received_ns: int
     channel: str = ""
+    price: Decimal | None = None  # one symbol's own stream: its trade's price, or best ask
 
 
 @dataclass(frozen=True, slots=True)

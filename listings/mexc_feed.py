@@ -14,6 +14,10 @@ from mexc.rest import MexcRestClient
 
 from .feed import Announcement, Sighting, StreamState
 
+# The monitor's share of MEXC_IP_WEIGHT_LIMIT (MEXC counts per IP; the trading gateway,
+# trading.gateway, has the other 60 %: its orders come first).
+IP_WEIGHT_SHARE = 0.4
+
 
 class MexcFeed:
     def __init__(
@@ -37,7 +41,9 @@ class MexcFeed:
     @classmethod
     def from_settings(cls) -> MexcFeed:
         rest = MexcRestClient(
-            base_url=settings.MEXC_REST_URL, timeout=settings.MEXC_HTTP_TIMEOUT_MS / 1000
+            base_url=settings.MEXC_REST_URL,
+            timeout=settings.MEXC_HTTP_TIMEOUT_MS / 1000,
+            ip_weight_limit=max(1, int(settings.MEXC_IP_WEIGHT_LIMIT * IP_WEIGHT_SHARE)),
         )  # public data only: the monitor never holds keys
         return cls(
             rest=rest,
@@ -75,8 +81,11 @@ class MexcFeed:
             now_ns = time.time_ns()
             if isinstance(event, mexc_stream.MiniTickers):
                 yield Sighting(event.symbols, now_ns, event.channel)
-            elif isinstance(event, mexc_stream.Deals | mexc_stream.BookTicker):
-                yield Sighting([event.symbol], now_ns, event.channel)
+            elif isinstance(event, mexc_stream.Deals):
+                price = event.deals[0].price if event.deals else None
+                yield Sighting([event.symbol], now_ns, event.channel, price)
+            elif isinstance(event, mexc_stream.BookTicker):
+                yield Sighting([event.symbol], now_ns, event.channel, event.ask_price or None)
             elif isinstance(event, mexc_stream.Connected):
                 yield StreamState(connected=True, connection=event.connection)
             elif isinstance(event, mexc_stream.Disconnected):

@@ -20,7 +20,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connections
 from django.utils import timezone
@@ -68,6 +68,9 @@ class MonitorConfig:
     # pass over every stored symbol on the thread that records listings), but not for longer
     # than this: rows written elsewhere (an injected listing's symbol) are reconciled then.
     universe_sync_interval: float = 30.0
+    # An armed symbol's first price on its own stream prices its waiting order: the listing
+    # row is recorded this long after (its sighting's stamps), off that order's way.
+    record_after_price: float = 0.05
 
 
 # The monitor's database work runs one call at a time on a thread of its own, which keeps its
@@ -137,6 +140,7 @@ class ListingMonitor:
         self._upcoming: dict[int, UpcomingListing] = {}
         self._due: dict[str, float] = {}
         self._unwatch_at: dict[str, datetime] = {}
+        self._later: set[asyncio.Task] = set()  # armed symbols' records, after their orders
         self._calendar_status: HealthStatus | None = None
         self._universe_synced_at = -math.inf
 
@@ -417,6 +421,16 @@ class ListingMonitor:
                 await self.on_stream_state(item)
 
     async def on_sighting(self, sighting: Sighting) -> None:
+        symbol = sighting.symbols[0] if sighting.symbols else ""
+        if sighting.price is not None and symbol in self._unwatch_at:
+            # an armed symbol's first prices: its trade waits for one to price its entry
+            trading().first_price(symbol=symbol, price=sighting.price)
+            if symbol not in self.known:  # its order goes first; the row a moment later
+                self.known.add(symbol)
+                task = asyncio.create_task(self._detect_later(symbol, sighting))
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+                return
         known = self.known
         for symbol in sighting.symbols:
             if symbol not in known:
@@ -468,7 +482,7 @@ class ListingMonitor:
             result = await _db(listing_record)(
                 symbol=symbol,
                 source=source,
-                detected_at=timezone.now(),
+                detected_at=datetime.fromtimestamp(received_ns / 1e9, UTC),  # when it was seen
                 detected_ns=received_ns,
                 listed_at=listed_at or (evidence[0] if evidence else None),
                 listed_at_source=evidence[1] if evidence else None,
@@ -479,6 +493,15 @@ class ListingMonitor:
             log.exception("listing.record_failed", extra={"symbol": symbol, "source": source})
             return
         self.stats["detected" if result.created else "dedup_hits"] += 1
+
+    async def _detect_later(self, symbol: str, sighting: Sighting) -> None:
+        """An armed symbol seen opening: recorded `record_after_price` later, with the stamps
+        of its sighting, so the order its first price triggers has this process to itself
+        (recording a listing is the busiest work the monitor does)."""
+        await asyncio.sleep(self.config.record_after_price)
+        await self.detect(
+            symbol, ListingSource.WEBSOCKET, sighting.received_ns, raw={"via": sighting.channel}
+        )
 
     async def _open_time(self, symbol: str) -> tuple[datetime, str] | None:
         """The exchange's evidence of when `symbol` opened; None if it cannot be had quickly

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from concurrent.futures import Future
+from decimal import Decimal
 from typing import Any, Protocol
 
 
@@ -23,6 +24,10 @@ class TradingPort(Protocol):
 
     def reconcile(self) -> Future | None:
         """Settle open trades (asked periodically)."""
+
+    def first_price(self, *, symbol: str, price: Decimal) -> None:
+        """An armed symbol's price on its own stream (a trade, or the best ask): an entry
+        waiting for its first price may be priced from it (cheap: called on the loop)."""
 
     def serve_in_this_process(self) -> None:
         """Run trades on this process's threads (the monitor), not on Celery workers."""

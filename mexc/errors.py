@@ -45,6 +45,12 @@ class RateLimited(MexcError):
     """HTTP 429: slow down for ``retry_after`` seconds. Nothing was processed."""
 
 
+class WeightBudgetExhausted(RateLimited):
+    """Refused by our own IP-weight budget (``mexc.weights``) before anything was sent: the
+    request would take this process over its share of MEXC's 500 weight / 10 s. Wait
+    ``retry_after`` seconds (when the window frees enough), as after a 429."""
+
+
 class IpBanned(MexcError):
     """HTTP 418: the IP is banned (2 min .. 3 days) after repeated 429s."""
 

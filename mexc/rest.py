@@ -10,6 +10,11 @@ trip, best of a few samples), refreshed in the background once it is older than
 ``time_sync_interval_s`` (a due refresh never delays an order), and re-measured at once after
 a 700003, after which that request is sent once more (it was refused, so resending is safe).
 
+Every request is first charged its IP weight against the client's ``WeightBudget``
+(``mexc.weights``: MEXC's 500 / 10 s, a reserve kept for orders, fail-fast after a 429/418):
+what would go over is refused here, before it leaves the process. ``symbol_rules`` calls that
+arrive together share one ``exchangeInfo?symbols=A,B,...`` request (weight 10 for all).
+
 Failure semantics for order placement: a connect error (or a full pool, or a send the kernel
 refused outright) certainly sent nothing (``ExchangeUnavailable``); a timeout, a broken
 read/write, an unreadable answer or a 5xx after the request was written may have placed the
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -33,9 +39,11 @@ from .errors import (
     BelowMinimumAmount,
     ExchangeUnavailable,
     InvalidApiKey,
+    IpBanned,
     MexcApiError,
     MexcError,
     OrderOutcomeUnknown,
+    RateLimited,
     SymbolNotTradable,
     TimestampOutsideWindow,
     error_from_response,
@@ -53,6 +61,7 @@ from .types import (
     SymbolRules,
     dec,
 )
+from .weights import DEFAULT_IP_WEIGHT_LIMIT, WeightBudget
 
 __all__ = ["MAX_RECV_WINDOW_MS", "MexcRestClient"]
 
@@ -71,6 +80,11 @@ ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR
 
 
 OPEN_EVIDENCE_TRADES = 1000
+# symbol_rules: calls within this long of the last exchangeInfo sent wait for one shared
+# request (a lone call goes out at once); at most this many symbols per request (MEXC
+# documents `symbols=` without a maximum: ours keeps the URL short).
+RULES_BATCH_WINDOW_S = 0.002
+RULES_BATCH_MAX_SYMBOLS = 50
 
 
 class MexcRestClient:
@@ -90,7 +104,15 @@ class MexcRestClient:
         clock_ns: Callable[[], int] = time.time_ns,
         max_connections: int = 20,
         keepalive_expiry_s: float = 60.0,
+        ip_weight_limit: int = DEFAULT_IP_WEIGHT_LIMIT,
+        ip_weight_reserve: int | None = None,
+        weight_clock: Callable[[], float] = time.monotonic,
+        weight_budget: WeightBudget | None = None,
+        rules_batch_window_s: float = RULES_BATCH_WINDOW_S,
     ) -> None:
+        """``ip_weight_limit`` / ``ip_weight_reserve``: this client's share of MEXC's IP
+        weight per 10 s and the part of it only orders may use (default 10 %);
+        ``weight_budget``: one shared by several clients of the process instead."""
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key or None
         self._secret = secret_key or None
@@ -107,6 +129,15 @@ class MexcRestClient:
         self._warm_task: asyncio.Task[None] | None = None
         self._key_header = _key_header(self._api_key)
         self._rules: dict[str, SymbolRules] = {}
+        self.weight_budget = weight_budget or WeightBudget(
+            ip_weight_limit, reserve=ip_weight_reserve, clock=weight_clock
+        )
+        self.rules_batch_window_s = rules_batch_window_s
+        self._rules_wanted: dict[str, asyncio.Future[SymbolRules]] = {}  # for the next read
+        self._rules_asked: dict[str, asyncio.Future[SymbolRules]] = {}  # being read
+        self._rules_timer: asyncio.Handle | None = None
+        self._rules_sent_at = -math.inf  # loop time of the last exchangeInfo read sent
+        self._rules_reads: set[asyncio.Task[None]] = set()
         self._http = HttpPool(
             self.base_url,
             timeout=timeout,
@@ -121,6 +152,14 @@ class MexcRestClient:
         """Signed endpoints can be asked (API key and secret given)."""
         return bool(self._api_key and self._secret)
 
+    def weight_used(self) -> int:
+        """IP weight this client (its budget) spent in the last 10 s, for health."""
+        return self.weight_budget.weight_used()
+
+    @property
+    def weight_limit(self) -> int:
+        return self.weight_budget.limit
+
     def __repr__(self) -> str:  # never the keys
         keyed = "keyed" if self.has_keys else "public"
         return f"MexcRestClient({self.base_url!r}, {keyed}, offset_ms={self.offset_ms})"
@@ -132,7 +171,14 @@ class MexcRestClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._rules_timer is not None:
+            self._rules_timer.cancel()
+            self._rules_timer = None
+        for future in (*self._rules_wanted.values(), *self._rules_asked.values()):
+            future.cancel()
+        self._rules_wanted.clear()
         tasks = [t for t in (self._sync_task, self._warm_task) if t is not None and not t.done()]
+        tasks += [t for t in self._rules_reads if not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -295,26 +341,90 @@ class MexcRestClient:
         ``refresh=True`` reads them again. Only rules of a symbol open for trading are kept:
         a symbol read before its open is read afresh next time, so a new symbol never comes
         from a stale cache. Raises SymbolNotTradable when the exchange does not list it.
+
+        Reads are shared: calls made together (the same loop turn, or within
+        ``rules_batch_window_s`` of the last read sent) go out as ONE
+        ``exchangeInfo?symbols=A,B,...`` (weight 10 for all); a call for a symbol already
+        being read waits for that answer. A lone call goes out at once.
         """
         name = symbol.upper()
         cached = None if refresh else self._rules.get(name)
         if cached is not None:
             return cached
-        query = encode_params([("symbol", name)])
-        body = await self._request("GET", "/api/v3/exchangeInfo", query)
-        items = [i for i in body.get("symbols") or [] if isinstance(i, dict)]
-        item = next((i for i in items if str(i.get("symbol", "")).upper() == name), None)
-        if item is None:
-            raise SymbolNotTradable(f"exchangeInfo does not list {name}")
+        future = self._rules_asked.get(name) or self._rules_wanted.get(name)
+        if future is None:
+            future = self._want_rules(name)
+        return await asyncio.shield(future)  # one caller giving up never cancels the others
+
+    def _want_rules(self, name: str) -> asyncio.Future[SymbolRules]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SymbolRules] = loop.create_future()
+        future.add_done_callback(_retrieved)
+        self._rules_wanted[name] = future
+        if self._rules_timer is None:
+            delay = self._rules_sent_at + self.rules_batch_window_s - loop.time()
+            self._rules_timer = (
+                loop.call_later(delay, self._send_rules)
+                if delay > 0
+                else loop.call_soon(self._send_rules)  # after the callers of this loop turn
+            )
+        return future
+
+    def _send_rules(self) -> None:
+        self._rules_timer = None
+        wanted, self._rules_wanted = self._rules_wanted, {}
+        loop = asyncio.get_running_loop()
+        self._rules_sent_at = loop.time()
+        names = [n for n, f in wanted.items() if not f.done()]
+        for start in range(0, len(names), RULES_BATCH_MAX_SYMBOLS):
+            chunk = {n: wanted[n] for n in names[start : start + RULES_BATCH_MAX_SYMBOLS]}
+            self._rules_asked.update(chunk)
+            task = loop.create_task(self._read_rules(chunk))
+            self._rules_reads.add(task)
+            task.add_done_callback(self._rules_reads.discard)
+
+    async def _read_rules(self, chunk: dict[str, asyncio.Future[SymbolRules]]) -> None:
+        """One exchangeInfo read for the symbols of ``chunk``; each future gets its rules."""
+        names = list(chunk)
         try:
-            rules = SymbolRules.from_json(item)
-        except (KeyError, TypeError, ValueError, ArithmeticError):
-            raise MexcApiError(f"exchangeInfo: unreadable rules for {name}") from None
-        if rules.trading:
-            self._rules[name] = rules
-        else:
-            self._rules.pop(name, None)
-        return rules
+            key = "symbol" if len(names) == 1 else "symbols"
+            query = encode_params([(key, ",".join(names))])
+            try:
+                body = await self._request("GET", "/api/v3/exchangeInfo", query)
+            except SymbolNotTradable as exc:  # none of them listed (MEXC's -1121)
+                for name, future in chunk.items():
+                    _settle(future, error=exc if len(names) == 1 else _not_listed(name, exc))
+                return
+            except MexcError as exc:
+                for future in chunk.values():
+                    _settle(future, error=exc)
+                return
+            items = {
+                str(i.get("symbol", "")).upper(): i
+                for i in body.get("symbols") or []
+                if isinstance(i, dict)
+            }
+            for name, future in chunk.items():
+                item = items.get(name)
+                if item is None:
+                    _settle(future, error=SymbolNotTradable(f"exchangeInfo does not list {name}"))
+                    continue
+                try:
+                    rules = SymbolRules.from_json(item)
+                except (KeyError, TypeError, ValueError, ArithmeticError):
+                    error = MexcApiError(f"exchangeInfo: unreadable rules for {name}")
+                    _settle(future, error=error)
+                    continue
+                if rules.trading:
+                    self._rules[name] = rules
+                else:
+                    self._rules.pop(name, None)
+                _settle(future, rules)
+        finally:
+            for name, future in chunk.items():
+                future.cancel()  # no-op when settled; else (cancelled read) its callers stop
+                if self._rules_asked.get(name) is future:
+                    del self._rules_asked[name]
 
     def cached_symbol_rules(self, symbol: str) -> SymbolRules | None:
         """The cached rules of ``symbol`` (no request), or None."""
@@ -569,6 +679,9 @@ class MexcRestClient:
         coid: str | None = None,
     ) -> HttpResponse:
         """Send one request and return its answer, whatever the status."""
+        # Charged before it leaves: refused here (nothing sent) over the budget or while
+        # backing off after a 429/418.
+        self.weight_budget.charge(method, path, query, signed=signed, coid=coid)
         target = f"{path}?{query}" if query else path
         headers = self._key_header if signed else b""
         started = time.perf_counter_ns()
@@ -615,6 +728,8 @@ class MexcRestClient:
             error = error_from_response(
                 status, body, response.headers, placing_order=placing, client_order_id=coid
             )
+            if isinstance(error, RateLimited | IpBanned):
+                self.weight_budget.back_off(error)  # nothing more goes out until Retry-After
             log.info(
                 "mexc.error",
                 extra={
@@ -630,6 +745,27 @@ class MexcRestClient:
                 f"{method} {path}: expected a JSON {shape.__name__}", http_status=status
             )
         return body
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a shared future's error as seen: every caller may have left before it came."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None):
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _not_listed(name: str, cause: MexcError) -> SymbolNotTradable:
+    return SymbolNotTradable(
+        f"exchangeInfo does not list {name}", code=cause.code, http_status=cause.http_status
+    )
 
 
 def _key_header(api_key: str | None) -> bytes:

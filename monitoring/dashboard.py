@@ -22,6 +22,7 @@ DASHBOARD_URL_NAMES = {
     "listing_inject": "listing-inject",
     "trades": "trade-history",
     "trade_execute": "trade-execute",
+    "trade_detail": "trade-detail",
     "trade_confirm": "trade-confirm",
     "trade_cancel": "trade-cancel",
     "trade_export": "trade-export",
@@ -36,6 +37,7 @@ DASHBOARD_URL_NAMES = {
     "latency": "analytics-latency",
     "positions": "position-list",
     "position_close": "position-close",
+    "position_detail": "position-detail",
     "position_export": "position-export",
     "pnl_summary": "pnl-summary",
 }
@@ -44,7 +46,13 @@ WEBSOCKET_PATH = "/ws/dashboard/"  # monitoring.routing
 
 def dashboard_endpoints() -> dict[str, str]:
     def path(name: str) -> str:
-        if name in ("trade-confirm", "trade-cancel", "position-close"):
+        if name in (
+            "trade-detail",
+            "trade-confirm",
+            "trade-cancel",
+            "position-detail",
+            "position-close",
+        ):
             return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{id}/")
         if name == "config-preset-apply":
             return reverse(name, kwargs={"name": "_"}).replace("/_/", "/{name}/")

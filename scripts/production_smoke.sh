@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's "Production from nothing" steps, as written, on PostgreSQL and Redis:
-# migrate, first admin, web (daphne) + monitor + worker, /health, /ready, login.
+# migrate, first admin, web (daphne) + monitor + worker, /health, /ready, login, and the
+# Prometheus scrape of /metrics with an API token.
 # Needs DATABASE_URL and REDIS_URL (an empty database is fine). Run from the repository root:
 #   DATABASE_URL=postgres://... REDIS_URL=redis://... scripts/production_smoke.sh
 # Stops every process it started (by pid) on exit. Exit status 0: all steps passed.
@@ -45,4 +46,13 @@ echo "6. /ready (every dependency: database, Redis, monitor, worker, exchange)"
 for _ in $(seq 1 60); do curl -fsS -b "$JAR" "$url/ready" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -sS -b "$JAR" "$url/ready"; echo
 curl -fsS -b "$JAR" "$url/ready" >/dev/null
+echo "7. Prometheus: /metrics with an API token (the admin's, from drf_create_token)"
+token_line=$("$PY" manage.py drf_create_token admin)  # "Generated token <key> for user admin"
+KEY=$(awk '$1 == "Generated" && $2 == "token" {print $3}' <<<"$token_line")
+[[ -n "$KEY" ]] || { echo "drf_create_token printed no token: $token_line"; exit 1; }
+status=$(curl -sS -o /dev/null -w "%{http_code}" "$url/metrics")
+[[ "$status" == 401 || "$status" == 403 ]] || { echo "/metrics without a token answered $status"; exit 1; }
+metrics=$(curl -fsS -H "Authorization: Token $KEY" "$url/metrics")
+grep -qE '^trades_total\{' <<<"$metrics" || { echo "/metrics has no trades_total series"; exit 1; }
+echo "   trades_total series: $(grep -c '^trades_total{' <<<"$metrics")"
 echo "OK: production smoke passed"

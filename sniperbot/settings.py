@@ -212,6 +212,11 @@ MEXC_CALENDAR_URL = env_url(
 MEXC_API_KEY = env_secret("MEXC_API_KEY")
 MEXC_SECRET_KEY = env_secret("MEXC_SECRET_KEY")
 MEXC_HTTP_TIMEOUT_MS = env_int("MEXC_HTTP_TIMEOUT_MS", 2000, min_value=50, max_value=60000)
+# MEXC's IP weight per 10 s (500: DOC-EN "LIMITS"), counted on our side before a request
+# leaves (mexc.weights). The count is per process (its clients share it only within it):
+# the trading gateway gets 60 % of it, the monitor's public client 40 %. Lower it when more
+# processes on this IP trade (workers with SNIPE_INLINE=0) so their shares stay under 500.
+MEXC_IP_WEIGHT_LIMIT = env_int("MEXC_IP_WEIGHT_LIMIT", 500, min_value=10, max_value=100_000)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -322,6 +327,7 @@ DRY_RUN_TAKER_FEE = env_decimal("DRY_RUN_TAKER_FEE", Decimal("0.001"), min_value
 # Apprise URLs (tgram://, discord://, mailto://, json://...), separated by whitespace or newlines
 # (NOTIFY_URLS_FILE: one per line, `#` comments). They hold tokens: secrets, like the API keys.
 NOTIFY_URLS = env_secret("NOTIFY_URLS")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.SecretUrlsReporterFilter"  # DEBUG page
 # Link from a message to the dashboard (e.g. https://bot.example.com); unset: no link.
 NOTIFY_DASHBOARD_URL = env_url("NOTIFY_DASHBOARD_URL", None, schemes=("http", "https"))
 NOTIFY_RATE_PER_MIN = env_int("NOTIFY_RATE_PER_MIN", 20, min_value=1, max_value=600)

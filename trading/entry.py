@@ -77,10 +77,11 @@ def priced_ahead(
 ) -> bool:
     """Can the entry be priced before the open (so that only memory stands between the
     open and the socket)? A MARKET needs no price; an IOC needs the symbol's rules and a
-    reference: the pre-open best ask or the operator's max entry price."""
+    reference: the pre-open best ask or the operator's max entry price. The rules may be the
+    pre-open ones (status "2"): their precision is what pricing needs."""
     if entry_order_type == MARKET:
         return True
-    return rules is not None and not not_open_yet(rules) and bool(ask or reference)
+    return rules is not None and bool(ask or reference)
 
 
 def _down(value: Decimal, decimals: int) -> Decimal:

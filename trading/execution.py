@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,9 +41,11 @@ from .entry import (
     max_price_in,
     not_open_yet,
     not_tradable,
+    refused_for_good,
     walk_asks,
 )
 from .models import Trade, TradeStatus
+from .prices import FirstPrices, first_prices
 from .selectors import trade_latency_ms
 from .states import trade_transition
 
@@ -214,15 +217,21 @@ def prepare_entry(
     entry_order_type: str,
     slippage_pct: Decimal,
     reference: Decimal | None = None,
+    opening: bool = False,
 ) -> tuple[Entry, Rules | None] | None:
     """The symbol checked (tradable, sellable) and the entry priced, from `inputs` (the
     gateway's `entry_inputs`: exchangeInfo read afresh and the best ask; `reference`: a price
-    known before, which wins). None: refused, and the trade says why (nothing was sent)."""
+    known before, which wins). None: refused, and the trade says why (nothing was sent).
+
+    `opening`: the rules are the pre-open ones (status "2") of a symbol that opens now, or
+    that the exchange's own stream shows trading: its pre-open status is not held against it
+    (the order's answer says whether the API may trade it yet: 10007 is retried inside the
+    open window); what will not change at the open (order type, sellable) still refuses."""
     rules, ask = inputs
     if rules is None:
         _refuse(trade, "not_tradable", f"{trade.symbol} is not in exchangeInfo.")
         return None
-    why = not_tradable(rules, entry_order_type)
+    why = (refused_for_good if opening else not_tradable)(rules, entry_order_type)
     if why:
         _refuse(trade, "not_tradable", f"{trade.symbol}: {why}.")
         return None
@@ -247,25 +256,59 @@ def entry_when_tradable(
     gateway: OrderGateway,
     policy: SendPolicy,
     *,
-    sleep: Callable[[float], None] = time.sleep,
     asked=None,
+    known: Rules | None = None,
+    stream_first: bool = False,
+    prices: FirstPrices = first_prices,
     **entry_rules,
 ) -> tuple[Entry, Rules | None] | None:
-    """`prepare_entry` once the exchange lists the symbol as API-tradable with a price:
-    asked again every open retry interval inside the open retry window (a new listing is
-    often not API-tradable for its first moments: MEXC's 10007). `asked`: the first ask,
-    started earlier (`start_entry_inputs`)."""
+    """The entry priced at the open, from the first price the bot sees: the symbol's own
+    stream (the monitor offers its first trade or ask to `prices`) or the exchange's REST
+    answer (`entry_inputs`: exchangeInfo afresh and the last price), whichever comes first.
+
+    The stream's price is used at once when the symbol's rules are known (`known`: the
+    pre-open exchangeInfo, or a REST answer since); REST is asked again every open retry
+    interval inside the open retry window while the exchange shows no price or does not let
+    the API trade it yet (a new listing is often not API-tradable for its first moments:
+    MEXC's 10007). `asked`: a first REST ask started earlier (`start_entry_inputs`).
+
+    `stream_first`: this process watches the symbol's stream (the monitor) and its rules are
+    known: REST is asked only after one open retry interval without a streamed price. Asked
+    at the open it would race the order for the connection and the exchange's attention (an
+    order behind it reached the simulator 5-8 ms after it left, against 0.7), and weigh 11
+    on MEXC's IP limit for an answer the stream gives first."""
+    interval_s = policy.open_retry_interval_ms / 1000
+    rules = known
+    if stream_first and asked is None and known is not None:
+        price = prices.wait(trade.symbol, interval_s)
+        if price is not None:
+            return prepare_entry(trade, (known, price), opening=True, **entry_rules)
     while True:
+        asked = asked if asked is not None else gateway.start_entry_inputs(trade.symbol)
+        price = prices.wait(trade.symbol, interval_s, or_when=asked)
+        if price is not None:
+            if rules is not None:  # the stream's first price, the rules known: go now
+                return prepare_entry(trade, (rules, price), opening=True, **entry_rules)
+            futures.wait([asked], timeout=interval_s)  # the rules come with the REST answer
+        if not asked.done():
+            if not _in_open_window(policy, gateway.server_time_ms()):
+                asked.cancel()
+                _refuse(trade, "no_price", f"No price for {trade.symbol} in its open window.")
+                return None
+            continue  # the REST answer is still on its way; the stream may come first
         try:
-            inputs = asked.result() if asked is not None else gateway.entry_inputs(trade.symbol)
+            inputs = asked.result()
         except (mexc_errors.RateLimited, mexc_errors.IpBanned) as exc:
             _refuse(trade, "exchange_rate_limited", f"Entry prices not asked: {exc}")
             return None
         asked = None
+        rules = inputs[0] or rules
+        if price is not None and rules is not None:
+            return prepare_entry(trade, (rules, price), opening=True, **entry_rules)
         waiting = not_open_yet(inputs[0]) or (not inputs[1] and not entry_rules.get("reference"))
         if not waiting or not _in_open_window(policy, gateway.server_time_ms()):
             return prepare_entry(trade, inputs, **entry_rules)
-        sleep(policy.open_retry_interval_ms / 1000)
+        prices.wait(trade.symbol, interval_s)  # then REST again, unless the stream spoke
 
 
 def note_precision(trade: Trade, rules: Rules | None) -> None:

@@ -24,6 +24,9 @@ from .entry import Rules
 from .execution import OrderState
 
 CALL_TIMEOUT_S = 30.0
+# This process's share of MEXC_IP_WEIGHT_LIMIT (MEXC counts per IP; the monitor's public
+# client, listings.mexc_feed, has the other 40 %). Orders keep the last 10 % of it.
+IP_WEIGHT_SHARE = 0.6
 SPIN_US = 2000  # the last stretch before a timed order is spun, not slept (loop timer slack)
 
 
@@ -52,6 +55,7 @@ class MexcGateway:
                 api_key=settings.MEXC_API_KEY,
                 secret_key=settings.MEXC_SECRET_KEY,
                 timeout=settings.MEXC_HTTP_TIMEOUT_MS / 1000,
+                ip_weight_limit=max(1, int(settings.MEXC_IP_WEIGHT_LIMIT * IP_WEIGHT_SHARE)),
             )
         )
 

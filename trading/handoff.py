@@ -143,6 +143,12 @@ def _in_process() -> bool:
     return _serving_here or settings.CELERY_TASK_ALWAYS_EAGER
 
 
+def trades_run_here() -> bool:
+    """Trades run in this process (the monitor, or the embedded shape), beside the monitor's
+    stream of armed symbols: their first prices are offered here (`trading.prices`)."""
+    return _in_process()
+
+
 class Handoff:
     """`listings.ports.TradingPort`, registered by TradingConfig.ready."""
 
@@ -158,6 +164,11 @@ class Handoff:
 
     def reconcile(self) -> Future | None:
         return dispatch_reconcile()
+
+    def first_price(self, *, symbol: str, price) -> None:
+        from .prices import first_prices
+
+        first_prices.offer(symbol, price)
 
     def serve_in_this_process(self) -> None:
         """Trades run on this process's threads; with live keys, MEXC's private orders
@@ -214,6 +225,7 @@ def dispatch_reconcile() -> Future | None:
 
 
 def wait_inprocess() -> None:
-    """Let in-process tasks finish before a short-lived process (a command) exits."""
+    """Let in-process trades of listings finish before a short-lived process (a command)
+    exits. Armed announcements are not waited for: each waits for its open (up to minutes),
+    and only the monitor, a long-lived process, arms them."""
     _inprocess.shutdown()
-    _armed.shutdown()

@@ -59,6 +59,9 @@ def position_payload(position: Position) -> dict[str, Any]:
         "mode": position.mode,
         "status": position.status,
         "buy_trade": position.buy_trade_id,
+        # The symbol's precision its buy was made at: the dashboard shows prices to it.
+        "price_decimals": position.buy_trade.price_decimals,
+        "qty_decimals": position.buy_trade.qty_decimals,
         "quantity": dec(position.quantity, 18),
         "initial_qty": dec(position.initial_qty, 18),
         "cost_quote": dec(position.cost_quote, 8),

@@ -46,10 +46,17 @@ class ReportingBreaker:
     Its state may live in Redis. If that store fails, sends are refused (fail closed: the
     exchange is not protected) and recording an outcome is skipped, never raised, so the
     trade's own row is always written.
+
+    Alerts follow the transitions: `breaker_open` when a failure takes it from closed to
+    open, `breaker_closed` when a success closes it. Failures while it is already open (an
+    order sent before it opened, a half-open probe that fails) return OPEN again but send
+    nothing more. Each alert is keyed by the time of its own transition (`now`, the wall
+    clock; tests inject theirs).
     """
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, *, now=timezone.now) -> None:
         self.inner = inner
+        self.now = now
 
     def allow(self, *, strict: bool = False) -> bool:
         """`strict`: a failing store raises instead of refusing (the caller has another way)."""
@@ -73,10 +80,11 @@ class ReportingBreaker:
             health_set(
                 component="circuit_breaker", status=HealthStatus.OK, detail={"state": "closed"}
             )
-            _notify_breaker("breaker_closed", {"reason": "the exchange answered again"})
+            self._notify("breaker_closed", {"reason": "the exchange answered again"})
 
     def record_failure(self) -> BreakerState:
         try:
+            was = self.inner.state()
             state = self.inner.record_failure()
         except Exception as exc:
             log.error("breaker.unavailable", extra={"error": repr(exc)})
@@ -86,27 +94,29 @@ class ReportingBreaker:
             health_set(
                 component="circuit_breaker", status=HealthStatus.DOWN, detail={"state": "open"}
             )
-            _notify_breaker(
-                "breaker_open",
-                {
-                    "failures": settings.BREAKER_FAILURE_THRESHOLD,
-                    "cooldown_s": settings.BREAKER_COOLDOWN_S,
-                    "reason": "consecutive exchange failures",
-                },
-            )
+            if was is BreakerState.CLOSED:  # this failure opened it: once per opening
+                self._notify(
+                    "breaker_open",
+                    {
+                        "failures": settings.BREAKER_FAILURE_THRESHOLD,
+                        "cooldown_s": settings.BREAKER_COOLDOWN_S,
+                        "reason": "consecutive exchange failures",
+                    },
+                )
         return state
+
+    def _notify(self, event: str, payload: dict) -> None:
+        from alerts.services import notify
+
+        # Only transitions get here, so the key needs no coarse window to merge repeats: to
+        # the millisecond, an opening soon after a closing is still a new alert.
+        notify(event, key=self.now().isoformat(timespec="milliseconds"), payload=payload)
 
     def state(self) -> BreakerState:
         return self.inner.state()
 
     def reset(self) -> None:
         self.inner.reset()
-
-
-def _notify_breaker(event: str, payload: dict) -> None:
-    from alerts.services import notify
-
-    notify(event, key=timezone.now().isoformat(timespec="seconds"), payload=payload)
 
 
 @cache

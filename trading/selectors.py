@@ -15,7 +15,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    Max,
     Q,
     QuerySet,
     Sum,
@@ -28,7 +27,7 @@ from django.utils import timezone
 from risk.checks import Exposure
 
 from .models import Trade, TradeSide, TradeStatus
-from .states import COMMITTED, IN_FLIGHT
+from .rollups import exposure_inputs
 
 
 def exposure_for(*, mode: str, exclude_id: int | None = None) -> Exposure:
@@ -45,27 +44,9 @@ def exposure_for(*, mode: str, exclude_id: int | None = None) -> Exposure:
 def decision_inputs(
     *, mode: str, client_order_id: str = "", exclude_id: int | None = None
 ) -> tuple[int | None, Exposure]:
-    """The trade already holding `client_order_id` (its id, or None) and `mode`'s exposure,
-    in one statement: a decision reads both under the config's lock."""
-    now = timezone.now()
-    # Buys only: a sell spends nothing and must never be held back by the buy limits.
-    recent = Q(mode=mode, side=TradeSide.BUY, created_at__gte=now - timedelta(hours=24))
-    if exclude_id is not None:
-        recent &= ~Q(pk=exclude_id)
-    committed = recent & Q(status__in=COMMITTED)
-    same_id = Q(client_order_id=client_order_id)
-    figures = Trade.objects.filter(recent | same_id).aggregate(
-        spent=Sum(Coalesce("quote_spent", "quote_qty"), filter=committed, default=Decimal(0)),
-        last_hour=Count("id", filter=committed & Q(created_at__gte=now - timedelta(hours=1))),
-        in_flight=Count("id", filter=recent & Q(status__in=IN_FLIGHT)),
-        existing=Max("id", filter=same_id),
-    )
-    exposure = Exposure(
-        spent_24h=figures["spent"],
-        trades_last_hour=figures["last_hour"],
-        in_flight=figures["in_flight"],
-    )
-    return figures["existing"], exposure
+    """The trade already holding `client_order_id` (its id, or None) and `mode`'s exposure:
+    a decision reads both under the config's lock, flat in history (`trading.rollups`)."""
+    return exposure_inputs(mode=mode, client_order_id=client_order_id, exclude_id=exclude_id)
 
 
 # Stage name -> (start stamp, end stamp), in pipeline order.
@@ -77,6 +58,12 @@ STAGE_SPANS = {
     "ack": ("sent_ns", "acked_ns"),
 }
 _STAMP_ORDER = ("detected_ns", "persisted_ns", "dispatched_ns", "risk_done_ns", "sent_ns")
+# Figures the latency analytics report beside the bot's stages, never part of "total":
+# a confirmed trade's wait for its operator (risk done -> confirmed: a human's time, not the
+# bot's), and the bot-latency target's span, decision (or confirmation) -> ack, as each trade
+# recorded it (`decision_to_ack_ms`).
+OPERATOR_WAIT = ("risk_done_ns", "confirmed_ns")
+ANALYTICS_STAGES = (*STAGE_SPANS, "total", "operator_wait", "decision_to_ack")
 
 
 def trade_latency_ms(trade: Trade) -> dict[str, float | None]:
@@ -98,6 +85,13 @@ def trade_latency_ms(trade: Trade) -> dict[str, float | None]:
         human = trade.confirmed_ns - trade.risk_done_ns
     out["total"] = round((acked - first - human) / 1e6, 3) if first is not None and acked else None
     return out
+
+
+def trade_operator_wait_ms(trade: Trade) -> float | None:
+    """How long a confirmed trade waited for its operator (risk done -> confirmed), in ms;
+    None for a trade nobody confirmed. Reported on its own, never in the bot's figures."""
+    start, end = (getattr(trade, stamp) for stamp in OPERATOR_WAIT)
+    return round((end - start) / 1e6, 3) if start is not None and end is not None else None
 
 
 # Upper bounds (ms) of the latency histogram the dashboard charts; the last bucket is open.
@@ -134,11 +128,17 @@ def _stage_values_python(*, since, cap: int) -> tuple[int, int, dict[str, list[f
             "status",
             "acked_ns",
             "confirmed_ns",
+            "decision_to_ack_ms",
         )[:cap]
     )
-    per_stage: dict[str, list[float]] = {name: [] for name in (*STAGE_SPANS, "total")}
+    per_stage: dict[str, list[float]] = {name: [] for name in ANALYTICS_STAGES}
     for trade in rows:
-        for stage, value in trade_latency_ms(trade).items():
+        figures = {
+            **trade_latency_ms(trade),
+            "operator_wait": trade_operator_wait_ms(trade),
+            "decision_to_ack": trade.decision_to_ack_ms,
+        }
+        for stage, value in figures.items():
             if value is not None:
                 per_stage[stage].append(value)
     errors = sum(1 for t in rows if t.status in (TradeStatus.FAILED, TradeStatus.UNKNOWN))
@@ -177,7 +177,8 @@ def _latency_result(*, count: int, errors: int, stages: dict, buckets: list[int]
 
 # The same spans as `trade_latency_ms`, in SQL (nanoseconds): "send" starts at the operator's
 # confirmation when there is one, and "total" leaves out the operator's wait (confirmed -
-# risk done); a trade never acked (acked null or 0) has no total.
+# risk done), which is its own figure, "operator_wait"; a trade never acked (acked null or 0)
+# has no total. "decision_to_ack" is each trade's recorded `decision_to_ack_ms`, in ns here.
 _SPAN_SQL = {
     "persist": "persisted_ns - detected_ns",
     "dispatch": "dispatched_ns - persisted_ns",
@@ -190,6 +191,8 @@ _SPAN_SQL = {
         " - CASE WHEN confirmed_ns IS NOT NULL AND risk_done_ns IS NOT NULL"
         " THEN confirmed_ns - risk_done_ns ELSE 0 END END"
     ),
+    "operator_wait": "confirmed_ns - risk_done_ns",
+    "decision_to_ack": "decision_to_ack_ms * 1000000",
 }
 
 
@@ -250,8 +253,11 @@ def latency_stats(*, since) -> dict:
     """P50/P95/P99 per stage and a histogram of total latency, over buys since `since`
     (the newest LATENCY_SAMPLE_CAP of them; a sell's path is the exit benchmark's).
 
-    Rejections never reach the exchange: they count in `count` and in no stage. Errors are
-    trades that failed or whose outcome is unknown. On PostgreSQL the figures are computed in
+    Beside the bot's stages and "total": "operator_wait" (a confirmed trade's human wait,
+    risk done -> confirmed, in no other figure) and "decision_to_ack" (the bot-latency
+    target's span, as each trade recorded it). Rejections never reach the exchange: they
+    count in `count` and in no stage. Errors are trades that failed or whose outcome is
+    unknown. On PostgreSQL the figures are computed in
     the database; the embedded database computes them here from `trade_latency_ms`.
     """
     if connection.vendor == "postgresql":
@@ -446,7 +452,8 @@ def position_list() -> QuerySet:
     """Every position, newest first (opened_at, id descending)."""
     from .models import Position
 
-    return Position.objects.order_by("-opened_at", "-id")
+    # The buy's precision rides in each position's payload: one join, not a query per row.
+    return Position.objects.select_related("buy_trade").order_by("-opened_at", "-id")
 
 
 POSITION_EXPORT_COLUMNS = (

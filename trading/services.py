@@ -29,7 +29,7 @@ from risk.models import TradeConfig, TradingMode
 from risk.selectors import config_get_active, config_lock, config_version_id
 from risk.services import risk_evaluate, risk_limits
 
-from .entry import Entry, not_open_yet, priced_ahead, refused_for_good
+from .entry import Entry, priced_ahead, refused_for_good
 from .execution import (
     SendPolicy,
     entry_when_tradable,
@@ -39,6 +39,7 @@ from .execution import (
     send_hold_s,
     send_live,
 )
+from .handoff import trades_run_here
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
 from .selectors import decision_inputs
@@ -306,7 +307,6 @@ def trade_send(
         trade,
         gateway,
         policy,
-        sleep=sleep,
         asked=asked,
         entry_order_type=config.entry_order_type,
         slippage_pct=config.entry_slippage_pct,
@@ -575,10 +575,10 @@ def trade_fire(
         return trade
     ready = None
     if priced_ahead(rules, ask, armed.max_entry_price, config.entry_order_type):
-        if rules is None or not_open_yet(rules):  # a MARKET: the exchange says at the open
+        if rules is None:  # a MARKET: the exchange says at the open
             ready = (Entry(type="MARKET", quote=trade.quote_qty), None)
-        else:
-            ready = prepare_entry(trade, inputs, **entry_rules)
+        else:  # the rules as the exchange shows them before the open (status "2" often)
+            ready = prepare_entry(trade, inputs, opening=True, **entry_rules)
             if ready is None:
                 return trade
     fires_at_ms = armed.fires_at_ms
@@ -603,7 +603,9 @@ def trade_fire(
         fires_at_ms = max(fires_at_ms, clock() + int(wait_s * 1000))
     if ready is None:  # priced at the open: wait for the first price
         _wait_until(fires_at_ms, clock, sleep)
-        ready = entry_when_tradable(trade, gateway, policy, sleep=sleep, **entry_rules)
+        ready = entry_when_tradable(
+            trade, gateway, policy, known=rules, stream_first=trades_run_here(), **entry_rules
+        )
         if ready is None:
             return trade
         at_us = None

@@ -115,12 +115,16 @@ def trade_transition(
             extra={"trade_id": trade.pk, "from": current, "to": to, "now": trade.status},
         )
         return False
+    # The bot gives up settling when `order_unknown` is first written, often on a trade
+    # already `unknown` since its send (unknown -> unknown): that is when the phone hears.
+    gave_up = fields.get("reason_code") == "order_unknown" and trade.reason_code != "order_unknown"
     for name, value in fields.items():
         setattr(trade, name, value)
     if to != current and to in COUNTED:
         metrics.trades_total.labels(mode=trade.mode, status=to).inc()
-    if to != current:
+    if to != current or gave_up:
         _notify(trade, to)
+    if to != current:
         _positions(trade, to)
     if publish:
         from .payloads import trade_payload

@@ -31,13 +31,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from mexc import stream as mexc_stream
 
 from .exits import TAKE_PROFIT, Exit, ExitRules, Held, Tick, step
 from .models import Position, PositionStatus
-from .positions import KILL_SWITCH, PositionNotOpen, SellRequest, held_of, position_sell
+from .positions import (
+    KILL_SWITCH,
+    PositionNotOpen,
+    Selling,
+    SellRequest,
+    held_of,
+    position_sell,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,8 @@ class Watched:
     mode: str
     held: Held
     rules: ExitRules
+    config_version_id: int  # the buy's (its sells go out under it)
+    recv_window_ms: int
     selling: bool = False  # this watcher's sell of it is in flight
     closing: bool = False  # its row says a sell is in flight (here or elsewhere)
     fresh_from: int = 0  # only a refresh started at or after this one knows what a sell did
@@ -70,7 +80,14 @@ class WatcherConfig:
 
 
 def open_positions() -> list[Position]:
-    return list(Position.objects.filter(status__in=[PositionStatus.OPEN, PositionStatus.CLOSING]))
+    """The held positions, with what their sells need of the buy's config version (so a
+    sell reads no row on the way to the order)."""
+    return list(
+        Position.objects.filter(status__in=[PositionStatus.OPEN, PositionStatus.CLOSING]).annotate(
+            sell_config_version=F("buy_trade__config_version"),
+            sell_recv_window_ms=F("buy_trade__config_version__recv_window_ms"),
+        )
+    )
 
 
 def kill_flatten() -> bool:
@@ -251,6 +268,8 @@ class PositionWatcher:
                     mode=row.mode,
                     held=held_of(row),
                     rules=ExitRules.from_json(row.rules),
+                    config_version_id=row.sell_config_version,
+                    recv_window_ms=row.sell_recv_window_ms,
                     closing=closing,
                     saved_high=row.high_price,
                 )
@@ -353,12 +372,22 @@ class PositionWatcher:
             ladder_done=exit.ladder_done if partial else None,
             high_price=w.held.high_price,
             bid=bid,
+            position=Selling(
+                id=w.id,
+                symbol=w.symbol,
+                mode=w.mode,
+                quantity=w.held.qty,
+                high_price=w.held.high_price,
+                rules=w.rules,
+                config_version_id=w.config_version_id,
+                recv_window_ms=w.recv_window_ms,
+            ),
         )
+        future = self._sells.submit(self._sell, w.id, request)
         log.info(
             "watcher.exit",
             extra={"position_id": w.id, "symbol": w.symbol, "reason": reason, "bid": str(bid)},
-        )
-        future = self._sells.submit(self._sell, w.id, request)
+        )  # after the hand-off: the sell does not wait for the log line
         loop = self._loop
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._sold, w.id))
 

@@ -112,3 +112,20 @@ def test_token_in_no_log_line_api_response_ready_or_admin(
         _clean(page.content.decode())
     for row in Notification.objects.all():
         _clean(json.dumps([row.channel, row.channel_label, row.last_error, row.payload]))
+
+
+def test_the_debug_error_page_masks_notify_urls(settings, rf):
+    """Django's technical 500 page lists the settings: NOTIFY_URLS is starred there."""
+    import sys
+
+    from django.views.debug import ExceptionReporter, get_default_exception_reporter_filter
+
+    settings.NOTIFY_URLS = _urls("json://127.0.0.1:1/x")
+    safe = get_default_exception_reporter_filter().get_safe_settings()
+    assert safe["NOTIFY_URLS"] == "********************"
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        page = ExceptionReporter(rf.get("/dashboard/"), *sys.exc_info()).get_traceback_html()
+    assert "NOTIFY_URLS" in page and "boom" in page
+    _clean(page)

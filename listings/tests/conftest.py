@@ -10,6 +10,7 @@ class RecordingTrading:
         self.recorded: list[dict] = []
         self.armed: list[int] = []
         self.reconciles: list[int] = []
+        self.prices: list[tuple[str, object]] = []
 
     def listing_recorded(self, **kwargs):
         self.recorded.append(kwargs)
@@ -19,6 +20,9 @@ class RecordingTrading:
 
     def reconcile(self):
         self.reconciles.append(1)
+
+    def first_price(self, *, symbol: str, price) -> None:
+        self.prices.append((symbol, price))
 
     def serve_in_this_process(self) -> None:
         pass

@@ -3,6 +3,7 @@
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -201,23 +202,36 @@ async def test_a_second_monitor_waits_on_the_lease(dispatched):
     await asyncio.wait_for(waiting, timeout=2)
 
 
-async def test_announced_listing_is_armed_before_its_open(dispatched, armed):
+async def test_announced_listing_is_armed_before_its_open(dispatched, armed, trading_port):
     feed = ScriptedFeed()
     opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
     feed.calendar = [
         Announcement(symbol="SOONUSDT", open_at=opens, full_name="Soon"),
         Announcement(symbol="LATERUSDT", open_at=opens + timedelta(hours=2)),
     ]
-    monitor = await _started_monitor(feed, arm_lead=60)
+    monitor = await _started_monitor(feed, arm_lead=60, record_after_price=0.2)
     await monitor.step_calendar()
     await monitor.step_arm()
     assert feed.watched == ["SOONUSDT"]
     soon = await _db(UpcomingListing.objects.get, symbol="SOONUSDT")
     assert soon.status == UpcomingStatus.ARMED
     assert armed == [soon.pk]
-    # its first trade on the per-symbol stream: one listing, at the announced open time
-    await monitor.on_sighting(Sighting(["SOONUSDT"], time.time_ns(), channel="deals"))
-    listing = await _db(Listing.objects.get)
+    # its first trade on the per-symbol stream: one listing, at the announced open time, and
+    # its price handed to trading (the armed entry is priced from it)
+    first = Sighting(["SOONUSDT"], time.time_ns(), channel="deals", price=Decimal("0.7"))
+    await monitor.on_sighting(first)
+    assert trading_port.prices == [("SOONUSDT", Decimal("0.7"))]
+    await monitor.on_sighting(Sighting(["NOTARMEDUSDT"], time.time_ns(), price=Decimal("1")))
+    assert trading_port.prices == [("SOONUSDT", Decimal("0.7"))]  # armed symbols only
+    # its order goes first: the row is written a moment later, with the sighting's stamps
+    await monitor.on_sighting(Sighting(["SOONUSDT"], time.time_ns(), price=Decimal("0.8")))
+    assert not await _db(Listing.objects.filter(symbol="SOONUSDT").exists)
+    for _ in range(100):  # recorded 0.2 s later (record_after_price)
+        if await _db(Listing.objects.filter(symbol="SOONUSDT").exists):
+            break
+        await asyncio.sleep(0.05)
+    listing = await _db(Listing.objects.get, symbol="SOONUSDT")
+    assert listing.detected_at.timestamp() == pytest.approx(first.received_ns / 1e9, abs=1e-3)
     assert listing.listed_at == opens
     await monitor.step_calendar()
     await monitor.step_arm()

@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     )
     p.add_argument("--listen-key-ttl-s", type=float, default=d.listen_key_ttl_s)
     p.add_argument("--exchange-info-pre-open", action="store_true")
+    p.add_argument(
+        "--lookup-lag-ms",
+        type=int,
+        default=d.lookup_lag_ms,
+        help="new orders invisible to lookups this long (ccxt #21614; 0: visible at once)",
+    )
     p.add_argument("--random-seed", type=int, default=None)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--scenario", metavar="FILE", help="scheduled listings (JSON)")
@@ -103,6 +109,7 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         market_block_code=a.market_block_code,
         listen_key_ttl_s=a.listen_key_ttl_s,
         exchange_info_pre_open=a.exchange_info_pre_open,
+        lookup_lag_ms=a.lookup_lag_ms,
         random_seed=a.random_seed,
         default_scenario=not (a.no_scenario or a.scenario),
         scenario_file=a.scenario,

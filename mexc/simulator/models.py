@@ -54,6 +54,9 @@ class Symbol:
     max_price_band_pct: Decimal | None = None
     band_set: bool = False
     trade_side_type: int = 1  # exchangeInfo tradeSideType: 1 all, 2 buy only, 3 sell only, 4 close
+    # When the first trade was pushed on its deals streams (exchange clock, µs): the moment the
+    # first price became visible to a subscriber (benchmarks: first price -> order received).
+    first_push_us: int | None = None
 
     def is_open(self, now_ms: int) -> bool:
         return now_ms >= self.open_at_ms
@@ -110,6 +113,7 @@ class Symbol:
                 fmt(self.max_price_band_pct) if self.max_price_band_pct is not None else None
             ),
             "trade_side_type": self.trade_side_type,
+            "first_push_us": self.first_push_us,
             "path": self.path_dict(at_ms=at_ms, schedule_step_ms=schedule_step_ms),
         }
 

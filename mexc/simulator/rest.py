@@ -496,7 +496,7 @@ class RestApi:
         params = await self._signed(request)
         order = self._place(params, test=False)
         assert order is not None
-        lag_ms = self.sim.faults.take_lookup_lag()
+        lag_ms = self.sim.faults.take_lookup_lag() or self.sim.config.lookup_lag_ms
         if lag_ms:
             order.visible_at_ms = order.time_ms + lag_ms
         request[ORDER_KEY] = order

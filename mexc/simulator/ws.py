@@ -366,6 +366,8 @@ class Hub:
             conn.send(frame)
 
     def on_trades(self, sym: Symbol, trades: list[Trade]) -> None:
+        if sym.first_push_us is None:
+            sym.first_push_us = self.clock.now_us()
         now = self.clock.now_ms()
         for interval in ("10ms", "100ms"):
             channel = f"{DEALS_PREFIX}{interval}@{sym.symbol}"

@@ -26,6 +26,10 @@ TEST_CONFIG: dict[str, object] = {
     "default_scenario": False,
     "rate_limit_ban_s": 2.0,
     "random_seed": 7,
+    # These tests are of the protocol and the simulator's features: they look an order up
+    # right after creating it. The default lag (100 ms, MEXC's -2013 right after an order) is
+    # tested on its own in test_simulator_harsh.py; trading's tests run with it.
+    "lookup_lag_ms": 0,
 }
 
 

@@ -67,9 +67,28 @@ async def test_duplicate_client_ids_accepted_by_default_rejected_by_switch(
     assert (await control.post("/_sim/config", json={"nope": 1})).status_code == 400
 
 
+async def test_by_default_a_new_order_is_invisible_to_lookups_for_a_moment(
+    simulator, control, signed
+) -> None:
+    """MEXC answers -2013 for an order it has just accepted (ccxt #21614): the simulator's
+    default lag (100 ms); `lookup_lag_ms` 0 (these tests' fixture) is the kinder switch."""
+    assert SimulatorConfig().lookup_lag_ms == 100
+    r = await control.post("/_sim/config", json={"lookup_lag_ms": 100})
+    assert r.status_code == 200
+    placed = (await signed("POST", ORDER, limit("100", "soon"))).json()
+    q = await signed("GET", ORDER, {"symbol": "ETHUSDT", "orderId": placed["orderId"]})
+    assert q.json()["code"] == -2013
+    assert (await signed("GET", "/api/v3/openOrders", {"symbol": "ETHUSDT"})).json() == []
+    created = simulator.exchange.orders[placed["orderId"]].time_ms
+    await asyncio.sleep(max(0.0, (created + 100 - simulator.clock.now_ms()) / 1000) + 0.02)
+    q = await signed("GET", ORDER, {"symbol": "ETHUSDT", "orderId": placed["orderId"]})
+    assert q.json()["status"] == "NEW"
+
+
 def test_cli_flags_and_defaults() -> None:
     d = SimulatorConfig()
     assert (d.fee_mode, d.duplicate_client_ids, d.rate_limit_ban_s) == ("received", "accept", 120)
+    assert d.lookup_lag_ms == 100 and parse_args(["--lookup-lag-ms", "0"]).lookup_lag_ms == 0
     assert d.ws_no_data_timeout_s == 60
     cfg = parse_args(["--duplicate-client-ids", "reject", "--ws-no-data-timeout-s", "5"])
     assert cfg.duplicate_client_ids == "reject" and cfg.ws_no_data_timeout_s == 5

@@ -70,8 +70,16 @@ class ConfigUpdateSerializer(serializers.ModelSerializer):
         required=False,
         help_text="The version this change was made against; 409 if another one is in force.",
     )
-    symbol_allowlist = serializers.ListField(child=SymbolField(), required=False)
-    symbol_denylist = serializers.ListField(child=SymbolField(), required=False)
+    symbol_allowlist = serializers.ListField(
+        child=SymbolField(),
+        required=False,
+        help_text=TradeConfig._meta.get_field("symbol_allowlist").help_text,
+    )
+    symbol_denylist = serializers.ListField(
+        child=SymbolField(),
+        required=False,
+        help_text=TradeConfig._meta.get_field("symbol_denylist").help_text,
+    )
     notify_events = NotifyEventsField(
         required=False, help_text=TradeConfig._meta.get_field("notify_events").help_text
     )

@@ -243,3 +243,15 @@ def test_a_live_config_stays_editable_without_keys(operator, settings):
     assert config_get_active().kill_switch is True
     back = operator.put("/api/config/", {"mode": "dry_run", "reason": "no keys"}, format="json")
     assert back.status_code == 200
+
+
+def test_the_schema_explains_the_allow_and_deny_lists_as_the_config_does(api_as, viewer_user):
+    from risk.models import TradeConfig
+
+    schema = api_as(viewer_user).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    body = schema["paths"]["/api/config/"]["put"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    properties = schema["components"]["schemas"][name]["properties"]
+    for field in ("symbol_allowlist", "symbol_denylist"):
+        help_text = TradeConfig._meta.get_field(field).help_text
+        assert help_text and properties[field]["description"] == help_text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import urllib.request
 from pathlib import Path
@@ -17,54 +16,10 @@ import pytest
 
 from sniperbot.testing.stack import BotStack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [pytest.mark.browser]
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if not CHROMIUM.exists():
-        if os.environ.get("SNIPERBOT_REQUIRE_BROWSER"):
-            pytest.fail("/usr/bin/chromium is missing (apt-get install chromium)")
-        pytest.skip("Debian's chromium is not installed (CI installs it)")
-    with BotStack(
-        tmp_path_factory.mktemp("stack"),
-        database_url=os.environ.get("DATABASE_URL"),
-        redis_url=os.environ.get("REDIS_URL"),
-    ) as running:
-        running.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import Group, User;"
-            "u = User.objects.create_user('olga', password='olga-pass-1');"
-            "u.groups.add(Group.objects.get(name='operator'))",
-        )
-        yield running
-
-
-@pytest.fixture
-def page(stack):
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=20_000)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(base_url=stack.url)
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
+# The fixtures (`stack`, `page`) and Chromium's launch args are in conftest.py, shared with
+# test_browser_links.py.
 
 
 def list_on_simulator(stack: BotStack, symbol: str) -> None:

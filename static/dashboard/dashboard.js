@@ -17,7 +17,20 @@
   const WS_BACKOFF_MAX_MS = 30000;
   const WS_PING_MS = 20000; // a socket that answers nothing for this long is treated as dead
   const TARGET_MS = 100;
-  const STAGE_ORDER = ["persist", "dispatch", "risk", "send", "ack", "total"];
+  const STAGE_ORDER = ["persist", "dispatch", "risk", "operator_wait", "send", "ack", "total", "decision_to_ack"];
+  // The latency table's rows: the bot-latency target (P99 under TARGET_MS) is on decision → ack;
+  // the operator's wait is a human's time, in no other row.
+  const TARGET_STAGE = "decision_to_ack";
+  const STAGE_LABELS = {
+    operator_wait: "operator wait (human)",
+    total: "total (det→ack)",
+    decision_to_ack: `decision → ack (target P99 < ${TARGET_MS})`,
+  };
+  const STAGE_TITLES = {
+    operator_wait: "A confirmed trade's wait for its operator (risk done → confirmed): not the bot's time, left out of send and total",
+    total: "Detection (or the decision, for manual trades) to the exchange's ack, the operator's wait left out",
+    decision_to_ack: `The decision (or the operator's confirmation) to the exchange's ack: the target is P99 under ${TARGET_MS} ms; red above it`,
+  };
 
   const state = {
     status: null,
@@ -874,12 +887,12 @@
     const names = [...STAGE_ORDER.filter((n) => n in stages), ...Object.keys(stages).filter((n) => !STAGE_ORDER.includes(n)).sort()];
     const rows = names.map((name) => {
       const s = stages[name] || {};
-      const slow = (v) => (name === "total" && Number(v) > TARGET_MS ? "num lat-slow" : "num");
+      const slow = (v) => (name === TARGET_STAGE && Number(v) > TARGET_MS ? "num lat-slow" : "num");
       return el(
         "tr",
-        { dataset: { stage: name } },
-        el("td", { text: name === "total" ? "total (det→ack)" : name }),
-        el("td", { className: "num", text: s.count ?? "—" }),
+        { className: name === TARGET_STAGE ? "lat-target" : name === "operator_wait" ? "lat-human" : "", dataset: { stage: name } },
+        el("td", { text: STAGE_LABELS[name] || name, title: STAGE_TITLES[name] || "" }),
+        el("td", { className: "num", text: s.count ?? "—", title: `n = ${s.count ?? 0} trades reached this stage` }),
         el("td", { className: slow(s.p50), text: fmtMs(s.p50) }),
         el("td", { className: slow(s.p95), text: fmtMs(s.p95) }),
         el("td", { className: slow(s.p99), text: fmtMs(s.p99) }),
@@ -1012,6 +1025,10 @@
     return ms > 0 ? fmtDuration(ms) : "time exit due";
   }
 
+  /** Prices to the symbol's precision the buy was made at (its trade's price_decimals), as
+   *  the trades table shows fills; 6 significant digits when the position does not carry it.
+   *  Titles and the held quantity stay exact: net of the fee it may have more decimals than
+   *  the symbol's quantity precision, and rounding it could show more than is held. */
   function positionRow(item, flashId) {
     const pctText = item.unrealized_pct === null || item.unrealized_pct === undefined ? "—" : `${item.unrealized_pct > 0 ? "+" : ""}${Number(item.unrealized_pct).toFixed(2)} %`;
     const closeCell = CFG.canWrite
@@ -1034,11 +1051,11 @@
       { className: item.id === flashId ? "row-new" : "", dataset: { testid: "position-row", id: item.id, symbol: item.symbol, status: item.status, mode: item.mode } },
       el("td", { className: "sym", dataset: { label: "Symbol" }, title: `#${item.id} · opened ${fullTime(item.opened_at)}\nquantity ${trimDecimal(item.quantity)} of ${trimDecimal(item.initial_qty)} · cost ${fmtMoney(item.cost_quote)}` }, item.symbol, item.status !== "open" ? badge(item.status, "st st-submitted", "A sell is in flight") : null),
       el("td", { dataset: { label: "Mode" } }, modeBadge(item.mode)),
-      el("td", { className: "num", dataset: { label: "Entry" }, text: fmtSig(item.entry_price), title: trimDecimal(item.entry_price) }),
-      el("td", { className: "num", dataset: { label: "Last" }, text: fmtSig(item.last_price), title: item.last_price_at ? `${trimDecimal(item.last_price)} · ${fullTime(item.last_price_at)}` : "no price yet" }),
+      el("td", { className: "num", dataset: { label: "Entry" }, text: fmtAt(item.entry_price, item.price_decimals), title: trimDecimal(item.entry_price) }),
+      el("td", { className: "num", dataset: { label: "Last" }, text: fmtAt(item.last_price, item.price_decimals), title: item.last_price_at ? `${trimDecimal(item.last_price)} · ${fullTime(item.last_price_at)}` : "no price yet" }),
       el("td", { className: "num " + signClass(item.unrealized_pnl), dataset: { label: "Unrealized", testid: "position-unrealized" } }, pctText, el("div", { className: "sub", text: signedMoney(item.unrealized_pnl) })),
-      el("td", { className: "num", dataset: { label: "Stop" }, text: fmtSig(item.stop_price), title: trimDecimal(item.stop_price) }),
-      el("td", { className: "num", dataset: { label: "Trailing" }, text: item.trailing_price ? fmtSig(item.trailing_price) : "—", title: item.trailing_price ? trimDecimal(item.trailing_price) : "Not active yet" }),
+      el("td", { className: "num", dataset: { label: "Stop" }, text: fmtAt(item.stop_price, item.price_decimals), title: trimDecimal(item.stop_price) }),
+      el("td", { className: "num", dataset: { label: "Trailing" }, text: item.trailing_price ? fmtAt(item.trailing_price, item.price_decimals) : "—", title: item.trailing_price ? trimDecimal(item.trailing_price) : "Not active yet" }),
       el("td", { className: "time", dataset: { label: "Time left", ...(item.expires_at ? { timeLeft: item.expires_at } : {}) }, text: timeLeftText(item.expires_at), title: item.expires_at ? `time exit ${fullTime(item.expires_at)}` : "" }),
       closeCell
     );

@@ -90,7 +90,7 @@ class RiskMetricsSerializer(serializers.Serializer):
 
 
 class StageStatsSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Trades that reached this stage (n).")
     p50 = serializers.FloatField(allow_null=True)
     p95 = serializers.FloatField(allow_null=True)
     p99 = serializers.FloatField(allow_null=True)
@@ -107,7 +107,14 @@ class LatencyStatsSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     errors = serializers.IntegerField()
     error_rate = serializers.FloatField()
-    stages = serializers.DictField(child=StageStatsSerializer())
+    stages = serializers.DictField(
+        child=StageStatsSerializer(),
+        help_text="Milliseconds per stage: persist, dispatch, risk, send, ack; total "
+        "(detection, or the decision for manual trades, to the ack, the operator's wait left "
+        "out); operator_wait (a confirmed trade's wait for its operator, risk done -> "
+        "confirmed: a human's time, in no other figure); decision_to_ack (the decision, or "
+        "the confirmation, to the ack: the span the bot-latency target is on).",
+    )
     histogram = HistogramBucketSerializer(many=True)
 
 
@@ -128,6 +135,16 @@ class PositionSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=TradingMode.choices, read_only=True)
     status = serializers.ChoiceField(choices=PositionStatus.choices, read_only=True)
     buy_trade = serializers.IntegerField(read_only=True, help_text="The buy that opened it.")
+    price_decimals = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The symbol's price precision when its buy was made; null if not recorded.",
+    )
+    qty_decimals = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The symbol's quantity precision then; null if not recorded.",
+    )
     quantity = _qty(help_text="Base quantity held now.")
     initial_qty = _qty(help_text="Base quantity the buy delivered.")
     cost_quote = _money(help_text="Quote the buy spent.")

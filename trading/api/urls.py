@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("trade/history/", views.TradeHistoryView.as_view(), name="trade-history"),
     path("trade/execute/", views.TradeExecuteView.as_view(), name="trade-execute"),
+    path("trade/<str:pk>/", views.TradeDetailView.as_view(), name="trade-detail"),
     path("trade/<str:pk>/confirm/", views.TradeConfirmView.as_view(), name="trade-confirm"),
     path("trade/<str:pk>/cancel/", views.TradeCancelView.as_view(), name="trade-cancel"),
     path("trade/export.csv", views.TradeExportView.as_view(), name="trade-export"),

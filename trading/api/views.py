@@ -128,6 +128,23 @@ def parse_trade_id(value: str) -> int:
     return number
 
 
+class TradeDetailView(APIView):
+    """One trade, in the shape of a history item (and of the `trade.updated` push)."""
+
+    permission_classes = (ViewerReadsOperatorWrites,)
+
+    @extend_schema(
+        parameters=[TRADE_ID],
+        responses={200: TradeSerializer, 400: VALIDATION_ERRORS, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        number = parse_trade_id(pk)
+        trade = trade_history().filter(pk=number).first()
+        if trade is None:
+            raise NotFound(f"No trade {number}.")
+        return Response(TradeSerializer(trade).data)
+
+
 class _TradeActionView(APIView):
     permission_classes = (ViewerReadsOperatorWrites,)
     service = staticmethod(trade_confirm)

@@ -89,6 +89,37 @@ def test_history_pages(viewer):
     assert len(second["results"]) == 5 and second["next"] is None
 
 
+def test_a_trade_by_id_is_the_history_item(viewer):
+    trade = stamped(4, status=TradeStatus.REJECTED, reason_code="kill_switch")
+    TradeFactory(listing=None)  # another trade, not the one asked for
+    response = viewer.get(f"/api/trade/{trade.pk}/")
+    assert response.status_code == 200
+    item = next(
+        t for t in viewer.get("/api/trade/history/").json()["results"] if t["id"] == trade.pk
+    )
+    assert response.json() == item
+    assert (item["status"], item["reason_code"]) == ("rejected", "kill_switch")
+
+
+def test_a_trade_by_id_needs_a_login(api_as, db):
+    trade = TradeFactory(listing=None)
+    assert api_as(None).get(f"/api/trade/{trade.pk}/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("pk", ["999999", "9223372036854775807"])
+def test_an_unknown_trade_by_id_is_a_json_404(viewer, pk):
+    response = viewer.get(f"/api/trade/{pk}/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert pk in response.json()["detail"]
+
+
+def test_a_trade_id_that_is_not_a_number_is_a_json_400(viewer):
+    response = viewer.get("/api/trade/abc/")
+    assert response.status_code == 400
+    assert "id" in response.json()
+
+
 # --- manual trades -------------------------------------------------------------------------
 
 
@@ -252,6 +283,38 @@ def test_latency_percentiles_per_stage_and_histogram(viewer):
     histogram = {b["le_ms"]: b["count"] for b in body["histogram"]}
     assert histogram[1] == 1 and histogram[2] == 1 and histogram[100] == 50
     assert sum(histogram.values()) == 100
+
+
+def test_latency_reports_the_operators_wait_on_its_own_and_out_of_the_bots_figures(viewer):
+    ms, t0 = 1_000_000, 1_800_000_000_000_000_000
+    confirmed = t0 + 3 * ms + 40_000 * ms  # the operator confirmed 40 s after the decision
+    TradeFactory(
+        listing=None,
+        status=TradeStatus.FILLED,
+        detected_ns=t0,
+        persisted_ns=t0 + ms,
+        dispatched_ns=t0 + 2 * ms,
+        risk_done_ns=t0 + 3 * ms,
+        confirmed_ns=confirmed,
+        sent_ns=confirmed + ms,
+        acked_ns=confirmed + 3 * ms,
+        decision_to_ack_ms=3.0,
+    )
+    stamped(10)  # never held: no operator wait
+    stages = viewer.get("/api/analytics/latency/?window=1h").json()["stages"]
+    wait = stages["operator_wait"]
+    assert (wait["count"], wait["p50"], wait["p99"], wait["max"]) == (1, 40_000, 40_000, 40_000)
+    assert stages["total"]["count"] == 2 and stages["total"]["max"] == 10  # 6 ms and 10 ms
+    assert stages["send"]["max"] == pytest.approx(2.0)
+    assert stages["decision_to_ack"]["max"] == 3.0
+
+
+def test_latency_reports_decision_to_ack_the_span_the_target_is_on(viewer):
+    for n in range(1, 101):  # 1..100 ms from decision to ack, detection 5 ms earlier
+        stamped(n + 5, decision_to_ack_ms=float(n))
+    stamped(3)  # in flight or from before the column: no decision -> ack figure
+    row = viewer.get("/api/analytics/latency/?window=1h").json()["stages"]["decision_to_ack"]
+    assert (row["count"], row["p50"], row["p95"], row["p99"], row["max"]) == (100, 50, 95, 99, 100)
 
 
 def test_latency_window_excludes_older_trades(viewer):

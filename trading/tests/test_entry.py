@@ -136,3 +136,45 @@ def test_the_dry_run_walks_the_asks_up_to_the_cap():
     qty, spent = walk_asks(asks, cap=Decimal("1.1"), quote=Decimal("8"))
     assert spent == Decimal("8") and qty == Decimal("5") + Decimal("3") / Decimal("1.1")
     assert walk_asks(asks, cap=Decimal("0.9"), quote=Decimal("8")) == (0, 0)
+
+
+@pytest.mark.parametrize("rules_before_the_open", [True, False])
+def test_an_announced_listing_is_priced_from_the_first_price_its_stream_shows(
+    exchange, live, rules_before_the_open
+):
+    """No book and no operator price before the open: the entry takes the first price the
+    monitor's stream of the symbol shows (here 0.45, the first trade pushed), not a later REST
+    answer; with the rules known before the open (exchangeInfo lists it, status "2") it goes
+    at once, without them once exchangeInfo answers."""
+    from trading.prices import first_prices
+
+    config = {"exchange_info_pre_open": rules_before_the_open}
+    assert exchange.control("POST", "/_sim/config", json=config).status_code == 200
+    open_at, _ = announced(exchange, "FIRSTUSDT", price="0.5")
+    first_prices.offer("FIRSTUSDT", Decimal("0.45"))  # as the monitor does on the push
+    try:
+        trade = trade_fire(trade_arm(symbol="FIRSTUSDT", quote_asset="USDT", open_at=open_at))
+    finally:
+        first_prices.forget("FIRSTUSDT")
+    (order,) = exchange.orders()
+    assert order["type"] == "IMMEDIATE_OR_CANCEL"
+    assert Decimal(order["price"]) == Decimal("0.54")  # 0.45 x 1.2
+    assert trade.reference_price == Decimal("0.45") and trade.price_cap == Decimal("0.54")
+    assert trade.status in (TradeStatus.FILLED, TradeStatus.PARTIALLY_FILLED)
+    assert order["received_at_us"] >= open_at.timestamp() * 1e6  # fired at the open
+
+
+def test_a_first_price_wakes_the_entry_waiting_for_it():
+    import threading
+
+    from trading.prices import FirstPrices
+
+    prices = FirstPrices()
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(prices.wait("AUSDT", 30)))
+    waiter.start()
+    prices.offer("AUSDT", Decimal("2"))
+    prices.offer("AUSDT", Decimal("3"))  # a later price: the first one is kept
+    waiter.join(5)
+    assert got == [Decimal("2")] and prices.wait("AUSDT", 0) == Decimal("2")
+    assert prices.wait("BUSDT", 0) is None

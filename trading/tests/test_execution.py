@@ -292,11 +292,21 @@ def test_a_burst_is_sent_at_the_rate_limit_and_what_cannot_be_fresh_is_refused(e
     opened_ms = min(int(x.listed_at.timestamp() * 1000) for x in listings)
     trades = [trade_snipe(listing_id=x.pk) for x in listings]
     statuses = [(t.status, t.reason_code) for t in trades]
-    assert set(statuses) <= {(TradeStatus.FILLED, ""), (TradeStatus.REJECTED, "rate_limited")}
+    # a decision that itself comes more than 1 s after the open (a loaded machine: the ten
+    # are decided one after another) is refused as stale; never admitted and left unsent
+    assert set(statuses) <= {
+        (TradeStatus.FILLED, ""),
+        (TradeStatus.REJECTED, "rate_limited"),
+        (TradeStatus.REJECTED, "stale_signal"),
+    }
     refused = [t for t in trades if t.status == TradeStatus.REJECTED]
     # slots at 0 (x5), 200, 400, 600, 800, 1000 ms: the last ones cannot be sent fresh
     assert 5 <= len(trades) - len(refused) <= 9 and refused, statuses
-    assert all("No order slot within" in t.error_message for t in refused)
+    assert all(
+        "No order slot within" in t.error_message
+        for t in refused
+        if t.reason_code == "rate_limited"
+    )
     orders = sorted(exchange.accepted_orders(), key=lambda o: o["received_at_us"])
     assert len(orders) == len({o["clientOrderId"] for o in orders}) == len(trades) - len(refused)
     # nothing reached the exchange after its signal went stale (1 s after the first open)

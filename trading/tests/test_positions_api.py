@@ -14,7 +14,7 @@ from django.utils import timezone
 from trading import positions
 from trading.api.serializers import PositionSerializer
 from trading.exits import ExitRules
-from trading.models import Position, PositionStatus, TradeStatus
+from trading.models import Position, PositionStatus, Trade, TradeStatus
 from trading.payloads import position_payload
 
 from .factories import TradeFactory
@@ -117,6 +117,18 @@ def test_detail_is_the_push_payload(viewer):
     assert Decimal(body["unrealized_pnl"]) > 0 and body["unrealized_pct"] > 0
     # the list shows the same shape
     assert viewer.get("/api/positions/").json()["results"] == [expected]
+
+
+def test_positions_carry_the_precision_their_buy_was_made_at(viewer):
+    position = make_position("PRECUSDT")
+    Trade.objects.filter(pk=position.buy_trade_id).update(price_decimals=4, qty_decimals=2)
+    unknown = make_position("OLDUSDT", opened_ago=timedelta(minutes=9))  # from before: null
+    body = viewer.get(f"/api/positions/{position.pk}/").json()
+    assert (body["price_decimals"], body["qty_decimals"]) == (4, 2)
+    rows = {p["symbol"]: p for p in viewer.get("/api/positions/").json()["results"]}
+    assert (rows["PRECUSDT"]["price_decimals"], rows["PRECUSDT"]["qty_decimals"]) == (4, 2)
+    assert (rows["OLDUSDT"]["price_decimals"], rows["OLDUSDT"]["qty_decimals"]) == (None, None)
+    assert unknown.pk in {p["id"] for p in rows.values()}
 
 
 def test_detail_of_an_unknown_or_malformed_id(viewer):

@@ -252,3 +252,38 @@ def test_the_stream_prices_a_position_and_it_is_sold(exchange, live):
     position.refresh_from_db()
     assert position.exit_reason == "stop_loss"
     assert Trade.objects.filter(side=TradeSide.SELL).count() == 1
+
+
+def test_a_sell_decided_while_another_sell_holds_the_claim_sends_nothing(harness):
+    rules(stop_confirm_ms=0)
+    position = buy(harness.exchange)
+    harness.refresh()  # watched, open
+    # An operator's close is in flight (its claim committed); the watcher has not seen it.
+    Position.objects.filter(pk=position.pk).update(status=PositionStatus.CLOSING)
+    harness.price("0.7")  # under the stop: the watcher decides to sell
+    harness.wait_sold()
+    assert harness.sells() == []
+    assert not Trade.objects.filter(side=TradeSide.SELL).exists()
+    position.refresh_from_db()
+    assert position.status == PositionStatus.CLOSING  # the other sell's claim, untouched
+    # That sell gives the position back (nothing filled): the watcher sells it, once.
+    Position.objects.filter(pk=position.pk).update(status=PositionStatus.OPEN)
+    harness.refresh()
+    harness.price("0.7", after_ms=10)
+    harness.wait_sold()
+    assert len(harness.sells()) == 1
+
+
+def test_a_sell_decided_on_a_quantity_the_row_no_longer_holds_sends_nothing(harness):
+    rules(stop_confirm_ms=0)
+    position = buy(harness.exchange)
+    harness.refresh()
+    half = (position.quantity / 2).quantize(Decimal("0.01"))
+    Position.objects.filter(pk=position.pk).update(quantity=half)  # sold elsewhere meanwhile
+    harness.price("0.7")
+    harness.wait_sold()  # and the refresh after it: the watcher holds the row's quantity
+    assert harness.sells() == []
+    harness.price("0.7", after_ms=10)
+    harness.wait_sold()
+    [order] = harness.sells()
+    assert Decimal(order["quantity"]) < position.quantity * Decimal("0.6")
