@@ -229,25 +229,26 @@ class Position(models.Model):
 
 
 class TradeRollup(models.Model):
-    """Buys per mode and clock hour (UTC), kept by database triggers on `Trade` inside the
+    """Buys per mode and clock minute (UTC), kept by database triggers on `Trade` inside the
     writing transaction (migration 0008): what a decision judges without reading the history.
 
     `spent`: the quote committed by trades in a status that did or may still spend
     (`trading.states.COMMITTED`): the exchange's `quote_spent` once known, else `quote_qty`.
     `committed` counts those trades, `in_flight` the ones in `IN_FLIGHT`. A trade is in the
-    bucket of its `created_at`. Never written by Python.
+    bucket of its `created_at`. Never written by Python; rows older than a day serve no
+    decision (`manage.py prune` removes them with the history).
     """
 
     mode = models.CharField(max_length=16, choices=TradingMode.choices)
-    hour = models.DateTimeField()
+    minute = models.DateTimeField()
     spent = models.DecimalField(**MONEY, default=0)
     committed = models.IntegerField(default=0)
     in_flight = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["mode", "hour"], name="trade_rollup_mode_hour"),
+            models.UniqueConstraint(fields=["mode", "minute"], name="trade_rollup_mode_minute"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.mode} {self.hour:%Y-%m-%d %H}:00 spent {self.spent} ({self.committed})"
+        return f"{self.mode} {self.minute:%Y-%m-%d %H:%M} spent {self.spent} ({self.committed})"

@@ -1,15 +1,15 @@
-"""The decision's exposure figures, flat in history: hourly rollups plus the two window edges.
+"""The decision's exposure figures, flat in history: per-minute rollups plus the window edges.
 
 A decision judges, per mode, the buys of the last 24 h that did or may still spend (their
 quote, the trades in the last hour, those in flight). Summing the trades themselves grows with
-the history (69 ms at 1M trades); instead the whole clock hours inside the window come from
+the history (69 ms at 1M trades); instead the whole clock minutes inside each window come from
 `TradeRollup` (kept by triggers in the same transaction as every trade write, migration 0008)
-and only the two partial hours at its edges are read from `Trade`, through the
-`(mode, created_at)` index: at most two hours of rows, whatever the history holds.
+and only the partial minutes at the windows' edges are read from `Trade`, through the
+`(mode, created_at)` index: a minute of rows each, whatever the history holds. One statement.
 
-    now - 24h      first whole hour                     this hour        now
-        |-- edge --|========= rollups (<= 23 rows) =========|--- edge ---|
-                                                  |------- last hour ----|  (from Trade)
+    now - 24h     first whole minute              this minute     now
+        |- edge -|===== rollups (<= 1440 rows) =====|--- edge ---|
+                    now - 1h |- edge -|== rollups ==|             (the last hour's count)
 """
 
 from __future__ import annotations
@@ -17,21 +17,78 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
 from django.utils import timezone
 
 from risk.checks import Exposure
 
-from .models import Trade, TradeRollup, TradeSide
 from .states import COMMITTED, IN_FLIGHT
 
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 WINDOW = timedelta(hours=24)
+CENTS_OF_A_SATOSHI = Decimal("1e-8")  # the money columns' 8 decimals
 
 
-def _hour_of(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
+def _minute_of(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+# One statement, the same on PostgreSQL and SQLite (3.30+: FILTER). Django's ORM builds the
+# same query in ~6 ms of Python (its compiler, for this many conditions) against ~1.5 ms for
+# the database to run it: on the order path that is the difference, so it is written out.
+_SQL = """
+WITH rolled AS (
+    SELECT COALESCE(SUM(spent), 0) AS spent,
+           COALESCE(SUM(in_flight), 0) AS in_flight,
+           COALESCE(SUM(committed) FILTER (WHERE minute >= %(hour_whole)s), 0) AS last_hour
+    FROM trading_traderollup
+    WHERE mode = %(mode)s AND minute >= %(first_whole)s AND minute < %(this_minute)s
+),
+edges AS (
+    SELECT
+        COALESCE(SUM(COALESCE(quote_spent, quote_qty)) FILTER (WHERE {day_edges}
+            AND status IN {committed}), 0) AS spent,
+        COUNT(*) FILTER (WHERE {hour_edges} AND status IN {committed}) AS last_hour,
+        COUNT(*) FILTER (WHERE {day_edges} AND status IN {in_flight}) AS in_flight,
+        COALESCE(SUM(COALESCE(quote_spent, quote_qty)) FILTER (WHERE {itself}
+            AND created_at >= %(first_whole)s AND created_at < %(this_minute)s
+            AND status IN {committed}), 0) AS own_spent,
+        COUNT(*) FILTER (WHERE {itself} AND created_at >= %(hour_whole)s
+            AND created_at < %(this_minute)s AND status IN {committed}) AS own_last_hour,
+        COUNT(*) FILTER (WHERE {itself} AND created_at >= %(first_whole)s
+            AND created_at < %(this_minute)s AND status IN {in_flight}) AS own_in_flight,
+        MAX(id) FILTER (WHERE client_order_id = %(client_order_id)s) AS existing
+    FROM trading_trade
+    WHERE (mode = %(mode)s AND side = 'BUY' AND ({day_edges} OR {hour_edges}))
+       OR client_order_id = %(client_order_id)s OR id = %(exclude_id)s
+)
+SELECT rolled.spent + edges.spent - edges.own_spent,
+       rolled.last_hour + edges.last_hour - edges.own_last_hour,
+       rolled.in_flight + edges.in_flight - edges.own_in_flight,
+       edges.existing
+FROM rolled, edges
+"""
+
+
+def _in(statuses) -> str:
+    return "(" + ", ".join(f"'{status}'" for status in sorted(statuses)) + ")"
+
+
+_OLD_EDGE = "(created_at >= %(start)s AND created_at < %(first_whole)s)"
+_NEW_EDGE = "(created_at >= %(this_minute)s)"
+_HOUR_EDGE = "(created_at >= %(hour_ago)s AND created_at < %(hour_whole)s)"
+_ITSELF = "(id = %(exclude_id)s AND mode = %(mode)s AND side = 'BUY')"
+_NOT_ITSELF = "(id <> %(exclude_id)s OR %(exclude_id)s IS NULL)"
+SQL = _SQL.format(
+    day_edges=f"({_OLD_EDGE} OR {_NEW_EDGE}) AND {_NOT_ITSELF} AND mode = %(mode)s "
+    "AND side = 'BUY'",
+    hour_edges=f"({_HOUR_EDGE} OR {_NEW_EDGE}) AND {_NOT_ITSELF} AND mode = %(mode)s "
+    "AND side = 'BUY'",
+    itself=_ITSELF,
+    committed=_in(COMMITTED),
+    in_flight=_in(IN_FLIGHT),
+)
 
 
 def exposure_inputs(
@@ -44,36 +101,24 @@ def exposure_inputs(
     """The trade already holding `client_order_id` (its id, or None) and `mode`'s exposure.
     `exclude_id`: a trade decided again (a confirmation) does not count against itself."""
     now = now or timezone.now()
-    start = now - WINDOW
-    first_whole = _hour_of(start) + HOUR  # the rollups' first bucket
-    this_hour = _hour_of(now)  # the rollups end before it
-    buys = Q(mode=mode, side=TradeSide.BUY)
-    old_edge = Q(created_at__gte=start, created_at__lt=first_whole)
-    new_edge = Q(created_at__gte=now - HOUR)  # before `this_hour`: the last-hour count
-    middle = Q(created_at__gte=first_whole, created_at__lt=this_hour)
-    edges = buys & (old_edge | new_edge)
-    counted = Q(status__in=COMMITTED) & (old_edge | Q(created_at__gte=this_hour))
-    flying = Q(status__in=IN_FLIGHT) & (old_edge | Q(created_at__gte=this_hour))
-    itself = Q(pk=exclude_id) & buys & middle if exclude_id is not None else Q(pk__in=[])
-    if exclude_id is not None:
-        edges &= ~Q(pk=exclude_id)
-    cost = Coalesce("quote_spent", "quote_qty")
-    same_id = Q(client_order_id=client_order_id)
-    rows = Trade.objects.filter(edges | same_id | itself).aggregate(
-        spent=Sum(cost, filter=edges & counted, default=Decimal(0)),
-        last_hour=Count("id", filter=edges & Q(status__in=COMMITTED, created_at__gte=now - HOUR)),
-        in_flight=Count("id", filter=edges & flying),
-        self_spent=Sum(cost, filter=itself & Q(status__in=COMMITTED), default=Decimal(0)),
-        self_flying=Count("id", filter=itself & Q(status__in=IN_FLIGHT)),
-        existing=Max("id", filter=same_id),
-    )
-    hours = TradeRollup.objects.filter(mode=mode, hour__gte=first_whole, hour__lt=this_hour)
-    rolled = hours.aggregate(
-        spent=Sum("spent", default=Decimal(0)), in_flight=Sum("in_flight", default=0)
-    )
+    start, hour_ago = now - WINDOW, now - HOUR
+    at = connection.ops.adapt_datetimefield_value
+    params = {
+        "mode": mode,
+        "client_order_id": client_order_id,
+        "exclude_id": exclude_id,
+        "start": at(start),
+        "hour_ago": at(hour_ago),
+        "first_whole": at(_minute_of(start) + MINUTE),  # the day's rollups start here
+        "hour_whole": at(_minute_of(hour_ago) + MINUTE),  # the last hour's start here
+        "this_minute": at(_minute_of(now)),  # both end before it
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(SQL, params)
+        spent, last_hour, in_flight, existing = cursor.fetchone()
     exposure = Exposure(
-        spent_24h=rows["spent"] + rolled["spent"] - rows["self_spent"],
-        trades_last_hour=rows["last_hour"],
-        in_flight=rows["in_flight"] + rolled["in_flight"] - rows["self_flying"],
+        spent_24h=Decimal(str(spent)).quantize(CENTS_OF_A_SATOSHI),
+        trades_last_hour=int(last_hour),
+        in_flight=int(in_flight),
     )
-    return rows["existing"], exposure
+    return existing, exposure

@@ -14,11 +14,11 @@ CREATE FUNCTION trading_rollup_add(
     p_mode text, p_at timestamptz, p_side text, p_status text, p_qty numeric, p_spent numeric,
     p_sign integer
 ) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO trading_traderollup (mode, hour, spent, committed, in_flight)
-    SELECT p_mode, date_trunc('hour', p_at, 'UTC'), p_sign * COALESCE(p_spent, p_qty), p_sign,
+    INSERT INTO trading_traderollup (mode, minute, spent, committed, in_flight)
+    SELECT p_mode, date_trunc('minute', p_at, 'UTC'), p_sign * COALESCE(p_spent, p_qty), p_sign,
            CASE WHEN p_status IN {IN_FLIGHT} THEN p_sign ELSE 0 END
     WHERE p_side = 'BUY' AND p_status IN {COMMITTED}
-    ON CONFLICT (mode, hour) DO UPDATE SET
+    ON CONFLICT (mode, minute) DO UPDATE SET
         spent = trading_traderollup.spent + EXCLUDED.spent,
         committed = trading_traderollup.committed + EXCLUDED.committed,
         in_flight = trading_traderollup.in_flight + EXCLUDED.in_flight
@@ -43,8 +43,8 @@ CREATE TRIGGER trading_trade_rollup_change AFTER UPDATE ON trading_trade FOR EAC
     WHEN ((OLD.side = 'BUY' OR NEW.side = 'BUY') AND
           ({" OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in WATCHED)}))
     EXECUTE FUNCTION trading_trade_rollup();
-INSERT INTO trading_traderollup (mode, hour, spent, committed, in_flight)
-SELECT mode, date_trunc('hour', created_at, 'UTC'), SUM(COALESCE(quote_spent, quote_qty)),
+INSERT INTO trading_traderollup (mode, minute, spent, committed, in_flight)
+SELECT mode, date_trunc('minute', created_at, 'UTC'), SUM(COALESCE(quote_spent, quote_qty)),
        COUNT(*), COUNT(*) FILTER (WHERE status IN {IN_FLIGHT})
 FROM trading_trade WHERE side = 'BUY' AND status IN {COMMITTED} GROUP BY 1, 2;
 """
@@ -59,12 +59,12 @@ DROP FUNCTION trading_rollup_add(text, timestamptz, text, text, numeric, numeric
 
 def _sqlite_add(row: str, sign: int) -> str:
     return f"""
-    INSERT INTO trading_traderollup (mode, hour, spent, committed, in_flight)
-    SELECT {row}.mode, strftime('%Y-%m-%d %H:00:00', {row}.created_at),
+    INSERT INTO trading_traderollup (mode, minute, spent, committed, in_flight)
+    SELECT {row}.mode, strftime('%Y-%m-%d %H:%M:00', {row}.created_at),
            {sign} * COALESCE({row}.quote_spent, {row}.quote_qty), {sign},
            CASE WHEN {row}.status IN {IN_FLIGHT} THEN {sign} ELSE 0 END
     WHERE {row}.side = 'BUY' AND {row}.status IN {COMMITTED}
-    ON CONFLICT (mode, hour) DO UPDATE SET
+    ON CONFLICT (mode, minute) DO UPDATE SET
         spent = spent + excluded.spent,
         committed = committed + excluded.committed,
         in_flight = in_flight + excluded.in_flight;"""
@@ -78,8 +78,8 @@ SQLITE = [
     f"CREATE TRIGGER trading_trade_rollup_change AFTER UPDATE OF {', '.join(WATCHED)} "
     f"ON trading_trade WHEN OLD.side = 'BUY' OR NEW.side = 'BUY' "
     f"BEGIN{_sqlite_add('OLD', -1)}{_sqlite_add('NEW', 1)} END;",
-    f"""INSERT INTO trading_traderollup (mode, hour, spent, committed, in_flight)
-    SELECT mode, strftime('%Y-%m-%d %H:00:00', created_at), SUM(COALESCE(quote_spent, quote_qty)),
+    f"""INSERT INTO trading_traderollup (mode, minute, spent, committed, in_flight)
+    SELECT mode, strftime('%Y-%m-%d %H:%M:00', created_at), SUM(COALESCE(quote_spent, quote_qty)),
            COUNT(*), SUM(CASE WHEN status IN {IN_FLIGHT} THEN 1 ELSE 0 END)
     FROM trading_trade WHERE side = 'BUY' AND status IN {COMMITTED} GROUP BY 1, 2;""",
 ]
@@ -124,14 +124,14 @@ class Migration(migrations.Migration):
                         choices=[("dry_run", "Dry run"), ("live", "Live")], max_length=16
                     ),
                 ),
-                ("hour", models.DateTimeField()),
+                ("minute", models.DateTimeField()),
                 ("spent", models.DecimalField(decimal_places=8, default=0, max_digits=20)),
                 ("committed", models.IntegerField(default=0)),
                 ("in_flight", models.IntegerField(default=0)),
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(fields=("mode", "hour"), name="trade_rollup_mode_hour")
+                    models.UniqueConstraint(fields=("mode", "minute"), name="trade_rollup_mode_minute")
                 ],
             },
         ),

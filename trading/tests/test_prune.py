@@ -82,3 +82,19 @@ def test_apply_exports_then_deletes_only_settled_trades_and_dead_listings(histor
 def test_a_bad_age_is_refused():
     with pytest.raises(CommandError, match="365d"):
         _run("--older-than", "a year")
+
+
+def test_pruning_keeps_the_decisions_exposure_of_the_last_day(tmp_path):
+    """Old rollup rows go with the history; the last day's stay, whatever the cut-off."""
+    from trading.models import TradeRollup
+    from trading.rollups import exposure_inputs
+
+    old = TradeFactory(listing=None, mode="live", status=TradeStatus.FILLED)
+    _age(old, 400)
+    held = TradeFactory(listing=None, mode="live", status=TradeStatus.UNKNOWN)
+    Trade.objects.filter(pk=held.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    before = exposure_inputs(mode="live")[1]
+    assert before.spent_24h == 20 and before.in_flight == 1
+    _run("--older-than", "1h", "--apply", "--export-dir", str(tmp_path))
+    assert exposure_inputs(mode="live")[1] == before  # the unsettled one still counts
+    assert not TradeRollup.objects.filter(minute__lt=timezone.now() - timedelta(days=2)).exists()

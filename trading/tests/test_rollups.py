@@ -105,7 +105,7 @@ def test_a_held_trade_decided_again_does_not_count_against_itself():
     assert rolled(mode="live", now=timezone.now(), exclude_id=held.pk) == (Decimal("7"), 1, 0)
 
 
-def test_the_rollups_hold_a_row_per_mode_and_hour_not_per_trade():
+def test_the_rollups_hold_a_row_per_mode_and_minute_not_per_trade():
     for _ in range(30):
         TradeFactory(mode="live", status=TradeStatus.FILLED, quote_spent=Decimal("1"))
     (row,) = TradeRollup.objects.filter(mode="live")

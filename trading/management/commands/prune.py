@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from listings.models import Listing
 from monitoring.services import audit_record
-from trading.models import Trade, TradeStatus
+from trading.models import Trade, TradeRollup, TradeStatus
 from trading.selectors import trade_export_chunks
 
 UNSETTLED = (
@@ -59,6 +59,7 @@ LISTING_COLUMNS = (
     "raw",
 )
 AGE = re.compile(r"([1-9][0-9]{0,5})([dh])")
+ROLLUP_KEEP = timedelta(hours=25)  # the decisions' 24 h window, and an hour's margin
 
 
 def parse_age(value: str) -> timedelta:
@@ -125,6 +126,9 @@ class Command(BaseCommand):
             for chunk in trade_export_chunks(trades=trades):
                 out.write(chunk)
         deleted_trades = self._delete_batches(trades, batch)
+        # The decisions' per-minute rollups (trading.rollups) older than a day serve none; the
+        # last day's are never deleted: they count the trades still in the window.
+        TradeRollup.objects.filter(minute__lt=min(before, timezone.now() - ROLLUP_KEEP)).delete()
         listings = prunable_listings(before=before)
         with listings_csv.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
