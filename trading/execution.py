@@ -47,12 +47,14 @@ from .entry import (
 from .models import Trade, TradeStatus
 from .prices import FirstPrices, first_prices
 from .selectors import trade_latency_ms
+from .states import FINAL as FINAL_STATUSES
 from .states import trade_transition
 
 log = logging.getLogger(__name__)
 MAX_429 = 3
 CONNECT_RETRIES = 1  # a refused connection certainly sent nothing: one more try
 FINAL_POLL_S = 5.0
+POLL_FIRST_S = 0.05  # the first ask after the ack, then twice as long each time, up to 0.5 s
 ORDER_FINAL = {"FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED", "EXPIRED"}
 STATUS_FROM_EXCHANGE = {
     "NEW": TradeStatus.SUBMITTED,
@@ -658,10 +660,17 @@ def poll_until_final(
     budget_s: float = FINAL_POLL_S,
 ) -> None:
     """Ask for the order until it is final or the budget runs out (the reconciler finishes).
-    A -2013 right after the ack is MEXC's lookup lag (ccxt #21614), not an absence."""
+    A -2013 right after the ack is MEXC's lookup lag (ccxt #21614), not an absence: the first
+    ask waits POLL_FIRST_S for it (each weighs 2 on MEXC's IP limit; a burst of listings
+    asking at once, every 20 ms, once spent the trading share of it on lookups). Nothing is
+    asked once the row is final (the private orders stream may have recorded it first)."""
     deadline = time.monotonic() + budget_s
-    delay = 0.02
+    delay = POLL_FIRST_S
     while True:
+        if trade.status in FINAL_STATUSES:
+            return
+        sleep(delay)
+        delay = min(delay * 2, 0.5)
         try:
             state = gateway.query_order(symbol=trade.symbol, client_order_id=trade.client_order_id)
         except mexc_errors.MexcError as exc:
@@ -673,8 +682,6 @@ def poll_until_final(
                 return
         if time.monotonic() >= deadline:
             return
-        sleep(delay)
-        delay = min(delay * 2, 0.5)
 
 
 def apply_order_state(trade: Trade, state: OrderState) -> bool:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mexc import errors as mexc_errors
 from monitoring import events
 from risk.checks import Decision, Intent, Outcome, Reason, effective_mode
 from risk.models import TradeConfig, TradingMode
@@ -562,7 +563,17 @@ def trade_fire(
     # The reference known before the open: the pre-open book where the exchange shows one,
     # else the operator's max entry price; either way the symbol's rules. Without them the
     # entry is priced at the open, from the first price (one round trip later).
-    rules, ask = inputs = gateway.entry_inputs(trade.symbol)
+    try:
+        rules, ask = inputs = gateway.entry_inputs(trade.symbol)
+    except (mexc_errors.RateLimited, mexc_errors.IpBanned) as exc:  # never left pending
+        trade_transition(
+            trade,
+            TradeStatus.REJECTED,
+            reason_code="exchange_rate_limited",
+            error_message=f"Entry prices not asked before the open: {exc}",
+            held_until=None,
+        )
+        return trade
     why = rules and refused_for_good(rules, config.entry_order_type)
     if why:  # not buyable or not sellable, whatever the open brings: refused now
         trade_transition(

@@ -178,3 +178,16 @@ def test_a_first_price_wakes_the_entry_waiting_for_it():
     waiter.join(5)
     assert got == [Decimal("2")] and prices.wait("AUSDT", 0) == Decimal("2")
     assert prices.wait("BUSDT", 0) is None
+
+
+def test_an_announced_trade_refused_its_prices_before_the_open_is_rejected_never_left_pending(
+    exchange, live
+):
+    """MEXC (or the client's own IP-weight budget) refuses the reads before the open: the
+    trade says so and nothing is sent; it is never left claimed and unsent."""
+    open_at, _ = announced(exchange, "BUSYUSDT", price="0.5")
+    exchange.fault(kind="http_429", count=3, ms=2000, path="/api/v3/exchangeInfo")
+    trade = trade_fire(trade_arm(symbol="BUSYUSDT", quote_asset="USDT", open_at=open_at))
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "exchange_rate_limited")
+    assert "before the open" in trade.error_message
+    assert exchange.orders() == []
