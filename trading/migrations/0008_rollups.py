@@ -131,7 +131,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(fields=("mode", "minute"), name="trade_rollup_mode_minute")
+                    models.UniqueConstraint(
+                        fields=("mode", "minute"), name="trade_rollup_mode_minute"
+                    )
                 ],
             },
         ),
