@@ -54,7 +54,8 @@ from bench.listing_to_order import LIMITS
 from sniperbot.testing.stack import BotStack, RedisServer, wait_until
 
 # The 2 ms target holds where the entry is known before the open (issue: MARKET, a pre-open
-# book, or the operator's price); these listings show no book before their open: MARKET.
+# book, or the operator's price); these listings show no book before their open: MARKET, with
+# the symbol's rules read before the open (a MARKET is never sent unchecked).
 CONFIG = {**LIMITS, "entry_order_type": "market"}
 # "first-price": the IOC at the cap over the first price the bot sees at the open (no book
 # and no operator price before it); exchangeInfo lists the symbol before its open (status
@@ -334,7 +335,9 @@ def run_shape(
         live=True,
         extra_env=env,
         worker_concurrency=16,  # armed-task: each armed trade holds a worker thread until its open
-        sim_args=("--exchange-info-pre-open",) if first_price else (),
+        # the rules known before the open (exchangeInfo lists the symbol, status "2"): what
+        # lets an entry be checked (sellable) and priced ahead, a MARKET included
+        sim_args=("--exchange-info-pre-open",) if mode in ("armed", "first-price") else (),
     )
     tag = name[:1].upper() + mode[:1].upper()
     try:

@@ -116,7 +116,7 @@ class Bot:
             MEXC_SECRET_KEY=self.sim.secret_key,
             # the simulator's IP limit is off here (the REST baseline asks 600 bookTickers/s):
             # so is the client's budget, which would refuse the 30 buys' exchangeInfo reads
-            MEXC_IP_WEIGHT_LIMIT="1000000",
+            MEXC_IP_WEIGHT_LIMIT="100000",
         )
         self.sim.start()
         import django

@@ -20,7 +20,7 @@ class Sighting:
     symbols: Sequence[str]
     received_ns: int
     channel: str = ""
-    price: Decimal | None = None  # one symbol's own stream: its trade's price, or best ask
+    price: Decimal | None = None  # one symbol's deals stream: its first trade's price
 
 
 @dataclass(frozen=True, slots=True)

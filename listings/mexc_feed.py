@@ -84,8 +84,8 @@ class MexcFeed:
             elif isinstance(event, mexc_stream.Deals):
                 price = event.deals[0].price if event.deals else None
                 yield Sighting([event.symbol], now_ns, event.channel, price)
-            elif isinstance(event, mexc_stream.BookTicker):
-                yield Sighting([event.symbol], now_ns, event.channel, event.ask_price or None)
+            elif isinstance(event, mexc_stream.BookTicker):  # a book is no trade: no price
+                yield Sighting([event.symbol], now_ns, event.channel)
             elif isinstance(event, mexc_stream.Connected):
                 yield StreamState(connected=True, connection=event.connection)
             elif isinstance(event, mexc_stream.Disconnected):

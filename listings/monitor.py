@@ -248,6 +248,8 @@ class ListingMonitor:
         await self._report_health()
 
     async def stop_session(self, *, reason: str) -> None:
+        if self._later:  # armed symbols seen opening: their rows are written before the stop
+            await asyncio.gather(*self._later, return_exceptions=True)
         if self._stream_task is not None:
             self._stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -310,7 +310,10 @@ def entry_when_tradable(
         waiting = not_open_yet(inputs[0]) or (not inputs[1] and not entry_rules.get("reference"))
         if not waiting or not _in_open_window(policy, gateway.server_time_ms()):
             return prepare_entry(trade, inputs, **entry_rules)
-        prices.wait(trade.symbol, interval_s)  # then REST again, unless the stream spoke
+        if price is not None:  # a price, no rules yet: REST again after a whole interval
+            time.sleep(interval_s)
+        else:
+            prices.wait(trade.symbol, interval_s)  # then REST again, unless the stream spoke
 
 
 def note_precision(trade: Trade, rules: Rules | None) -> None:
@@ -494,8 +497,9 @@ def send_live(
                 continue  # "not open yet": nothing was placed, the same id is safe to send
             fail_trade(trade, "symbol_not_tradable", str(exc))
             return
-        except mexc_errors.RateLimited as exc:
-            guards.breaker.record_failure()
+        except (mexc_errors.RateLimited, mexc_errors.IpBanned) as exc:
+            if not isinstance(exc, mexc_errors.WeightBudgetExhausted):  # not our own budget
+                guards.breaker.record_failure()
             seen.rate_limited += 1
             wait_s = exc.retry_after or 1.0
             now = gateway.server_time_ms()
@@ -667,7 +671,8 @@ def poll_until_final(
     deadline = time.monotonic() + budget_s
     delay = POLL_FIRST_S
     while True:
-        if trade.status in FINAL_STATUSES:
+        if Trade.objects.filter(pk=trade.pk, status__in=FINAL_STATUSES).exists():
+            trade.refresh_from_db()  # recorded meanwhile (the private orders stream)
             return
         sleep(delay)
         delay = min(delay * 2, 0.5)

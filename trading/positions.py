@@ -351,6 +351,8 @@ def _claim_and_record(held: Selling, trade: Trade, *, quantity: Decimal, high: D
                 return False
             with connection.cursor() as cursor:
                 cursor.execute(update, claim)
+                if cursor.rowcount != 1:  # claimed by another since (IMMEDIATE makes it rare)
+                    return False
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id", values
                 )

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future
 from decimal import Decimal
 
-KEEP_S = 120.0  # a symbol's first price is kept this long (its open retry window is shorter)
+KEEP_S = 30.0  # a first price older than this prices nothing (the open window is shorter)
 
 
 class FirstPrices:
@@ -46,6 +46,9 @@ class FirstPrices:
         event = threading.Event()
         with self._lock:
             known = self._prices.get(symbol)
+            if known is not None and self._clock() - known[1] > KEEP_S:
+                del self._prices[symbol]  # an earlier opening's: not this one's
+                known = None
             if known is not None:
                 return known[0]
             self._listeners.setdefault(symbol, set()).add(event)

@@ -30,7 +30,7 @@ from risk.models import TradeConfig, TradingMode
 from risk.selectors import config_get_active, config_lock, config_version_id
 from risk.services import risk_evaluate, risk_limits
 
-from .entry import Entry, priced_ahead, refused_for_good
+from .entry import priced_ahead, refused_for_good
 from .execution import (
     SendPolicy,
     entry_when_tradable,
@@ -43,6 +43,7 @@ from .execution import (
 from .handoff import trades_run_here
 from .models import Trade, TradeStatus
 from .payloads import trade_payload
+from .prices import first_prices
 from .selectors import decision_inputs
 from .states import trade_transition
 
@@ -565,6 +566,9 @@ def trade_fire(
     # entry is priced at the open, from the first price (one round trip later).
     try:
         rules, ask = inputs = gateway.entry_inputs(trade.symbol)
+    except mexc_errors.WeightBudgetExhausted as exc:  # our own budget: asked again at the open
+        log.info("snipe.prefire_not_asked", extra={"trade_id": trade.pk, "error": str(exc)})
+        rules, ask = inputs = (None, None)
     except (mexc_errors.RateLimited, mexc_errors.IpBanned) as exc:  # never left pending
         trade_transition(
             trade,
@@ -585,13 +589,15 @@ def trade_fire(
         )
         return trade
     ready = None
-    if priced_ahead(rules, ask, armed.max_entry_price, config.entry_order_type):
-        if rules is None:  # a MARKET: the exchange says at the open
-            ready = (Entry(type="MARKET", quote=trade.quote_qty), None)
-        else:  # the rules as the exchange shows them before the open (status "2" often)
-            ready = prepare_entry(trade, inputs, opening=True, **entry_rules)
-            if ready is None:
-                return trade
+    # Priced ahead only with the rules known (the exchange lists the symbol before its open,
+    # status "2" often): what cannot be sold is never bought, a MARKET included. Without
+    # them the entry is checked and priced at the open, one round trip later.
+    if rules is not None and priced_ahead(
+        rules, ask, armed.max_entry_price, config.entry_order_type
+    ):
+        ready = prepare_entry(trade, inputs, opening=True, **entry_rules)
+        if ready is None:
+            return trade
     fires_at_ms = armed.fires_at_ms
     if trade.mode == TradingMode.LIVE:
         allowed, wait_s = get_guards().admit((policy.fresh_until_ms - clock()) / 1000)
@@ -624,6 +630,7 @@ def trade_fire(
         _wait_until(fires_at_ms - PREFIRE_S * 1000, clock, sleep)  # a later slot: sleep here
         at_us = fires_at_ms * 1000
     entry, rules = ready
+    first_prices.forget(trade.symbol)  # used (or not needed): never this symbol's next opening
     if trade.mode == TradingMode.DRY_RUN:
         _wait_until(fires_at_ms, clock, sleep)
         fill_dry_run(trade, gateway, entry)

@@ -191,3 +191,15 @@ def test_an_announced_trade_refused_its_prices_before_the_open_is_rejected_never
     assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "exchange_rate_limited")
     assert "before the open" in trade.error_message
     assert exchange.orders() == []
+
+
+def test_an_announced_market_buy_of_what_could_not_be_sold_is_refused_at_the_open(exchange, live):
+    """The symbol is absent from exchangeInfo before its open (the simulator's default), so
+    nothing can be checked ahead: the MARKET waits for the rules at the open, and a buy-only
+    listing is refused before any order."""
+    config_update(actor=None, changes={"entry_order_type": "market"}, reason="market entry")
+    open_at, _ = announced(exchange, "ONEWAYMUSDT", price="1", trade_side_type=2)
+    trade = trade_fire(trade_arm(symbol="ONEWAYMUSDT", quote_asset="USDT", open_at=open_at))
+    assert (trade.status, trade.reason_code) == (TradeStatus.REJECTED, "not_tradable")
+    assert "tradeSideType is 2" in trade.error_message
+    assert exchange.orders() == []
