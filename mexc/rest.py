@@ -391,9 +391,14 @@ class MexcRestClient:
             query = encode_params([(key, ",".join(names))])
             try:
                 body = await self._request("GET", "/api/v3/exchangeInfo", query)
-            except SymbolNotTradable as exc:  # none of them listed (MEXC's -1121)
-                for name, future in chunk.items():
-                    _settle(future, error=exc if len(names) == 1 else _not_listed(name, exc))
+            except SymbolNotTradable as exc:  # -1121: none listed, or (maybe) one of them not
+                if len(names) == 1:
+                    _settle(chunk[names[0]], error=exc)
+                    return
+                # MEXC may refuse a whole symbols= read for one name it does not list yet
+                # (undocumented; Binance does): each is asked on its own, so a listed symbol
+                # read beside a not-yet-listed one still gets its rules
+                await asyncio.gather(*(self._read_rules({n: f}) for n, f in chunk.items()))
                 return
             except MexcError as exc:
                 for future in chunk.values():
@@ -760,12 +765,6 @@ def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseExcep
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _not_listed(name: str, cause: MexcError) -> SymbolNotTradable:
-    return SymbolNotTradable(
-        f"exchangeInfo does not list {name}", code=cause.code, http_status=cause.http_status
-    )
 
 
 def _key_header(api_key: str | None) -> bytes:

@@ -304,7 +304,8 @@ class RestApi:
             wanted = [s.strip().upper() for s in request.query["symbols"].split(",") if s.strip()]
         if wanted is not None:
             chosen = [visible[s] for s in wanted if s in visible]
-            if not chosen:
+            strict = self.sim.config.exchange_info_batch_strict
+            if not chosen or (strict and len(chosen) < len(set(wanted))):
                 raise invalid_symbol()
         else:
             chosen = list(visible.values())

@@ -55,18 +55,32 @@ async def test_a_burst_of_symbol_rules_is_one_exchange_info_read(simulator, cont
         assert listed.status_code == 201
     before = len(sim_requests(simulator))
 
-    asked = [*names, names[0], "NOPEUSDT"]  # one asked twice, one the exchange does not list
+    asked = [*names, names[0]]  # one asked twice
     answers = await asyncio.gather(
         *(client.symbol_rules(n, refresh=True) for n in asked), return_exceptions=True
     )
 
     reads = sim_requests(simulator)[before:]
-    assert len(reads) <= math.ceil(31 / RULES_BATCH_MAX_SYMBOLS) and set(reads) == {10}
-    assert [a.symbol for a in answers[:31]] == asked[:31]
-    assert all(a.trading for a in answers[:31]) and answers[0] == answers[30]
+    assert len(reads) <= math.ceil(30 / RULES_BATCH_MAX_SYMBOLS) and set(reads) == {10}
+    assert [a.symbol for a in answers] == asked
+    assert all(a.trading for a in answers) and answers[0] == answers[30]
     assert client.cached_symbol_rules(names[-1]) == answers[29]
-    assert isinstance(answers[31], errors.SymbolNotTradable)  # as for a lone missing symbol
     assert client.weight_used() == 10 * len(reads)
+
+
+async def test_a_read_refused_whole_for_one_unlisted_symbol_asks_each_alone(
+    simulator, control, client
+):
+    """The simulator's harsh default (exchange_info_batch_strict): one name it does not list
+    refuses the whole symbols= read; the listed symbols still get their rules."""
+    for name in ("LISTAUSDT", "LISTBUSDT"):
+        await control.post("/_sim/listings", json={"symbol": name, "open_in_ms": 0, "price": "1"})
+    answers = await asyncio.gather(
+        *(client.symbol_rules(n, refresh=True) for n in ("LISTAUSDT", "NOPEUSDT", "LISTBUSDT")),
+        return_exceptions=True,
+    )
+    assert [getattr(a, "symbol", None) for a in answers] == ["LISTAUSDT", None, "LISTBUSDT"]
+    assert isinstance(answers[1], errors.SymbolNotTradable)
 
 
 async def test_a_read_of_only_missing_symbols_is_symbol_not_tradable(simulator, client):
@@ -77,7 +91,7 @@ async def test_a_read_of_only_missing_symbols_is_symbol_not_tradable(simulator, 
         return_exceptions=True,
     )
     assert all(isinstance(a, errors.SymbolNotTradable) for a in answers)
-    assert sim_requests(simulator)[before:] == [10]
+    assert sim_requests(simulator)[before:] == [10, 10, 10]  # together, then each alone
     with pytest.raises(errors.SymbolNotTradable):  # alone, too
         await client.symbol_rules("NOPEUSDT")
 
