@@ -27,7 +27,7 @@ from trading.tests.conftest import ThreadedSimulator, simulator_gateway
 
 # Per operation, on top of schemathesis's coverage cases: the run stays well under a minute.
 # FUZZ_EXAMPLES=500 digs deeper (minutes). The seed is fixed (derandomize): CI reproduces.
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 
 @pytest.fixture(scope="module")
