@@ -40,6 +40,7 @@ from pathlib import Path
 
 from bench._table import machine, stats
 from bench.listing_to_order import LIMITS
+from bench.open_to_order import wait_ws
 from sniperbot.testing.stack import BotStack, wait_until
 
 PATHS = ("spike", "flat", "rug", "moon", "none")
@@ -104,16 +105,6 @@ def buys(stack: BotStack, entry_type: str) -> dict[str, dict]:
         f"WHERE side = 'BUY' AND symbol LIKE '{prefix}%'"
     )
     return {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in rows}
-
-
-def wait_ws(stack: BotStack) -> None:
-    wait_until(
-        lambda: stack.rows(
-            "SELECT 1 FROM monitoring_bothealth WHERE component='mexc_websocket' AND status='ok'"
-        ),
-        60,
-        "the monitor's WebSocket",
-    )
 
 
 def run_type(entry_type: str, workdir: Path, args: argparse.Namespace) -> tuple[dict, dict, dict]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sniperbot.testing.browser import login
 from sniperbot.testing.stack import BotStack
 
 pytestmark = [pytest.mark.browser]
@@ -98,14 +99,6 @@ def test_config_errors_show_next_to_the_field_and_nothing_is_saved(stack, page):
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts"  # kept by CI
-
-
-def login(page) -> None:
-    page.goto("/accounts/login/?next=/dashboard/")
-    page.fill("input[name=username]", "olga")
-    page.fill("input[name=password]", "olga-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard/")
 
 
 def test_the_dashboard_fits_1440_and_390_px_without_console_errors(stack, page):

@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from sniperbot.testing.browser import login
+
 pytestmark = [pytest.mark.browser]
 
 PAGE_SIZE = 50  # REST_FRAMEWORK PAGE_SIZE: the dashboard loads the 50 newest trades
@@ -34,14 +36,6 @@ def trade_ids(stack) -> dict[str, int]:
     ids = json.loads(out.strip().splitlines()[-1])
     assert len(ids) > PAGE_SIZE
     return {"low_on_first_page": ids[PAGE_SIZE - 3], "older": ids[-1]}
-
-
-def login(page) -> None:
-    page.goto("/accounts/login/?next=/dashboard/")
-    page.fill("input[name=username]", "olga")
-    page.fill("input[name=password]", "olga-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard/")
 
 
 def test_a_link_to_a_trade_on_the_page_scrolls_to_its_row_and_highlights_it(stack, page, trade_ids):
