@@ -112,3 +112,20 @@ def money(text: str) -> Decimal:
 
 
 from alerts.tests.fixtures import notify_dispatcher, notify_receiver  # noqa: E402, F401
+
+
+def unsettled_snipe(exchange, monkeypatch, *, lookup_lag_ms: int):
+    """A live snipe whose send times out after the order was placed, the order invisible to
+    every lookup for `lookup_lag_ms` while the account holds the asset: the trade the bot
+    cannot settle (`unknown`, reason `order_unknown`), settle window 0.3 s."""
+    from listings.tests.factories import ListingFactory
+    from trading.services import trade_snipe
+
+    monkeypatch.setattr("trading.settle.SETTLE_WINDOW_S", 0.3)
+    exchange.control("POST", "/_sim/config", json={"duplicate_client_ids": "accept"})
+    exchange.fault(kind="lookup_lag", ms=lookup_lag_ms, count=1)
+    exchange.fault(kind="timeout", count=1, ms=1500, path="/api/v3/order", effect="after")
+    exchange.list_symbol(symbol="SLOWUSDT", open_in_ms=0, price="1")
+    trade = trade_snipe(listing_id=ListingFactory(symbol="SLOWUSDT").pk)
+    trade.refresh_from_db()
+    return trade

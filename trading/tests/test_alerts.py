@@ -11,6 +11,7 @@ from trading.models import Trade, TradeStatus
 from trading.reconcile import trades_reconcile
 from trading.runtime import get_gateway, get_guards
 from trading.services import trade_snipe
+from trading.tests.conftest import unsettled_snipe
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -44,13 +45,7 @@ def test_an_outcome_the_bot_could_not_settle_reaches_the_phone_once(
     """The send times out (the trade turns `unknown`), every lookup says absent past the
     settle window while the account holds the asset: the bot gives up settling and says so,
     once, however many reconcile passes find it still unsettled."""
-    monkeypatch.setattr("trading.settle.SETTLE_WINDOW_S", 0.3)
-    exchange.control("POST", "/_sim/config", json={"duplicate_client_ids": "accept"})
-    exchange.fault(kind="lookup_lag", ms=5000, count=1)
-    exchange.fault(kind="timeout", count=1, ms=1500, path="/api/v3/order", effect="after")
-    exchange.list_symbol(symbol="SLOWUSDT", open_in_ms=0, price="1")
-    trade = trade_snipe(listing_id=ListingFactory(symbol="SLOWUSDT").pk)
-    trade.refresh_from_db()
+    trade = unsettled_snipe(exchange, monkeypatch, lookup_lag_ms=5000)
     assert (trade.status, trade.reason_code) == (TradeStatus.UNKNOWN, "order_unknown")
     for _ in range(2):  # the reconciler asks again, still in vain
         Trade.objects.filter(pk=trade.pk).update(held_until=None)

@@ -21,6 +21,7 @@ from trading.reconcile import trades_reconcile
 from trading.runtime import get_gateway, get_guards
 from trading.services import trade_confirm, trade_manual, trade_snipe
 from trading.states import ALLOWED, FINAL, IllegalTransition, trade_transition
+from trading.tests.conftest import unsettled_snipe
 from trading.tests.factories import TradeFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_push")]
@@ -178,13 +179,7 @@ def test_an_order_invisible_past_the_settle_window_stays_unknown_and_is_adopted_
 ):
     """Every lookup says absent for longer than the window, but the account holds the asset:
     not sent again; the reconciler adopts the order once the exchange shows it."""
-    monkeypatch.setattr("trading.settle.SETTLE_WINDOW_S", 0.3)
-    exchange.control("POST", "/_sim/config", json={"duplicate_client_ids": "accept"})
-    exchange.fault(kind="lookup_lag", ms=1500, count=1)
-    exchange.fault(kind="timeout", count=1, ms=1500, path="/api/v3/order", effect="after")
-    exchange.list_symbol(symbol="SLOWUSDT", open_in_ms=0, price="1")
-    trade = trade_snipe(listing_id=ListingFactory(symbol="SLOWUSDT").pk)
-    trade.refresh_from_db()
+    trade = unsettled_snipe(exchange, monkeypatch, lookup_lag_ms=1500)
     assert (trade.status, trade.reason_code) == (TradeStatus.UNKNOWN, "order_unknown")
     assert "holds" in trade.error_message and len(exchange.accepted_orders()) == 1
     time.sleep(1.6)  # the exchange's lag (the fault's 1500 ms) passes
